@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Options;
+using Storage.Gateway.Api;
+using Storage.Gateway.Maintenance;
+using Storage.Gateway.Metadata;
+using Storage.Gateway.Metadata.Sqlite;
+using Storage.Gateway.Nodes;
+using Storage.Gateway.Objects;
+using Storage.Gateway.Objects.Erasure;
+using Storage.Gateway.Placement;
+
+namespace Storage.Gateway.Hosting;
+
+public static class GatewayExtensions
+{
+    /// <summary>The original requirements' port; loopback only unless configured otherwise.</summary>
+    public const string DefaultUrl = "http://localhost:3000";
+
+    public const string MetadataFileName = "metadata.db";
+
+    public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<StorageOptions>()
+            .Bind(builder.Configuration.GetSection(StorageOptions.Section))
+            .PostConfigure<IHostEnvironment>((options, environment) =>
+                options.DataPath = Path.GetFullPath(Path.Combine(environment.ContentRootPath, options.DataPath)))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<IMetadataStore>(sp =>
+            new SqliteMetadataStore(Path.Combine(sp.GetRequiredService<IOptions<StorageOptions>>().Value.DataPath, MetadataFileName)));
+        services.AddSingleton<NodeRegistry>();
+        services.AddSingleton<NodeFactory>();
+        services.AddSingleton<PlacementService>();
+        services.AddSingleton<ErasureCodecs>();
+        services.AddSingleton<StorageTelemetry>();
+        services.AddSingleton<SegmentWriter>();
+        services.AddSingleton<ObjectStore>();
+        services.AddSingleton<NodeAdministration>();
+        services.AddSingleton<StorageInitializer>();
+        services.AddSingleton<NodeMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<NodeMonitor>());
+        services.AddSingleton<PartReclaimer>();
+        services.AddHostedService(sp => sp.GetRequiredService<PartReclaimer>());
+
+        services.AddHealthChecks()
+            .AddCheck<MetadataHealthCheck>("metadata")
+            .AddCheck<NodesHealthCheck>("nodes");
+        services.AddProblemDetails();
+        services.AddExceptionHandler<StorageExceptionHandler>();
+
+        // An object store takes bodies of any size; memory stays bounded because bodies are streamed.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = null);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        return builder;
+    }
+
+    public static WebApplication MapGateway(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapDefaultEndpoints();
+        app.MapObjectApi();
+        app.MapFileApi();
+        app.MapAdminApi();
+        return app;
+    }
+
+    /// <summary>Prepares metadata and nodes; call before the server starts taking requests.</summary>
+    public static Task InitializeStorageAsync(this WebApplication app, CancellationToken cancellationToken = default) =>
+        app.Services.GetRequiredService<StorageInitializer>().InitializeAsync(cancellationToken);
+}

@@ -1,0 +1,84 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Storage.Gateway.Hosting;
+
+/// <summary>The <c>Storage</c> configuration section (see docs/configuration.md).</summary>
+public sealed class StorageOptions : IValidatableObject
+{
+    public const string Section = "Storage";
+
+    /// <summary>Root of the embedded default: the SQLite file and the default folder nodes. Relative paths are under the content root.</summary>
+    [Required]
+    public string DataPath { get; set; } = "data";
+
+    /// <summary>Data parts per stripe (k).</summary>
+    [Range(1, 64)]
+    public int DataShards { get; set; } = 6;
+
+    /// <summary>Parity parts per stripe (m): how many lost nodes every object survives.</summary>
+    [Range(0, 64)]
+    public int ParityShards { get; set; } = 2;
+
+    /// <summary>Objects smaller than this are stored as ParityShards + 1 full copies instead of striped; 0 stripes everything.</summary>
+    [Range(0, long.MaxValue)]
+    public long SmallObjectThreshold { get; set; } = 128 * 1024;
+
+    /// <summary>Largest block of one part per stripe; a stripe carries DataShards × BlockSize bytes of data.</summary>
+    [Range(4096, 16 * 1024 * 1024)]
+    public int BlockSize { get; set; } = 256 * 1024;
+
+    /// <summary>Folder nodes by id (<c>Storage:Nodes:node1=/srv/node1</c>). Empty means eight folders under DataPath.</summary>
+    public Dictionary<string, string> Nodes { get; set; } = [];
+
+    /// <summary>How many folder nodes the embedded default creates when none are configured: one per part of a stripe.</summary>
+    public int DefaultNodeCount => DataShards + ParityShards;
+
+    public MaintenanceOptions Maintenance { get; set; } = new();
+
+    public RestApiOptions RestApi { get; set; } = new();
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (DataShards + ParityShards > 256)
+        {
+            yield return new ValidationResult("DataShards + ParityShards must not exceed 256.", [nameof(DataShards), nameof(ParityShards)]);
+        }
+
+        if (SmallObjectThreshold > BlockSize)
+        {
+            yield return new ValidationResult("SmallObjectThreshold must not exceed BlockSize: a replicated object is one block.", [nameof(SmallObjectThreshold)]);
+        }
+
+        foreach (var id in Nodes.Keys.Where(id => !NodeIds.IsValid(id)))
+        {
+            yield return new ValidationResult($"Node id '{id}' must be 1-64 letters, digits, '-' or '_'.", [nameof(Nodes)]);
+        }
+    }
+}
+
+public sealed class MaintenanceOptions
+{
+    /// <summary>How long parts of a replaced or deleted object stay, so reads already in flight can finish.</summary>
+    public TimeSpan ReclaimDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>An upload that has not committed or renewed its intent for this long is presumed crashed; its parts are swept.</summary>
+    public TimeSpan AbandonedWriteAge { get; set; } = TimeSpan.FromHours(1);
+
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan NodeProbeInterval { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>The buckets behind the original REST APIs; they are ordinary buckets, visible through S3 too.</summary>
+public sealed class RestApiOptions
+{
+    public string ObjectsBucket { get; set; } = "objects";
+
+    public string FilesBucket { get; set; } = "files";
+}
+
+public static class NodeIds
+{
+    public static bool IsValid(string id) =>
+        id.Length is >= 1 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+}

@@ -1,0 +1,91 @@
+using Microsoft.Extensions.Options;
+using Storage.Gateway.Hosting;
+using Storage.Gateway.Metadata;
+using Storage.Gateway.Nodes;
+
+namespace Storage.Gateway.Maintenance;
+
+/// <summary>
+/// The sweeper: deletes the parts of reclaim entries that are due — replaced or deleted objects after their
+/// grace period, and uploads that crashed before committing. An entry is removed only when every one of its
+/// parts is gone, so a node that is down is simply retried on a later pass. Safe to run on several gateways.
+/// </summary>
+public sealed class PartReclaimer(
+    IMetadataStore metadata,
+    NodeRegistry registry,
+    IOptions<StorageOptions> options,
+    TimeProvider time,
+    ILogger<PartReclaimer> logger) : BackgroundService
+{
+    private const int BatchSize = 256;
+
+    /// <summary>One pass over everything due; returns the number of entries fully reclaimed.</summary>
+    public async Task<int> SweepAsync(CancellationToken cancellationToken)
+    {
+        var reclaimed = 0;
+        while (true)
+        {
+            var due = await metadata.GetDueReclaimsAsync(time.GetUtcNow(), BatchSize, cancellationToken);
+            var completedInBatch = 0;
+            foreach (var entry in due)
+            {
+                if (await DeletePartsAsync(entry, cancellationToken))
+                {
+                    await metadata.CompleteReclaimAsync(entry, cancellationToken);
+                    completedInBatch++;
+                }
+            }
+
+            reclaimed += completedInBatch;
+            if (due.Count < BatchSize || completedInBatch == 0)
+            {
+                return reclaimed;
+            }
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.Maintenance.SweepInterval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                var reclaimed = await SweepAsync(stoppingToken);
+                if (reclaimed > 0)
+                {
+                    logger.LogInformation("Reclaimed the parts of {Count} replaced, deleted or abandoned segments", reclaimed);
+                }
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Sweeping reclaimable parts failed; retrying next interval");
+            }
+        }
+    }
+
+    private async Task<bool> DeletePartsAsync(ReclaimEntry entry, CancellationToken cancellationToken)
+    {
+        var complete = true;
+        foreach (var (nodeId, key, _) in entry.Segments.Parts())
+        {
+            if (!registry.TryGet(nodeId, out var status) || status.State == NodeState.Down)
+            {
+                complete = false;
+                continue;
+            }
+
+            try
+            {
+                await status.Node.DeleteAsync(key, cancellationToken);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or HttpRequestException)
+            {
+                logger.LogDebug(ex, "Could not delete {Key} on {Node}", key, nodeId);
+                complete = false;
+            }
+        }
+
+        return complete;
+    }
+}

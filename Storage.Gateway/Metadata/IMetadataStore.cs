@@ -1,0 +1,55 @@
+namespace Storage.Gateway.Metadata;
+
+/// <summary>
+/// Everything the gateway remembers: buckets, objects and where their parts are, the node registry, fill
+/// counters and parts awaiting deletion. Implementations: SQLite (embedded) and Redis (distributed); both pass
+/// the same contract tests. Keys are ordered by ordinal UTF-8 bytes, as S3 requires.
+/// </summary>
+public interface IMetadataStore
+{
+    /// <summary>Creates the schema if needed; called once at start-up.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    /// <summary>Answers when the store is reachable (used by /health).</summary>
+    Task PingAsync(CancellationToken cancellationToken);
+
+    /// <summary>False when the bucket already exists.</summary>
+    Task<bool> CreateBucketAsync(BucketRecord bucket, CancellationToken cancellationToken);
+
+    Task<BucketRecord?> GetBucketAsync(string name, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<BucketRecord>> ListBucketsAsync(CancellationToken cancellationToken);
+
+    Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken);
+
+    Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Atomically makes <paramref name="record"/> the current version of its key: removes the write intents of
+    /// its segments, adds their bytes to the fill counters, and queues the replaced version's segments for
+    /// deletion at <paramref name="reclaimAt"/>. Returns the replaced version, if any.
+    /// </summary>
+    /// <exception cref="BucketNotFoundException">The bucket does not exist.</exception>
+    Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
+
+    /// <summary>Atomically removes the object and queues its segments for deletion; returns it, or null if absent.</summary>
+    Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
+
+    /// <summary>Up to <paramref name="limit"/> objects whose keys start with <paramref name="prefix"/> and sort after <paramref name="startAfter"/>, in key order.</summary>
+    Task<IReadOnlyList<ObjectRecord>> ListObjectsAsync(string bucket, string prefix, string? startAfter, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Records (or renews) an unaccounted reclaim entry for an upload in progress.</summary>
+    Task RegisterWriteAsync(ReclaimEntry intent, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ReclaimEntry>> GetDueReclaimsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Removes the entry once its parts are deleted; subtracts accounted bytes exactly once even when several gateways race.</summary>
+    Task CompleteReclaimAsync(ReclaimEntry entry, CancellationToken cancellationToken);
+
+    /// <summary>False when a node with this id already exists.</summary>
+    Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken cancellationToken);
+
+    Task<IReadOnlyDictionary<string, NodeUsage>> GetNodeUsageAsync(CancellationToken cancellationToken);
+}

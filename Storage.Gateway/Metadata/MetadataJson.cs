@@ -1,0 +1,18 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Storage.Gateway.Metadata;
+
+/// <summary>Records are stored as compact JSON by both metadata stores; source-generated for speed.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ObjectRecord))]
+[JsonSerializable(typeof(IReadOnlyList<Segment>))]
+[JsonSerializable(typeof(NodeRecord))]
+[JsonSerializable(typeof(ReclaimEntry))]
+public sealed partial class MetadataJsonContext : JsonSerializerContext
+{
+    public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, typeof(T), Default);
+
+    public static T Deserialize<T>(string json) =>
+        (T)(JsonSerializer.Deserialize(json, typeof(T), Default) ?? throw new JsonException($"Empty {typeof(T).Name} record."));
+}

@@ -1,0 +1,62 @@
+namespace Storage.Gateway.Metadata;
+
+public sealed record BucketRecord(string Name, DateTimeOffset CreatedAt);
+
+/// <summary>
+/// A committed object: its attributes and the segments holding its bytes, in order. A single upload is one
+/// segment; a multipart upload is one segment per part.
+/// </summary>
+public sealed record ObjectRecord(
+    string Bucket,
+    string Key,
+    long Size,
+    string ETag,
+    DateTimeOffset LastModified,
+    ObjectAttributes Attributes,
+    IReadOnlyList<Segment> Segments);
+
+/// <summary>What clients set and get back: content type, the original file name, user metadata (x-amz-meta-*).</summary>
+public sealed record ObjectAttributes(
+    string? ContentType = null,
+    string? FileName = null,
+    IReadOnlyDictionary<string, string>? UserMetadata = null)
+{
+    public static ObjectAttributes None { get; } = new();
+}
+
+/// <summary>
+/// Bytes stored as stripes of <see cref="DataShards"/> data blocks plus <see cref="ParityShards"/> parity
+/// blocks; shard i of every stripe lives in one part on <c>Nodes[i]</c>. Replicated small objects are
+/// segments with one data shard, whose parity shards are exact copies.
+/// </summary>
+public sealed record Segment(
+    string Id,
+    long Size,
+    int DataShards,
+    int ParityShards,
+    int BlockSize,
+    IReadOnlyList<string> Nodes);
+
+public sealed record NodeRecord(string Id, string Kind, string Address, DateTimeOffset AddedAt);
+
+/// <summary>Bytes and parts each node holds, as accounted by commits and reclamation.</summary>
+public sealed record NodeUsage(string NodeId, long BytesUsed, long PartCount);
+
+/// <summary>
+/// Parts to delete once <see cref="Due"/> passes: the segments of an upload in progress (not yet
+/// <see cref="Accounted"/>; the commit removes the entry, a crash leaves it to the sweeper) or of a replaced
+/// or deleted object (accounted; deleted after a grace period so readers in flight can finish).
+/// </summary>
+public sealed record ReclaimEntry(string Id, IReadOnlyList<Segment> Segments, DateTimeOffset Due, bool Accounted);
+
+public enum BucketDeleteResult
+{
+    Deleted,
+    NotFound,
+    NotEmpty,
+}
+
+public sealed class BucketNotFoundException(string bucket) : InvalidOperationException($"Bucket '{bucket}' does not exist.")
+{
+    public string Bucket { get; } = bucket;
+}

@@ -1,0 +1,305 @@
+using Microsoft.Data.Sqlite;
+
+namespace Storage.Gateway.Metadata.Sqlite;
+
+/// <summary>
+/// The embedded metadata store: one SQLite file in WAL mode. Every multi-row change runs in one
+/// <c>BEGIN IMMEDIATE</c> transaction, so a crash leaves either the old or the new state.
+/// </summary>
+public sealed class SqliteMetadataStore(string path) : IMetadataStore
+{
+    private readonly string _connectionString = new SqliteConnectionStringBuilder
+    {
+        DataSource = path,
+        Mode = SqliteOpenMode.ReadWriteCreate,
+        Cache = SqliteCacheMode.Private,
+        Pooling = true,
+        DefaultTimeout = 30,
+    }.ToString();
+
+    public string Path { get; } = path;
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!);
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, null, """
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE IF NOT EXISTS buckets (
+                name TEXT PRIMARY KEY,
+                created_at INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS objects (
+                bucket TEXT NOT NULL,
+                key TEXT NOT NULL,
+                record TEXT NOT NULL,
+                PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS nodes (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                address TEXT NOT NULL,
+                added_at INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS node_usage (
+                node_id TEXT PRIMARY KEY,
+                bytes_used INTEGER NOT NULL,
+                part_count INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS reclaims (
+                id TEXT PRIMARY KEY,
+                segments TEXT NOT NULL,
+                due INTEGER NOT NULL,
+                accounted INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS reclaims_by_due ON reclaims (due);
+            """, [], cancellationToken);
+    }
+
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, null, "SELECT 1", [], cancellationToken);
+    }
+
+    public async Task<bool> CreateBucketAsync(BucketRecord bucket, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(connection, null,
+            "INSERT INTO buckets (name, created_at) VALUES ($name, $created) ON CONFLICT DO NOTHING", [("$name", bucket.Name), ("$created", bucket.CreatedAt.ToUnixTimeMilliseconds())], cancellationToken) == 1;
+    }
+
+    public async Task<BucketRecord?> GetBucketAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var buckets = await QueryAsync(connection, null, ReadBucket,
+            "SELECT name, created_at FROM buckets WHERE name = $name", [("$name", name)], cancellationToken);
+        return buckets.FirstOrDefault();
+    }
+
+    public async Task<IReadOnlyList<BucketRecord>> ListBucketsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await QueryAsync(connection, null, ReadBucket, "SELECT name, created_at FROM buckets ORDER BY name", [], cancellationToken);
+    }
+
+    public async Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await BeginAsync(connection, cancellationToken);
+        var hasObjects = await QueryAsync(connection, transaction, r => r.GetInt64(0),
+            "SELECT 1 FROM objects WHERE bucket = $name LIMIT 1", [("$name", name)], cancellationToken);
+        if (hasObjects.Count > 0)
+        {
+            return BucketDeleteResult.NotEmpty;
+        }
+
+        var deleted = await ExecuteAsync(connection, transaction, "DELETE FROM buckets WHERE name = $name", [("$name", name)], cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return deleted == 1 ? BucketDeleteResult.Deleted : BucketDeleteResult.NotFound;
+    }
+
+    public async Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await GetObjectAsync(connection, null, bucket, key, cancellationToken);
+    }
+
+    public async Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await BeginAsync(connection, cancellationToken);
+        var bucketExists = await QueryAsync(connection, transaction, r => r.GetInt64(0),
+            "SELECT 1 FROM buckets WHERE name = $name", [("$name", record.Bucket)], cancellationToken);
+        if (bucketExists.Count == 0)
+        {
+            throw new BucketNotFoundException(record.Bucket);
+        }
+
+        var previous = await GetObjectAsync(connection, transaction, record.Bucket, record.Key, cancellationToken);
+        await ExecuteAsync(connection, transaction,
+            "INSERT INTO objects (bucket, key, record) VALUES ($bucket, $key, $record) ON CONFLICT (bucket, key) DO UPDATE SET record = excluded.record", [("$bucket", record.Bucket), ("$key", record.Key), ("$record", MetadataJsonContext.Serialize(record))], cancellationToken);
+        foreach (var segment in record.Segments)
+        {
+            await ExecuteAsync(connection, transaction, "DELETE FROM reclaims WHERE id = $id", [("$id", segment.Id)], cancellationToken);
+        }
+
+        await AddUsageAsync(connection, transaction, record.Segments, +1, cancellationToken);
+        if (previous is not null)
+        {
+            await QueueReclaimAsync(connection, transaction, previous, reclaimAt, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return previous;
+    }
+
+    public async Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await BeginAsync(connection, cancellationToken);
+        var previous = await GetObjectAsync(connection, transaction, bucket, key, cancellationToken);
+        if (previous is null)
+        {
+            return null;
+        }
+
+        await ExecuteAsync(connection, transaction,
+            "DELETE FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", bucket), ("$key", key)], cancellationToken);
+        await QueueReclaimAsync(connection, transaction, previous, reclaimAt, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return previous;
+    }
+
+    public async Task<IReadOnlyList<ObjectRecord>> ListObjectsAsync(string bucket, string prefix, string? startAfter, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+
+        // key >= prefix uses the primary key's range; the scan stops at the first key without the prefix.
+        command.CommandText = """
+            SELECT key, record FROM objects
+            WHERE bucket = $bucket AND key >= $prefix AND ($after IS NULL OR key > $after)
+            ORDER BY key LIMIT $limit
+            """;
+        command.Parameters.AddWithValue("$bucket", bucket);
+        command.Parameters.AddWithValue("$prefix", prefix);
+        command.Parameters.AddWithValue("$after", (object?)startAfter ?? DBNull.Value);
+        command.Parameters.AddWithValue("$limit", limit);
+        var records = new List<ObjectRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken) && reader.GetString(0).StartsWith(prefix, StringComparison.Ordinal))
+        {
+            records.Add(MetadataJsonContext.Deserialize<ObjectRecord>(reader.GetString(1)));
+        }
+
+        return records;
+    }
+
+    public async Task RegisterWriteAsync(ReclaimEntry intent, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await UpsertReclaimAsync(connection, null, intent, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<ReclaimEntry>> GetDueReclaimsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await QueryAsync(
+            connection,
+            null,
+            r => new ReclaimEntry(r.GetString(0), MetadataJsonContext.Deserialize<IReadOnlyList<Segment>>(r.GetString(1)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)), r.GetInt64(3) != 0),
+            "SELECT id, segments, due, accounted FROM reclaims WHERE due <= $now ORDER BY due LIMIT $limit", [("$now", now.ToUnixTimeMilliseconds()), ("$limit", limit)], cancellationToken);
+    }
+
+    public async Task CompleteReclaimAsync(ReclaimEntry entry, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await BeginAsync(connection, cancellationToken);
+        var removed = await ExecuteAsync(connection, transaction, "DELETE FROM reclaims WHERE id = $id", [("$id", entry.Id)], cancellationToken);
+        if (removed == 1 && entry.Accounted)
+        {
+            await AddUsageAsync(connection, transaction, entry.Segments, -1, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(connection, null,
+            "INSERT INTO nodes (id, kind, address, added_at) VALUES ($id, $kind, $address, $added) ON CONFLICT DO NOTHING", [("$id", node.Id), ("$kind", node.Kind), ("$address", node.Address), ("$added", node.AddedAt.ToUnixTimeMilliseconds())], cancellationToken) == 1;
+    }
+
+    public async Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await QueryAsync(
+            connection,
+            null,
+            r => new NodeRecord(r.GetString(0), r.GetString(1), r.GetString(2), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(3))),
+            "SELECT id, kind, address, added_at FROM nodes ORDER BY added_at, id", [], cancellationToken);
+    }
+
+    public async Task<IReadOnlyDictionary<string, NodeUsage>> GetNodeUsageAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var usage = await QueryAsync(connection, null, r => new NodeUsage(r.GetString(0), r.GetInt64(1), r.GetInt64(2)),
+            "SELECT node_id, bytes_used, part_count FROM node_usage", [], cancellationToken);
+        return usage.ToDictionary(u => u.NodeId, StringComparer.Ordinal);
+    }
+
+    private static async Task<ObjectRecord?> GetObjectAsync(SqliteConnection connection, SqliteTransaction? transaction, string bucket, string key, CancellationToken cancellationToken)
+    {
+        var records = await QueryAsync(connection, transaction, r => r.GetString(0),
+            "SELECT record FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", bucket), ("$key", key)], cancellationToken);
+        return records.Count == 0 ? null : MetadataJsonContext.Deserialize<ObjectRecord>(records[0]);
+    }
+
+    private static Task QueueReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord replaced, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
+        replaced.Segments.Count == 0
+            ? Task.CompletedTask
+            : UpsertReclaimAsync(connection, transaction, new ReclaimEntry(replaced.Segments[0].Id, replaced.Segments, reclaimAt, Accounted: true), cancellationToken);
+
+    private static Task<int> UpsertReclaimAsync(SqliteConnection connection, SqliteTransaction? transaction, ReclaimEntry entry, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction,
+            "INSERT INTO reclaims (id, segments, due, accounted) VALUES ($id, $segments, $due, $accounted) ON CONFLICT (id) DO UPDATE SET segments = excluded.segments, due = excluded.due, accounted = excluded.accounted", [("$id", entry.Id), ("$segments", MetadataJsonContext.Serialize(entry.Segments)), ("$due", entry.Due.ToUnixTimeMilliseconds()), ("$accounted", entry.Accounted ? 1 : 0)], cancellationToken);
+
+    private static async Task AddUsageAsync(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<Segment> segments, int sign, CancellationToken cancellationToken)
+    {
+        foreach (var part in segments.Parts())
+        {
+            await ExecuteAsync(connection, transaction,
+                """
+                INSERT INTO node_usage (node_id, bytes_used, part_count) VALUES ($node, $bytes, $parts)
+                ON CONFLICT (node_id) DO UPDATE SET bytes_used = bytes_used + excluded.bytes_used, part_count = part_count + excluded.part_count
+                """, [("$node", part.NodeId), ("$bytes", sign * part.Length), ("$parts", sign)], cancellationToken);
+        }
+    }
+
+    private static BucketRecord ReadBucket(SqliteDataReader reader) =>
+        new(reader.GetString(0), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)));
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
+
+    /// <summary>IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading a read lock.</summary>
+    private static Task<SqliteTransaction> BeginAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(connection.BeginTransaction(deferred: false));
+    }
+
+    private static async Task<int> ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
+    {
+        await using var command = CreateCommand(connection, transaction, sql, parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task<List<T>> QueryAsync<T>(SqliteConnection connection, SqliteTransaction? transaction, Func<SqliteDataReader, T> read, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
+    {
+        await using var command = CreateCommand(connection, transaction, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var results = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            results.Add(read(reader));
+        }
+
+        return results;
+    }
+
+    private static SqliteCommand CreateCommand(SqliteConnection connection, SqliteTransaction? transaction, string sql, (string Name, object Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        return command;
+    }
+}

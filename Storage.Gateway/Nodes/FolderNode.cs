@@ -1,0 +1,154 @@
+namespace Storage.Gateway.Nodes;
+
+/// <summary>
+/// A node that is a local folder. Writes go to a temporary file that is flushed to disk and then renamed over
+/// the final name, so a part is either absent or complete. Keys are checked twice: by syntax
+/// (<see cref="PartKeys.IsSafe"/>) and by resolving the final path under the root.
+/// </summary>
+public sealed class FolderNode : IStorageNode
+{
+    private const string TempFolder = ".tmp";
+    private const int CopyBufferBytes = 256 * 1024;
+
+    private readonly string _root;
+
+    public FolderNode(string id, string path)
+    {
+        Id = id;
+        _root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)) + Path.DirectorySeparatorChar;
+        Address = _root;
+    }
+
+    public string Id { get; }
+
+    public string Address { get; }
+
+    /// <summary>Creates the folder; only done when the node is registered, so a vanished folder reads as a lost node.</summary>
+    public void Create() => Directory.CreateDirectory(Path.Combine(_root, TempFolder));
+
+    public async Task PutAsync(string key, Stream content, long length, CancellationToken cancellationToken)
+    {
+        var target = Resolve(key);
+        EnsureRootExists();
+        var temp = Path.Combine(_root, TempFolder, $"{Guid.NewGuid():N}");
+        try
+        {
+            long written;
+            await using (var file = new FileStream(temp, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                Options = FileOptions.Asynchronous,
+                BufferSize = 0,
+                PreallocationSize = Math.Max(0, length),
+            }))
+            {
+                await content.CopyToAsync(file, CopyBufferBytes, cancellationToken);
+                written = file.Length;
+                file.Flush(flushToDisk: true);
+            }
+
+            if (length >= 0 && written != length)
+            {
+                throw new IOException($"Part '{key}' on node '{Id}' received {written} bytes, expected {length}.");
+            }
+
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Move(temp, target, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    public Task<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken)
+    {
+        var path = Resolve(key);
+        try
+        {
+            var file = new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.Open,
+                Access = FileAccess.Read,
+                Share = FileShare.Read | FileShare.Delete,
+                Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
+                BufferSize = 0,
+            });
+            file.Position = offset;
+            return Task.FromResult<Stream>(file);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new PartNotFoundException(Id, key);
+        }
+    }
+
+    public Task DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        var path = Resolve(key);
+        try
+        {
+            File.Delete(path);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Already gone with its folder.
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public IAsyncEnumerable<PartInfo> ListAsync(string prefix, CancellationToken cancellationToken)
+    {
+        EnsureRootExists();
+        return Enumerate(prefix).ToAsyncEnumerable();
+    }
+
+    public Task<PartInfo?> StatAsync(string key, CancellationToken cancellationToken)
+    {
+        var file = new FileInfo(Resolve(key));
+        return Task.FromResult(file.Exists ? new PartInfo(key, file.Length, file.LastWriteTimeUtc) : null);
+    }
+
+    public Task<NodeCapacity> ProbeAsync(CancellationToken cancellationToken)
+    {
+        EnsureRootExists();
+        var drive = new DriveInfo(_root);
+        return Task.FromResult(new NodeCapacity(drive.TotalSize, drive.AvailableFreeSpace));
+    }
+
+    private IEnumerable<PartInfo> Enumerate(string prefix)
+    {
+        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true };
+        foreach (var file in new DirectoryInfo(_root).EnumerateFiles("*", options))
+        {
+            var key = Path.GetRelativePath(_root, file.FullName).Replace(Path.DirectorySeparatorChar, '/');
+            if (!key.StartsWith(TempFolder + "/", StringComparison.Ordinal) && key.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                yield return new PartInfo(key, file.Length, file.LastWriteTimeUtc);
+            }
+        }
+    }
+
+    private void EnsureRootExists()
+    {
+        if (!Directory.Exists(Path.Combine(_root, TempFolder)))
+        {
+            throw new DirectoryNotFoundException($"Node '{Id}' folder '{_root}' is missing.");
+        }
+    }
+
+    private string Resolve(string key)
+    {
+        PartKeys.EnsureSafe(key);
+        var full = Path.GetFullPath(Path.Combine(_root, key));
+        if (!full.StartsWith(_root, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"'{key}' resolves outside node '{Id}'.", nameof(key));
+        }
+
+        return full;
+    }
+}

@@ -1,0 +1,50 @@
+using System.Collections.Concurrent;
+
+namespace Storage.Gateway.Nodes;
+
+public enum NodeState
+{
+    /// <summary>Registered, not probed yet.</summary>
+    Unknown,
+    Up,
+    Down,
+}
+
+/// <summary>This gateway's live view of one node: the node itself and what the last probe or request found.</summary>
+public sealed record NodeStatus(IStorageNode Node, NodeState State, NodeCapacity? Capacity, string? LastError, DateTimeOffset CheckedAt);
+
+/// <summary>
+/// The nodes this gateway can reach, by id, with their health. Metadata holds the durable registry; this is the
+/// in-process view that placement and reads consult on every request.
+/// </summary>
+public sealed class NodeRegistry(TimeProvider time)
+{
+    private readonly ConcurrentDictionary<string, NodeStatus> _nodes = new(StringComparer.Ordinal);
+
+    public IReadOnlyCollection<NodeStatus> All => [.. _nodes.Values.OrderBy(n => n.Node.Id, StringComparer.Ordinal)];
+
+    public IReadOnlyCollection<NodeStatus> Available => [.. All.Where(n => n.State != NodeState.Down)];
+
+    public bool Contains(string id) => _nodes.ContainsKey(id);
+
+    public void Register(IStorageNode node) =>
+        _nodes.TryAdd(node.Id, new NodeStatus(node, NodeState.Unknown, null, null, time.GetUtcNow()));
+
+    public bool TryGet(string id, out NodeStatus status) => _nodes.TryGetValue(id, out status!);
+
+    public bool IsAvailable(string id) => _nodes.TryGetValue(id, out var status) && status.State != NodeState.Down;
+
+    public void ReportUp(string id, NodeCapacity capacity) =>
+        Update(id, status => status with { State = NodeState.Up, Capacity = capacity, LastError = null, CheckedAt = time.GetUtcNow() });
+
+    /// <summary>Marks the node down until the next successful probe; reads then skip it and writes avoid it.</summary>
+    public void ReportDown(string id, string reason) =>
+        Update(id, status => status with { State = NodeState.Down, LastError = reason, CheckedAt = time.GetUtcNow() });
+
+    private void Update(string id, Func<NodeStatus, NodeStatus> change)
+    {
+        while (_nodes.TryGetValue(id, out var current) && !_nodes.TryUpdate(id, change(current), current))
+        {
+        }
+    }
+}

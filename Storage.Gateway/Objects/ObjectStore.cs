@@ -1,0 +1,108 @@
+using Microsoft.Extensions.Options;
+using Storage.Gateway.Hosting;
+using Storage.Gateway.Metadata;
+using Storage.Gateway.Nodes;
+using Storage.Gateway.Objects.Erasure;
+
+namespace Storage.Gateway.Objects;
+
+/// <summary>An object opened for reading: its record and a stream over the selected bytes.</summary>
+public sealed record ObjectReadResult(ObjectRecord Record, long Offset, long Length, Stream Content) : IAsyncDisposable
+{
+    public bool IsPartial => Length != Record.Size;
+
+    public ValueTask DisposeAsync() => Content.DisposeAsync();
+}
+
+/// <summary>A requested range that starts beyond the object's end (416).</summary>
+public sealed class RangeNotSatisfiableException(long size) : Exception($"The requested range is outside the object's {size} bytes.")
+{
+    public long Size { get; } = size;
+}
+
+/// <summary>
+/// The object layer every front door uses: put, get, head, delete and list over erasure-coded segments.
+/// An object becomes visible only when all its parts are durable and its record is committed; an overwrite
+/// swaps records atomically, and the replaced parts are reclaimed after a grace period.
+/// </summary>
+public sealed class ObjectStore(
+    IMetadataStore metadata,
+    SegmentWriter writer,
+    ErasureCodecs codecs,
+    NodeRegistry registry,
+    StorageTelemetry telemetry,
+    IOptions<StorageOptions> options,
+    TimeProvider time)
+{
+    public async Task<ObjectRecord> PutAsync(string bucket, string key, Stream body, long? length, ObjectAttributes attributes, CancellationToken cancellationToken)
+    {
+        using var activity = StorageTelemetry.Source.StartActivity("object.put");
+        activity?.SetTag("storage.bucket", bucket);
+        if (await metadata.GetBucketAsync(bucket, cancellationToken) is null)
+        {
+            throw new BucketNotFoundException(bucket);
+        }
+
+        var written = await writer.WriteAsync($"{bucket}/{key}", body, length, cancellationToken);
+        var record = new ObjectRecord(
+            bucket,
+            key,
+            written.Size,
+            Convert.ToHexStringLower(written.Md5),
+            time.GetUtcNow(),
+            attributes,
+            written.Segment is null ? [] : [written.Segment]);
+        await metadata.CommitObjectAsync(record, time.GetUtcNow() + options.Value.Maintenance.ReclaimDelay, cancellationToken);
+        activity?.SetTag("storage.object.size", written.Size);
+        return record;
+    }
+
+    public Task<ObjectRecord?> HeadAsync(string bucket, string key, CancellationToken cancellationToken) =>
+        metadata.GetObjectAsync(bucket, key, cancellationToken);
+
+    /// <summary>Opens the object (or a range of it) and fetches its first stripe; null when it does not exist.</summary>
+    /// <exception cref="RangeNotSatisfiableException">The range starts at or beyond the end.</exception>
+    /// <exception cref="DataUnavailableException">Too many of its parts are lost.</exception>
+    public async Task<ObjectReadResult?> GetAsync(string bucket, string key, ByteRange? range, CancellationToken cancellationToken)
+    {
+        using var activity = StorageTelemetry.Source.StartActivity("object.get");
+        activity?.SetTag("storage.bucket", bucket);
+        var record = await metadata.GetObjectAsync(bucket, key, cancellationToken);
+        if (record is null)
+        {
+            return null;
+        }
+
+        var (offset, length) = range is { } r
+            ? r.Resolve(record.Size) ?? throw new RangeNotSatisfiableException(record.Size)
+            : (0, record.Size);
+        var content = new ObjectReadStream(record, offset, length, codecs, registry, telemetry);
+        try
+        {
+            await content.PrepareAsync(cancellationToken);
+        }
+        catch
+        {
+            await content.DisposeAsync();
+            throw;
+        }
+
+        return new ObjectReadResult(record, offset, length, content);
+    }
+
+    public async Task<bool> DeleteAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        using var activity = StorageTelemetry.Source.StartActivity("object.delete");
+        return await metadata.DeleteObjectAsync(bucket, key, time.GetUtcNow() + options.Value.Maintenance.ReclaimDelay, cancellationToken) is not null;
+    }
+    public Task<IReadOnlyList<ObjectRecord>> ListAsync(string bucket, string prefix, string? startAfter, int limit, CancellationToken cancellationToken) =>
+        metadata.ListObjectsAsync(bucket, prefix, startAfter, limit, cancellationToken);
+
+    public async Task EnsureBucketAsync(string bucket, CancellationToken cancellationToken)
+    {
+        if (await metadata.GetBucketAsync(bucket, cancellationToken) is null)
+        {
+            await metadata.CreateBucketAsync(new BucketRecord(bucket, time.GetUtcNow()), cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,4 @@
+using Storage.Gateway;
+
+var app = await GatewayApp.CreateAsync(args);
+await app.RunAsync();
