@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Storage.Tests.Fixtures;
+
+/// <summary>
+/// The gateway as its own process (<c>dotnet Storage.Gateway.dll</c>), for what only a separate process shows:
+/// its peak memory, and what it exports through environment-configured telemetry.
+/// </summary>
+public sealed partial class GatewayProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly TempDirectory _data;
+
+    private GatewayProcess(Process process, TempDirectory data, Uri baseAddress)
+    {
+        _process = process;
+        _data = data;
+        BaseAddress = baseAddress;
+        Client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(10) };
+    }
+
+    public Uri BaseAddress { get; }
+
+    public HttpClient Client { get; }
+
+    public int ProcessId => _process.Id;
+
+    public static async Task<GatewayProcess> StartAsync(IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var data = new TempDirectory("storage-gateway-process");
+        var dll = Path.Combine(AppContext.BaseDirectory, "Storage.Gateway.dll");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        foreach (var arg in new[]
+        {
+            dll,
+            "--urls=http://127.0.0.1:0",
+            $"--Storage:DataPath={data.Path}",
+            "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
+        })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the gateway process.");
+        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line && ListeningLine().Match(line) is { Success: true } match)
+            {
+                listening.TrySetResult(new Uri(match.Groups[1].Value));
+            }
+        };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var registration = timeout.Token.Register(() => listening.TrySetException(new TimeoutException("The gateway process did not start listening within 60 s.")));
+        try
+        {
+            return new GatewayProcess(process, data, await listening.Task);
+        }
+        catch
+        {
+            process.Kill(entireProcessTree: true);
+            data.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Peak resident memory of the process so far (VmHWM), in bytes.</summary>
+    public long PeakResidentBytes()
+    {
+        var line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        _data.Dispose();
+    }
+
+    [GeneratedRegex(@"Now listening on: (http://\S+)")]
+    private static partial Regex ListeningLine();
+}

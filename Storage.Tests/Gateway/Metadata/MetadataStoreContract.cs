@@ -1,0 +1,187 @@
+using Storage.Gateway.Metadata;
+
+namespace Storage.Tests.Gateway.Metadata;
+
+/// <summary>
+/// The behaviour every metadata store must have. Each implementation derives a test class that only says how
+/// to create a fresh, empty store (SQLite now; Redis reuses these tests).
+/// </summary>
+public abstract class MetadataStoreContract
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 22, 12, 0, 0, TimeSpan.Zero);
+
+    protected abstract Task<IMetadataStore> CreateStoreAsync();
+
+    [Fact]
+    public async Task Buckets_are_created_once_listed_in_order_and_deleted_only_when_empty()
+    {
+        var store = await CreateStoreAsync();
+        Assert.True(await store.CreateBucketAsync(new BucketRecord("beta", Now), default));
+        Assert.True(await store.CreateBucketAsync(new BucketRecord("alpha", Now), default));
+        Assert.False(await store.CreateBucketAsync(new BucketRecord("alpha", Now.AddDays(1)), default));
+        Assert.Equal(["alpha", "beta"], (await store.ListBucketsAsync(default)).Select(b => b.Name));
+        Assert.Equal(Now, (await store.GetBucketAsync("alpha", default))!.CreatedAt);
+
+        await store.CommitObjectAsync(Object("alpha", "k"), Now, default);
+        Assert.Equal(BucketDeleteResult.NotEmpty, await store.DeleteBucketAsync("alpha", default));
+        await store.DeleteObjectAsync("alpha", "k", Now, default);
+        Assert.Equal(BucketDeleteResult.Deleted, await store.DeleteBucketAsync("alpha", default));
+        Assert.Equal(BucketDeleteResult.NotFound, await store.DeleteBucketAsync("alpha", default));
+        Assert.Null(await store.GetBucketAsync("alpha", default));
+    }
+
+    [Fact]
+    public async Task Committing_to_a_missing_bucket_fails_and_stores_nothing()
+    {
+        var store = await CreateStoreAsync();
+        await Assert.ThrowsAsync<BucketNotFoundException>(() => store.CommitObjectAsync(Object("nope", "k"), Now, default));
+        Assert.Null(await store.GetObjectAsync("nope", "k", default));
+        Assert.Empty(await store.GetNodeUsageAsync(default));
+    }
+
+    [Fact]
+    public async Task A_commit_round_trips_every_field()
+    {
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        var record = Object("b", "dir/ключ 🙂", size: 1234) with
+        {
+            Attributes = new ObjectAttributes("text/plain", "report.txt", new Dictionary<string, string> { ["owner"] = "ops" }),
+        };
+        Assert.Null(await store.CommitObjectAsync(record, Now, default));
+        var stored = await store.GetObjectAsync("b", "dir/ключ 🙂", default);
+        Assert.NotNull(stored);
+        Assert.Equal(record.ETag, stored.ETag);
+        Assert.Equal(record.Size, stored.Size);
+        Assert.Equal(record.LastModified, stored.LastModified);
+        Assert.Equal("report.txt", stored.Attributes.FileName);
+        Assert.Equal("ops", stored.Attributes.UserMetadata!["owner"]);
+        Assert.Equal(record.Segments[0], stored.Segments[0] with { Nodes = record.Segments[0].Nodes });
+        Assert.Equal(record.Segments[0].Nodes, stored.Segments[0].Nodes);
+    }
+
+    [Fact]
+    public async Task An_overwrite_returns_the_old_version_and_queues_its_parts_after_the_grace_period()
+    {
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        var first = Object("b", "k");
+        var second = Object("b", "k");
+        await store.CommitObjectAsync(first, Now, default);
+        var replaced = await store.CommitObjectAsync(second, Now.AddMinutes(5), default);
+
+        Assert.Equal(first.Segments[0].Id, replaced!.Segments[0].Id);
+        Assert.Equal(second.Segments[0].Id, (await store.GetObjectAsync("b", "k", default))!.Segments[0].Id);
+        Assert.Empty(await store.GetDueReclaimsAsync(Now.AddMinutes(4), 10, default));
+        var due = Assert.Single(await store.GetDueReclaimsAsync(Now.AddMinutes(5), 10, default));
+        Assert.True(due.Accounted);
+        Assert.Equal(first.Segments[0].Id, due.Segments[0].Id);
+    }
+
+    [Fact]
+    public async Task Fill_counters_follow_commits_and_reclaims_exactly_once()
+    {
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        var record = Object("b", "k", size: 6000);
+        var perPart = record.Segments.Parts().First().Length;
+        await store.CommitObjectAsync(record, Now, default);
+        var usage = await store.GetNodeUsageAsync(default);
+        Assert.Equal(8, usage.Count);
+        Assert.All(usage.Values, u => Assert.Equal((perPart, 1), (u.BytesUsed, u.PartCount)));
+
+        await store.DeleteObjectAsync("b", "k", Now, default);
+        var entry = Assert.Single(await store.GetDueReclaimsAsync(Now, 10, default));
+        await store.CompleteReclaimAsync(entry, default);
+        await store.CompleteReclaimAsync(entry, default);
+        Assert.All((await store.GetNodeUsageAsync(default)).Values, u => Assert.Equal((0, 0), (u.BytesUsed, u.PartCount)));
+        Assert.Empty(await store.GetDueReclaimsAsync(Now.AddYears(1), 10, default));
+    }
+
+    [Fact]
+    public async Task Write_intents_become_due_when_abandoned_and_vanish_when_committed()
+    {
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        var committed = Object("b", "done");
+        var abandoned = Object("b", "crashed");
+        await store.RegisterWriteAsync(new ReclaimEntry(committed.Segments[0].Id, committed.Segments, Now.AddHours(1), false), default);
+        await store.RegisterWriteAsync(new ReclaimEntry(abandoned.Segments[0].Id, abandoned.Segments, Now.AddHours(1), false), default);
+        await store.CommitObjectAsync(committed, Now, default);
+
+        Assert.Empty(await store.GetDueReclaimsAsync(Now, 10, default));
+        var due = Assert.Single(await store.GetDueReclaimsAsync(Now.AddHours(1), 10, default));
+        Assert.Equal(abandoned.Segments[0].Id, due.Id);
+        Assert.False(due.Accounted);
+
+        // Renewing pushes the deadline out.
+        await store.RegisterWriteAsync(due with { Due = Now.AddHours(2) }, default);
+        Assert.Empty(await store.GetDueReclaimsAsync(Now.AddHours(1), 10, default));
+    }
+
+    [Fact]
+    public async Task Listing_follows_utf8_byte_order_with_prefix_start_after_and_limit()
+    {
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        await store.CreateBucketAsync(new BucketRecord("other", Now), default);
+        string[] keys = ["a", "a/1", "a/2", "a/3", "ab", "b", "é", "\uFFFD", "😀", "Z"];
+        foreach (var key in keys.Reverse())
+        {
+            await store.CommitObjectAsync(Object("b", key), Now, default);
+        }
+
+        await store.CommitObjectAsync(Object("other", "a/0"), Now, default);
+
+        // UTF-8 byte order: "Z" < "a…" < "é" (C3 A9) < U+FFFD (EF BF BD) < "😀" (F0 …), unlike UTF-16 order.
+        Assert.Equal(["Z", "a", "a/1", "a/2", "a/3", "ab", "b", "é", "\uFFFD", "😀"], await Keys(store, "", null, 100));
+        Assert.Equal(["a/1", "a/2", "a/3"], await Keys(store, "a/", null, 100));
+        Assert.Equal(["a/2", "a/3"], await Keys(store, "a/", "a/1", 100));
+        Assert.Equal(["a/1", "a/2"], await Keys(store, "a/", null, 2));
+        Assert.Equal(["ab", "b"], await Keys(store, "", "a/3", 2));
+        Assert.Empty(await Keys(store, "zz", null, 10));
+        Assert.Equal(["a/1", "a/2", "a/3"], await Keys(store, "a/", "0", 10));
+    }
+
+    [Fact]
+    public async Task Nodes_are_added_once_and_listed_in_order_of_arrival()
+    {
+        var store = await CreateStoreAsync();
+        Assert.True(await store.AddNodeAsync(new NodeRecord("node2", "folder", "/srv/2", Now), default));
+        Assert.True(await store.AddNodeAsync(new NodeRecord("node1", "folder", "/srv/1", Now.AddSeconds(1)), default));
+        Assert.False(await store.AddNodeAsync(new NodeRecord("node2", "folder", "/elsewhere", Now.AddSeconds(2)), default));
+        var nodes = await store.ListNodesAsync(default);
+        Assert.Equal(["node2", "node1"], nodes.Select(n => n.Id));
+        Assert.Equal("/srv/2", nodes[0].Address);
+    }
+
+    [Fact]
+    public async Task Concurrent_overwrites_leave_one_complete_version_and_consistent_counters()
+    {
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        var versions = Enumerable.Range(0, 24).Select(_ => Object("b", "hot", size: 6000)).ToArray();
+        await Task.WhenAll(versions.Select(v => Task.Run(() => store.CommitObjectAsync(v, Now, default))));
+
+        var winner = await store.GetObjectAsync("b", "hot", default);
+        Assert.Contains(versions, v => v.Segments[0].Id == winner!.Segments[0].Id);
+        var pending = await store.GetDueReclaimsAsync(Now, 100, default);
+        Assert.Equal(versions.Length - 1, pending.Count);
+        Assert.DoesNotContain(pending, p => p.Segments[0].Id == winner!.Segments[0].Id);
+        var perPart = versions[0].Segments.Parts().First().Length;
+        Assert.All((await store.GetNodeUsageAsync(default)).Values, u => Assert.Equal(versions.Length * perPart, u.BytesUsed));
+    }
+
+    private static async Task<string[]> Keys(IMetadataStore store, string prefix, string? after, int limit) =>
+        [.. (await store.ListObjectsAsync("b", prefix, after, limit, default)).Select(o => o.Key)];
+
+    private static ObjectRecord Object(string bucket, string key, long size = 100) =>
+        new(
+            bucket,
+            key,
+            size,
+            Guid.NewGuid().ToString("N"),
+            Now,
+            ObjectAttributes.None,
+            [new Segment(Guid.NewGuid().ToString("N"), size, 6, 2, 4096, [.. Enumerable.Range(1, 8).Select(i => $"node{i}")])]);
+}
