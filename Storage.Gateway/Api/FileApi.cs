@@ -42,6 +42,7 @@ public static class FileApi
             return Problems.BadRequest("The multipart/form-data content type has no valid boundary.");
         }
 
+        // Both the request body and each section are wrapped: the multipart reader reports framing errors itself.
         var reader = new MultipartReader(boundary, new ClientBodyStream(context.Request.Body));
         while (await ReadSectionAsync(reader, cancellationToken) is { } section)
         {
@@ -57,7 +58,7 @@ public static class FileApi
             await store.PutAsync(
                 options.Value.RestApi.FilesBucket,
                 id,
-                section.Body,
+                new ClientBodyStream(section.Body),
                 null,
                 new ObjectAttributes(ContentType: section.ContentType, FileName: string.IsNullOrEmpty(fileName) ? null : Path.GetFileName(fileName)),
                 cancellationToken);

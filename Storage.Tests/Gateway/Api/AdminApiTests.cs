@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Storage.Tests.Fixtures;
+
+namespace Storage.Tests.Gateway.Api;
+
+public sealed class AdminApiTests : IAsyncLifetime
+{
+    private readonly TempDirectory _extra = new("extra-nodes");
+    private GatewayHost _gateway = null!;
+
+    public async Task InitializeAsync() => _gateway = await GatewayHost.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        _extra.Dispose();
+    }
+
+    [Fact]
+    public async Task Nodes_view_shows_id_address_state_bytes_and_parts()
+    {
+        (await _gateway.Client.PutAsync("/object/one", new ByteArrayContent(TestData.Bytes(1_200_000, 1)))).EnsureSuccessStatusCode();
+        var view = await _gateway.Client.GetFromJsonAsync<JsonElement>("/admin/nodes");
+        var nodes = view.GetProperty("nodes").EnumerateArray().ToArray();
+        Assert.Equal(8, nodes.Length);
+        Assert.All(nodes, n =>
+        {
+            Assert.StartsWith("node", n.GetProperty("id").GetString(), StringComparison.Ordinal);
+            Assert.StartsWith(_gateway.DataPath, n.GetProperty("address").GetString(), StringComparison.Ordinal);
+            Assert.Equal("up", n.GetProperty("state").GetString());
+            Assert.Equal(1, n.GetProperty("partCount").GetInt64());
+            Assert.Equal(200_004, n.GetProperty("bytesUsed").GetInt64());
+        });
+        Assert.False(view.GetProperty("tolerance").GetProperty("reduced").GetBoolean());
+        Assert.Equal(2, view.GetProperty("tolerance").GetProperty("nodeFailuresTolerated").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_node_added_at_run_time_receives_parts_and_survives_a_restart()
+    {
+        using var add = await _gateway.Client.PostAsJsonAsync("/admin/nodes", new { path = Path.Combine(_extra.Path, "n9") });
+        Assert.Equal(HttpStatusCode.Created, add.StatusCode);
+        Assert.Equal("node9", (await add.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString());
+
+        for (var i = 0; i < 20; i++)
+        {
+            (await _gateway.Client.PutAsync($"/object/grow{i}", new ByteArrayContent(TestData.Bytes(600_000, i)))).EnsureSuccessStatusCode();
+        }
+
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(_extra.Path, "n9"), "*", SearchOption.AllDirectories));
+        var dataPath = _gateway.DataPath;
+        await _gateway.App.StopAsync();
+
+        await using var restarted = await GatewayHost.StartAsync(dataPath: dataPath);
+        var view = await restarted.Client.GetFromJsonAsync<JsonElement>("/admin/nodes");
+        Assert.Equal(9, view.GetProperty("nodes").GetArrayLength());
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(TestData.Bytes(600_000, i), await restarted.Client.GetByteArrayAsync($"/object/grow{i}"));
+        }
+    }
+
+    [Fact]
+    public async Task Adding_a_node_twice_or_without_an_absolute_path_is_refused()
+    {
+        var path = Path.Combine(_extra.Path, "dup");
+        (await _gateway.Client.PostAsJsonAsync("/admin/nodes", new { id = "extra", path })).EnsureSuccessStatusCode();
+        Assert.Equal(HttpStatusCode.Conflict, (await _gateway.Client.PostAsJsonAsync("/admin/nodes", new { id = "extra", path = path + "2" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await _gateway.Client.PostAsJsonAsync("/admin/nodes", new { path })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await _gateway.Client.PostAsJsonAsync("/admin/nodes", new { path = "relative/dir" })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await _gateway.Client.PostAsJsonAsync("/admin/nodes", new { id = "../x", path = path + "3" })).StatusCode);
+        using var malformed = new StringContent("{not json", System.Text.Encoding.UTF8, "application/json");
+        Assert.Equal(HttpStatusCode.BadRequest, (await _gateway.Client.PostAsync("/admin/nodes", malformed)).StatusCode);
+        Assert.Equal(9, (await _gateway.Client.GetFromJsonAsync<JsonElement>("/admin/nodes")).GetProperty("nodes").GetArrayLength());
+    }
+}
+
+public sealed class ReducedClusterTests
+{
+    [Fact]
+    public async Task Six_nodes_double_up_parts_and_the_admin_view_says_tolerance_is_reduced()
+    {
+        using var data = new TempDirectory("reduced");
+        var settings = Enumerable.Range(1, 6).ToDictionary(i => $"Storage:Nodes:n{i}", i => Path.Combine(data.Path, $"n{i}"));
+        await using var gateway = await GatewayHost.StartAsync(settings, data.Path);
+        var bytes = TestData.Bytes(2_000_000, 3);
+        (await gateway.Client.PutAsync("/object/doubled", new ByteArrayContent(bytes))).EnsureSuccessStatusCode();
+
+        var parts = Enumerable.Range(1, 6).Select(i => Directory.GetFiles(Path.Combine(data.Path, $"n{i}"), "*", SearchOption.AllDirectories).Length).ToArray();
+        Assert.Equal(8, parts.Sum());
+        Assert.Equal(2, parts.Max());
+
+        var tolerance = (await gateway.Client.GetFromJsonAsync<JsonElement>("/admin/nodes")).GetProperty("tolerance");
+        Assert.True(tolerance.GetProperty("reduced").GetBoolean());
+        Assert.Equal(1, tolerance.GetProperty("nodeFailuresTolerated").GetInt32());
+        Assert.Contains("Reduced tolerance", tolerance.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        Assert.Equal(bytes, await gateway.Client.GetByteArrayAsync("/object/doubled"));
+    }
+}
