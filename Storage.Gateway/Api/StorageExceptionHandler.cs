@@ -26,9 +26,13 @@ public sealed class StorageExceptionHandler(IProblemDetailsService problems, ILo
             _ => (StatusCodes.Status500InternalServerError, "Internal error"),
         };
 
-        if (status >= 500)
+        if (status == StatusCodes.Status500InternalServerError)
         {
             logger.LogError(exception, "{Method} {Path} failed: {Title}", context.Request.Method, context.Request.Path, title);
+        }
+        else if (status >= 500)
+        {
+            logger.LogWarning("{Method} {Path} unavailable: {Reason}", context.Request.Method, context.Request.Path, exception.Message);
         }
         else
         {

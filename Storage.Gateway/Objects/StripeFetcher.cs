@@ -155,7 +155,7 @@ public sealed class StripeFetcher : IAsyncDisposable
 
     private DataUnavailableException Unavailable(long stripe)
     {
-        var failures = _cursors.Where(c => c.Failed).Select(c => $"{c.NodeId}: {c.Error}").Distinct().ToArray();
+        var failures = _cursors.Where(c => c.Failed).Select(c => $"{c.NodeId}: {c.Error!.TrimEnd('.')}").Distinct().ToArray();
         return new DataUnavailableException(
             $"Stripe {stripe} of segment {_segment.Id} has only {_valid.Count(v => v)} intact parts of the {_codec.DataShards} needed " +
             $"({_segment.Nodes.Count} stored). Unavailable: {(failures.Length == 0 ? "corrupt blocks" : string.Join("; ", failures))}.");

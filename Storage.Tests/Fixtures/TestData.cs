@@ -36,7 +36,10 @@ public sealed class PatternStream(long length, ulong seed) : Stream
         set => throw new NotSupportedException();
     }
 
-    public byte[] Hash() => _hash.GetCurrentHash();
+    private byte[]? _finalHash;
+
+    /// <summary>SHA-256 of the bytes produced so far (still available after HttpClient disposes the stream).</summary>
+    public byte[] Hash() => _finalHash ?? _hash.GetCurrentHash();
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
@@ -78,8 +81,9 @@ public sealed class PatternStream(long length, ulong seed) : Stream
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
+        if (disposing && _finalHash is null)
         {
+            _finalHash = _hash.GetHashAndReset();
             _hash.Dispose();
         }
 

@@ -1,0 +1,63 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Storage.Tests.Fixtures;
+
+namespace Storage.Tests.ServiceDefaults;
+
+/// <summary>The gateway exports traces, metrics and logs over OTLP (http/protobuf) to a real receiver on loopback.</summary>
+public sealed class TelemetryExportTests
+{
+    [Fact]
+    public async Task Traces_metrics_and_logs_reach_an_otlp_endpoint()
+    {
+        var received = new ConcurrentDictionary<string, ConcurrentBag<string>>();
+        await using var collector = await LoopbackServer.StartAsync(async context =>
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+
+            // Protobuf keeps strings as UTF-8 bytes: span names and attribute values are searchable as text.
+            received.GetOrAdd(context.Request.Path, _ => []).Add(Encoding.UTF8.GetString(body.ToArray()));
+            context.Response.StatusCode = StatusCodes.Status200OK;
+        });
+
+        await using var gateway = await GatewayProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.BaseAddress.ToString().TrimEnd('/'),
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_SERVICE_NAME"] = "gateway-under-test",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
+            ["OTEL_BLRP_SCHEDULE_DELAY"] = "200",
+        });
+
+        (await gateway.Client.PutAsync("/object/traced", new ByteArrayContent(new byte[2_000_000]))).EnsureSuccessStatusCode();
+        (await gateway.Client.GetAsync("/object/traced")).EnsureSuccessStatusCode();
+        await gateway.Client.GetAsync("/object/bad-id");
+        for (var i = 0; i < 5; i++)
+        {
+            await gateway.Client.GetAsync("/health");
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline && !(Contains(received, "/v1/traces", "node.put") && Contains(received, "/v1/metrics", "storage.object.bytes_written") && Contains(received, "/v1/logs", "Application started")))
+        {
+            await Task.Delay(200);
+        }
+
+        Assert.True(Contains(received, "/v1/traces", "gateway-under-test"), $"no traces with the service name; received: {string.Join(", ", received.Select(r => $"{r.Key} x{r.Value.Count}"))}");
+        foreach (var span in new[] { "object.put", "segment.write", "node.put", "object.get" })
+        {
+            Assert.True(Contains(received, "/v1/traces", span), $"no '{span}' span exported");
+        }
+
+        Assert.False(Contains(received, "/v1/traces", "/health"), "health probes must not be traced");
+        Assert.True(Contains(received, "/v1/metrics", "storage.object.bytes_written"), "no storage metrics exported");
+        Assert.True(Contains(received, "/v1/metrics", "http.server.request.duration"), "no ASP.NET Core metrics exported");
+        Assert.True(Contains(received, "/v1/logs", "Application started"), "no logs exported");
+    }
+
+    private static bool Contains(ConcurrentDictionary<string, ConcurrentBag<string>> received, string path, string text) =>
+        received.TryGetValue(path, out var bodies) && bodies.Any(b => b.Contains(text, StringComparison.Ordinal));
+}
