@@ -8,7 +8,7 @@ namespace Storage.Gateway.Objects;
 /// A read-only stream over bytes [offset, offset + length) of an object, fetched stripe by stripe across its
 /// segments. Memory is one block per part of the current segment, whatever the object's size.
 /// </summary>
-public sealed class ObjectReadStream : Stream
+public sealed class ObjectReadStream : ReadOnlyStream
 {
     private readonly ObjectRecord _record;
     private readonly ErasureCodecs _codecs;
@@ -31,20 +31,6 @@ public sealed class ObjectReadStream : Stream
         _telemetry = telemetry;
         _position = offset;
         _end = offset + length;
-    }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
     }
 
     /// <summary>Fetches the first stripe, so an unreadable object fails before a response has started.</summary>
@@ -82,22 +68,6 @@ public sealed class ObjectReadStream : Stream
         _telemetry.BytesRead.Add(copied);
         return copied;
     }
-
-    public override int Read(byte[] buffer, int offset, int count) =>
-        ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     public override async ValueTask DisposeAsync()
     {

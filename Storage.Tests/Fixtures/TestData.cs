@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Storage.Gateway.Objects;
 
 namespace Storage.Tests.Fixtures;
 
@@ -16,36 +17,22 @@ public static class TestData
 }
 
 /// <summary>A read-only stream of <c>length</c> xorshift bytes that can also report the SHA-256 of what it produced.</summary>
-public sealed class PatternStream(long length, ulong seed) : Stream
+public sealed class PatternStream(long length, ulong seed) : ReadOnlyStream
 {
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private ulong _state = seed | 1;
     private long _position;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
+    private byte[]? _finalHash;
 
     public override long Length => length;
-
-    public override long Position
-    {
-        get => _position;
-        set => throw new NotSupportedException();
-    }
-
-    private byte[]? _finalHash;
 
     /// <summary>SHA-256 of the bytes produced so far (still available after HttpClient disposes the stream).</summary>
     public byte[] Hash() => _finalHash ?? _hash.GetCurrentHash();
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override int Read(Span<byte> buffer)
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var count = (int)Math.Min(buffer.Length, length - _position);
+        var span = buffer.Span;
+        var count = (int)Math.Min(span.Length, length - _position);
         for (var i = 0; i < count; i++)
         {
             if ((_position + i) % 8 == 0)
@@ -55,29 +42,13 @@ public sealed class PatternStream(long length, ulong seed) : Stream
                 _state ^= _state << 17;
             }
 
-            buffer[i] = (byte)(_state >> (int)(8 * ((_position + i) % 8)));
+            span[i] = (byte)(_state >> (int)(8 * ((_position + i) % 8)));
         }
 
-        _hash.AppendData(buffer[..count]);
+        _hash.AppendData(span[..count]);
         _position += count;
-        return count;
+        return ValueTask.FromResult(count);
     }
-
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(Read(buffer.Span));
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        Task.FromResult(Read(buffer.AsSpan(offset, count)));
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

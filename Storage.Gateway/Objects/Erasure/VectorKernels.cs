@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -15,13 +16,8 @@ public sealed class Avx2NibbleKernel : GaloisKernel
 
     public override string Name => "avx2";
 
-    public override void Multiply(byte factor, ReadOnlySpan<byte> source, Span<byte> destination) =>
-        Run(factor, source, destination, accumulate: false);
-
-    public override void MultiplyAdd(byte factor, ReadOnlySpan<byte> source, Span<byte> destination) =>
-        Run(factor, source, destination, accumulate: true);
-
-    private static void Run(byte factor, ReadOnlySpan<byte> source, Span<byte> destination, bool accumulate)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    protected override void Run(byte factor, ReadOnlySpan<byte> source, Span<byte> destination, bool accumulate)
     {
         ref var tables = ref NibbleTables[factor * 32];
         var low = Vector256.Create(Vector128.LoadUnsafe(ref tables));
@@ -102,13 +98,8 @@ public sealed class Gfni256Kernel : GaloisKernel
 {
     public override string Name => "gfni256";
 
-    public override void Multiply(byte factor, ReadOnlySpan<byte> source, Span<byte> destination) =>
-        Run(factor, source, destination, accumulate: false);
-
-    public override void MultiplyAdd(byte factor, ReadOnlySpan<byte> source, Span<byte> destination) =>
-        Run(factor, source, destination, accumulate: true);
-
-    private static void Run(byte factor, ReadOnlySpan<byte> source, Span<byte> destination, bool accumulate)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    protected override void Run(byte factor, ReadOnlySpan<byte> source, Span<byte> destination, bool accumulate)
     {
         var matrix = Vector256.Create(AffineMatrices.ByFactor[factor]).AsByte();
         ref var src = ref MemoryMarshal.GetReference(source);
@@ -133,13 +124,8 @@ public sealed class Gfni512Kernel : GaloisKernel
 {
     public override string Name => "gfni512";
 
-    public override void Multiply(byte factor, ReadOnlySpan<byte> source, Span<byte> destination) =>
-        Run(factor, source, destination, accumulate: false);
-
-    public override void MultiplyAdd(byte factor, ReadOnlySpan<byte> source, Span<byte> destination) =>
-        Run(factor, source, destination, accumulate: true);
-
-    private static void Run(byte factor, ReadOnlySpan<byte> source, Span<byte> destination, bool accumulate)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    protected override void Run(byte factor, ReadOnlySpan<byte> source, Span<byte> destination, bool accumulate)
     {
         var matrix = Vector512.Create(AffineMatrices.ByFactor[factor]).AsByte();
         ref var src = ref MemoryMarshal.GetReference(source);

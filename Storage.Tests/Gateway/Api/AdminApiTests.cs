@@ -5,30 +5,26 @@ using Storage.Tests.Fixtures;
 
 namespace Storage.Tests.Gateway.Api;
 
-public sealed class AdminApiTests : IAsyncLifetime
+public sealed class AdminApiTests : GatewayTest
 {
     private readonly TempDirectory _extra = new("extra-nodes");
-    private GatewayHost _gateway = null!;
-
-    public async Task InitializeAsync() => _gateway = await GatewayHost.StartAsync();
-
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
-        await _gateway.DisposeAsync();
+        await base.DisposeAsync();
         _extra.Dispose();
     }
 
     [Fact]
     public async Task Nodes_view_shows_id_address_state_bytes_and_parts()
     {
-        (await _gateway.Client.PutAsync("/object/one", new ByteArrayContent(TestData.Bytes(1_200_000, 1)))).EnsureSuccessStatusCode();
-        var view = await _gateway.Client.GetFromJsonAsync<JsonElement>("/admin/nodes");
+        (await Gateway.Client.PutAsync("/object/one", new ByteArrayContent(TestData.Bytes(1_200_000, 1)))).EnsureSuccessStatusCode();
+        var view = await Gateway.Client.GetFromJsonAsync<JsonElement>("/admin/nodes");
         var nodes = view.GetProperty("nodes").EnumerateArray().ToArray();
         Assert.Equal(8, nodes.Length);
         Assert.All(nodes, n =>
         {
             Assert.StartsWith("node", n.GetProperty("id").GetString(), StringComparison.Ordinal);
-            Assert.StartsWith(_gateway.DataPath, n.GetProperty("address").GetString(), StringComparison.Ordinal);
+            Assert.StartsWith(Gateway.DataPath, n.GetProperty("address").GetString(), StringComparison.Ordinal);
             Assert.Equal("up", n.GetProperty("state").GetString());
             Assert.Equal(1, n.GetProperty("partCount").GetInt64());
             Assert.Equal(200_004, n.GetProperty("bytesUsed").GetInt64());
@@ -40,18 +36,18 @@ public sealed class AdminApiTests : IAsyncLifetime
     [Fact]
     public async Task A_node_added_at_run_time_receives_parts_and_survives_a_restart()
     {
-        using var add = await _gateway.Client.PostAsJsonAsync("/admin/nodes", new { path = Path.Combine(_extra.Path, "n9") });
+        using var add = await Gateway.Client.PostAsJsonAsync("/admin/nodes", new { path = Path.Combine(_extra.Path, "n9") });
         Assert.Equal(HttpStatusCode.Created, add.StatusCode);
         Assert.Equal("node9", (await add.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString());
 
         for (var i = 0; i < 20; i++)
         {
-            (await _gateway.Client.PutAsync($"/object/grow{i}", new ByteArrayContent(TestData.Bytes(600_000, i)))).EnsureSuccessStatusCode();
+            (await Gateway.Client.PutAsync($"/object/grow{i}", new ByteArrayContent(TestData.Bytes(600_000, i)))).EnsureSuccessStatusCode();
         }
 
         Assert.NotEmpty(Directory.GetFiles(Path.Combine(_extra.Path, "n9"), "*", SearchOption.AllDirectories));
-        var dataPath = _gateway.DataPath;
-        await _gateway.App.StopAsync();
+        var dataPath = Gateway.DataPath;
+        await Gateway.App.StopAsync();
 
         await using var restarted = await GatewayHost.StartAsync(dataPath: dataPath);
         var view = await restarted.Client.GetFromJsonAsync<JsonElement>("/admin/nodes");
@@ -66,14 +62,14 @@ public sealed class AdminApiTests : IAsyncLifetime
     public async Task Adding_a_node_twice_or_without_an_absolute_path_is_refused()
     {
         var path = Path.Combine(_extra.Path, "dup");
-        (await _gateway.Client.PostAsJsonAsync("/admin/nodes", new { id = "extra", path })).EnsureSuccessStatusCode();
-        Assert.Equal(HttpStatusCode.Conflict, (await _gateway.Client.PostAsJsonAsync("/admin/nodes", new { id = "extra", path = path + "2" })).StatusCode);
-        Assert.Equal(HttpStatusCode.Conflict, (await _gateway.Client.PostAsJsonAsync("/admin/nodes", new { path })).StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, (await _gateway.Client.PostAsJsonAsync("/admin/nodes", new { path = "relative/dir" })).StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, (await _gateway.Client.PostAsJsonAsync("/admin/nodes", new { id = "../x", path = path + "3" })).StatusCode);
+        (await Gateway.Client.PostAsJsonAsync("/admin/nodes", new { id = "extra", path })).EnsureSuccessStatusCode();
+        Assert.Equal(HttpStatusCode.Conflict, (await Gateway.Client.PostAsJsonAsync("/admin/nodes", new { id = "extra", path = path + "2" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await Gateway.Client.PostAsJsonAsync("/admin/nodes", new { path })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Gateway.Client.PostAsJsonAsync("/admin/nodes", new { path = "relative/dir" })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Gateway.Client.PostAsJsonAsync("/admin/nodes", new { id = "../x", path = path + "3" })).StatusCode);
         using var malformed = new StringContent("{not json", System.Text.Encoding.UTF8, "application/json");
-        Assert.Equal(HttpStatusCode.BadRequest, (await _gateway.Client.PostAsync("/admin/nodes", malformed)).StatusCode);
-        Assert.Equal(9, (await _gateway.Client.GetFromJsonAsync<JsonElement>("/admin/nodes")).GetProperty("nodes").GetArrayLength());
+        Assert.Equal(HttpStatusCode.BadRequest, (await Gateway.Client.PostAsync("/admin/nodes", malformed)).StatusCode);
+        Assert.Equal(9, (await Gateway.Client.GetFromJsonAsync<JsonElement>("/admin/nodes")).GetProperty("nodes").GetArrayLength());
     }
 }
 

@@ -4,24 +4,20 @@ using Storage.Tests.Fixtures;
 namespace Storage.Tests.Gateway.Api;
 
 /// <summary>Objects survive losing or corrupting the parts of any two of the eight nodes; a third loss fails cleanly.</summary>
-public sealed class DurabilityTests : IAsyncLifetime
+public sealed class DurabilityTests : GatewayTest
 {
     private static readonly int[] Sizes = [0, 17, 5_000, 131_072, 400_000, 1_572_864, 3_000_001];
-    private GatewayHost _gateway = null!;
     private readonly Dictionary<string, byte[]> _objects = [];
 
-    public async Task InitializeAsync()
+    protected override async Task SeedAsync()
     {
-        _gateway = await GatewayHost.StartAsync();
         for (var i = 0; i < Sizes.Length; i++)
         {
             var data = TestData.Bytes(Sizes[i], i);
             _objects[$"obj{i}"] = data;
-            (await _gateway.Client.PutAsync($"/object/obj{i}", new ByteArrayContent(data))).EnsureSuccessStatusCode();
+            (await Gateway.Client.PutAsync($"/object/obj{i}", new ByteArrayContent(data))).EnsureSuccessStatusCode();
         }
     }
-
-    public async Task DisposeAsync() => await _gateway.DisposeAsync();
 
     [Fact]
     public async Task Every_object_reads_back_after_deleting_the_parts_of_any_two_nodes()
@@ -73,13 +69,13 @@ public sealed class DurabilityTests : IAsyncLifetime
     {
         foreach (var node in new[] { "node1", "node4", "node7" })
         {
-            Directory.Delete(_gateway.NodePath(node), recursive: true);
+            Directory.Delete(Gateway.NodePath(node), recursive: true);
         }
 
         var unavailable = 0;
         foreach (var (id, data) in _objects)
         {
-            using var response = await _gateway.Client.GetAsync($"/object/{id}");
+            using var response = await Gateway.Client.GetAsync($"/object/{id}");
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
             {
                 unavailable++;
@@ -103,19 +99,19 @@ public sealed class DurabilityTests : IAsyncLifetime
     {
         foreach (var node in new[] { "node1", "node2", "node3" })
         {
-            Directory.Delete(_gateway.NodePath(node), recursive: true);
+            Directory.Delete(Gateway.NodePath(node), recursive: true);
         }
 
         // The monitor would notice on its next probe; the test does not wait for it.
-        await _gateway.Service<Storage.Gateway.Nodes.NodeMonitor>().RefreshAsync(default);
-        var partsBefore = _gateway.PartFiles().Count;
-        using var put = await _gateway.Client.PutAsync("/object/refused", new ByteArrayContent(TestData.Bytes(1_000_000, 1)));
+        await Gateway.Service<Storage.Gateway.Nodes.NodeMonitor>().RefreshAsync(default);
+        var partsBefore = Gateway.PartFiles().Count;
+        using var put = await Gateway.Client.PutAsync("/object/refused", new ByteArrayContent(TestData.Bytes(1_000_000, 1)));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, put.StatusCode);
         Assert.Contains("at least 6", await put.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Equal(HttpStatusCode.NotFound, (await _gateway.Client.GetAsync("/object/refused")).StatusCode);
-        Assert.Equal(partsBefore, _gateway.PartFiles().Count);
+        Assert.Equal(HttpStatusCode.NotFound, (await Gateway.Client.GetAsync("/object/refused")).StatusCode);
+        Assert.Equal(partsBefore, Gateway.PartFiles().Count);
 
-        using var health = await _gateway.Client.GetAsync("/health");
+        using var health = await Gateway.Client.GetAsync("/health");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
     }
 
@@ -123,7 +119,7 @@ public sealed class DurabilityTests : IAsyncLifetime
     {
         foreach (var (id, data) in _objects)
         {
-            using var response = await _gateway.Client.GetAsync($"/object/{id}");
+            using var response = await Gateway.Client.GetAsync($"/object/{id}");
             Assert.True(response.StatusCode == HttpStatusCode.OK, $"{id} ({data.Length} bytes), {situation}: {response.StatusCode} {await response.Content.ReadAsStringAsync()}");
             var body = await response.Content.ReadAsByteArrayAsync();
             Assert.True(data.AsSpan().SequenceEqual(body), $"{id} differs, {situation}");
@@ -137,8 +133,8 @@ public sealed class DurabilityTests : IAsyncLifetime
 
     private Action HideParts(string node)
     {
-        var parts = Path.Combine(_gateway.NodePath(node), "parts");
-        var hidden = Path.Combine(_gateway.NodePath(node), "hidden");
+        var parts = Path.Combine(Gateway.NodePath(node), "parts");
+        var hidden = Path.Combine(Gateway.NodePath(node), "hidden");
         if (!Directory.Exists(parts))
         {
             return () => { };
@@ -150,7 +146,7 @@ public sealed class DurabilityTests : IAsyncLifetime
 
     private string[] PartsOf(string node)
     {
-        var parts = Path.Combine(_gateway.NodePath(node), "parts");
+        var parts = Path.Combine(Gateway.NodePath(node), "parts");
         return Directory.Exists(parts) ? Directory.GetFiles(parts, "*", SearchOption.AllDirectories) : [];
     }
 

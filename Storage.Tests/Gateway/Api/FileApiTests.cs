@@ -6,14 +6,8 @@ using Storage.Tests.Fixtures;
 
 namespace Storage.Tests.Gateway.Api;
 
-public sealed class FileApiTests : IAsyncLifetime
+public sealed class FileApiTests : GatewayTest
 {
-    private GatewayHost _gateway = null!;
-
-    public async Task InitializeAsync() => _gateway = await GatewayHost.StartAsync();
-
-    public async Task DisposeAsync() => await _gateway.DisposeAsync();
-
     [Theory]
     [InlineData(0, "empty.bin")]
     [InlineData(12_345, "report.pdf")]
@@ -27,20 +21,20 @@ public sealed class FileApiTests : IAsyncLifetime
         form.Add(new StringContent("ignored"), "comment");
         form.Add(file, "file", fileName);
 
-        using var put = await _gateway.Client.PutAsync("/api/file", form);
+        using var put = await Gateway.Client.PutAsync("/api/file", form);
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         var body = await put.Content.ReadFromJsonAsync<Dictionary<string, string>>();
         Assert.Equal(["id"], body!.Keys);
         Assert.True(Guid.TryParse(body["id"], out _));
 
-        using var get = await _gateway.Client.GetAsync($"/api/file/{body["id"]}");
+        using var get = await Gateway.Client.GetAsync($"/api/file/{body["id"]}");
         Assert.Equal(HttpStatusCode.OK, get.StatusCode);
         Assert.Equal(data, await get.Content.ReadAsByteArrayAsync());
         Assert.Equal("image/jpeg", get.Content.Headers.ContentType!.MediaType);
         Assert.Equal(fileName, get.Content.Headers.ContentDisposition!.FileNameStar ?? get.Content.Headers.ContentDisposition.FileName!.Trim('"'));
 
-        Assert.Equal(HttpStatusCode.NoContent, (await _gateway.Client.DeleteAsync($"/api/file/{body["id"]}")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await _gateway.Client.GetAsync($"/api/file/{body["id"]}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await Gateway.Client.DeleteAsync($"/api/file/{body["id"]}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Gateway.Client.GetAsync($"/api/file/{body["id"]}")).StatusCode);
     }
 
     [Fact]
@@ -49,18 +43,18 @@ public sealed class FileApiTests : IAsyncLifetime
         using var form = new MultipartFormDataContent();
         form.Add(new ByteArrayContent(TestData.Bytes(500_000, 1)), "attachment", "a.bin");
         form.Add(new StringContent("x"), "file");
-        using var put = await _gateway.Client.PutAsync("/api/file", form);
+        using var put = await Gateway.Client.PutAsync("/api/file", form);
         Assert.Equal(HttpStatusCode.BadRequest, put.StatusCode);
         Assert.Contains("'file'", await put.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Empty(_gateway.PartFiles());
+        Assert.Empty(Gateway.PartFiles());
     }
 
     [Fact]
     public async Task A_body_that_is_not_multipart_is_rejected()
     {
-        using var put = await _gateway.Client.PutAsync("/api/file", new ByteArrayContent([1, 2, 3]));
+        using var put = await Gateway.Client.PutAsync("/api/file", new ByteArrayContent([1, 2, 3]));
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, put.StatusCode);
-        Assert.Empty(_gateway.PartFiles());
+        Assert.Empty(Gateway.PartFiles());
     }
 
     [Fact]
@@ -71,9 +65,9 @@ public sealed class FileApiTests : IAsyncLifetime
         var body = head.Concat(TestData.Bytes(2_000_000, 4)).ToArray();
         using var content = new ByteArrayContent(body);
         content.Headers.TryAddWithoutValidation("Content-Type", $"multipart/form-data; boundary={Boundary}");
-        using var put = await _gateway.Client.PutAsync("/api/file", content);
+        using var put = await Gateway.Client.PutAsync("/api/file", content);
         Assert.Equal(HttpStatusCode.BadRequest, put.StatusCode);
-        Assert.Empty(_gateway.PartFiles());
+        Assert.Empty(Gateway.PartFiles());
     }
 
     [Fact]
@@ -81,9 +75,9 @@ public sealed class FileApiTests : IAsyncLifetime
     {
         const string Boundary = "dropboundary";
         var head = Encoding.ASCII.GetBytes($"--{Boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.bin\"\r\n\r\n");
-        var status = await RawHttp.SendTruncatedPutAsync(_gateway.BaseAddress, "/api/file", declaredLength: 5_000_000, sentBytes: 0, contentType: $"multipart/form-data; boundary={Boundary}", body: [.. head, .. TestData.Bytes(1_500_000, 2)]);
+        var status = await RawHttp.SendTruncatedPutAsync(Gateway.BaseAddress, "/api/file", declaredLength: 5_000_000, sentBytes: 0, contentType: $"multipart/form-data; boundary={Boundary}", body: [.. head, .. TestData.Bytes(1_500_000, 2)]);
         Assert.True(status is null or 400, $"unexpected status {status}");
-        Assert.Empty(_gateway.PartFiles());
+        Assert.Empty(Gateway.PartFiles());
     }
 
     [Theory]
@@ -91,7 +85,7 @@ public sealed class FileApiTests : IAsyncLifetime
     [InlineData("12345")]
     public async Task Invalid_file_ids_are_400(string id)
     {
-        Assert.Equal(HttpStatusCode.BadRequest, (await _gateway.Client.GetAsync($"/api/file/{id}")).StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, (await _gateway.Client.DeleteAsync($"/api/file/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Gateway.Client.GetAsync($"/api/file/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Gateway.Client.DeleteAsync($"/api/file/{id}")).StatusCode);
     }
 }

@@ -6,14 +6,8 @@ using Storage.Tests.Fixtures;
 
 namespace Storage.Tests.Gateway.Api;
 
-public sealed class ObjectApiTests : IAsyncLifetime
+public sealed class ObjectApiTests : GatewayTest
 {
-    private GatewayHost _gateway = null!;
-
-    public async Task InitializeAsync() => _gateway = await GatewayHost.StartAsync();
-
-    public async Task DisposeAsync() => await _gateway.DisposeAsync();
-
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
@@ -26,12 +20,12 @@ public sealed class ObjectApiTests : IAsyncLifetime
     public async Task Put_then_get_returns_the_exact_bytes(int size)
     {
         var data = TestData.Bytes(size, size);
-        using var put = await _gateway.Client.PutAsync("/object/abc123", new ByteArrayContent(data));
+        using var put = await Gateway.Client.PutAsync("/object/abc123", new ByteArrayContent(data));
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         var etag = Convert.ToHexStringLower(MD5.HashData(data));
         Assert.Equal($"\"{etag}\"", put.Headers.ETag!.Tag);
 
-        using var get = await _gateway.Client.GetAsync("/object/abc123");
+        using var get = await Gateway.Client.GetAsync("/object/abc123");
         Assert.Equal(HttpStatusCode.OK, get.StatusCode);
         Assert.Equal(data, await get.Content.ReadAsByteArrayAsync());
         Assert.Equal(size, get.Content.Headers.ContentLength);
@@ -41,8 +35,8 @@ public sealed class ObjectApiTests : IAsyncLifetime
     public async Task Striped_objects_have_six_data_and_two_parity_parts_on_eight_distinct_nodes()
     {
         var data = TestData.Bytes(1_000_000, 42);
-        (await _gateway.Client.PutAsync("/object/striped", new ByteArrayContent(data))).EnsureSuccessStatusCode();
-        var parts = _gateway.PartFiles();
+        (await Gateway.Client.PutAsync("/object/striped", new ByteArrayContent(data))).EnsureSuccessStatusCode();
+        var parts = Gateway.PartFiles();
         Assert.Equal(8, parts.Count);
         Assert.Equal(8, parts.Select(p => p.Split(Path.DirectorySeparatorChar).SkipWhile(s => s != "nodes").Skip(1).First()).Distinct().Count());
         Assert.All(parts, p => Assert.Equal(166_667 + 4, new FileInfo(p).Length));
@@ -52,8 +46,8 @@ public sealed class ObjectApiTests : IAsyncLifetime
     public async Task Small_objects_are_stored_as_three_full_copies()
     {
         var data = TestData.Bytes(5000, 5);
-        (await _gateway.Client.PutAsync("/object/small", new ByteArrayContent(data))).EnsureSuccessStatusCode();
-        var parts = _gateway.PartFiles();
+        (await Gateway.Client.PutAsync("/object/small", new ByteArrayContent(data))).EnsureSuccessStatusCode();
+        var parts = Gateway.PartFiles();
         Assert.Equal(3, parts.Count);
         Assert.All(parts, p => Assert.Equal(data, File.ReadAllBytes(p)[..5000]));
     }
@@ -61,14 +55,14 @@ public sealed class ObjectApiTests : IAsyncLifetime
     [Fact]
     public async Task Overwrite_replaces_the_object_and_reclaims_the_old_parts()
     {
-        (await _gateway.Client.PutAsync("/object/over", new ByteArrayContent(TestData.Bytes(700_000, 1)))).EnsureSuccessStatusCode();
+        (await Gateway.Client.PutAsync("/object/over", new ByteArrayContent(TestData.Bytes(700_000, 1)))).EnsureSuccessStatusCode();
         var replacement = TestData.Bytes(300_000, 2);
-        (await _gateway.Client.PutAsync("/object/over", new ByteArrayContent(replacement))).EnsureSuccessStatusCode();
-        Assert.Equal(replacement, await _gateway.Client.GetByteArrayAsync("/object/over"));
+        (await Gateway.Client.PutAsync("/object/over", new ByteArrayContent(replacement))).EnsureSuccessStatusCode();
+        Assert.Equal(replacement, await Gateway.Client.GetByteArrayAsync("/object/over"));
 
-        var sweep = await (await _gateway.Client.PostAsync("/admin/sweep", null)).Content.ReadFromJsonAsync<SweepResult>();
+        var sweep = await (await Gateway.Client.PostAsync("/admin/sweep", null)).Content.ReadFromJsonAsync<SweepResult>();
         Assert.Equal(1, sweep!.Reclaimed);
-        Assert.Equal(8, _gateway.PartFiles().Count);
+        Assert.Equal(8, Gateway.PartFiles().Count);
     }
 
     [Fact]
@@ -78,10 +72,10 @@ public sealed class ObjectApiTests : IAsyncLifetime
         using (var content = new ByteArrayContent(data))
         {
             content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
-            (await _gateway.Client.PutAsync("/object/ranged", content)).EnsureSuccessStatusCode();
+            (await Gateway.Client.PutAsync("/object/ranged", content)).EnsureSuccessStatusCode();
         }
 
-        using var head = await _gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/object/ranged"));
+        using var head = await Gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/object/ranged"));
         Assert.Equal(HttpStatusCode.OK, head.StatusCode);
         Assert.Equal(2_000_000, head.Content.Headers.ContentLength);
         Assert.Equal("image/png", head.Content.Headers.ContentType!.MediaType);
@@ -90,7 +84,7 @@ public sealed class ObjectApiTests : IAsyncLifetime
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, "/object/ranged");
             request.Headers.Range = new RangeHeaderValue(from, to);
-            using var ranged = await _gateway.Client.SendAsync(request);
+            using var ranged = await Gateway.Client.SendAsync(request);
             Assert.Equal(HttpStatusCode.PartialContent, ranged.StatusCode);
             Assert.Equal(data[(int)from..((int)to + 1)], await ranged.Content.ReadAsByteArrayAsync());
             Assert.Equal($"bytes {from}-{to}/2000000", ranged.Content.Headers.ContentRange!.ToString());
@@ -99,21 +93,21 @@ public sealed class ObjectApiTests : IAsyncLifetime
         using (var beyond = new HttpRequestMessage(HttpMethod.Get, "/object/ranged"))
         {
             beyond.Headers.Range = new RangeHeaderValue(5_000_000, null);
-            using var response = await _gateway.Client.SendAsync(beyond);
+            using var response = await Gateway.Client.SendAsync(beyond);
             Assert.Equal(HttpStatusCode.RequestedRangeNotSatisfiable, response.StatusCode);
         }
 
-        Assert.Equal(HttpStatusCode.NoContent, (await _gateway.Client.DeleteAsync("/object/ranged")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await _gateway.Client.GetAsync("/object/ranged")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await _gateway.Client.DeleteAsync("/object/ranged")).StatusCode);
-        await _gateway.Client.PostAsync("/admin/sweep", null);
-        Assert.Empty(_gateway.PartFiles());
+        Assert.Equal(HttpStatusCode.NoContent, (await Gateway.Client.DeleteAsync("/object/ranged")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Gateway.Client.GetAsync("/object/ranged")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Gateway.Client.DeleteAsync("/object/ranged")).StatusCode);
+        await Gateway.Client.PostAsync("/admin/sweep", null);
+        Assert.Empty(Gateway.PartFiles());
     }
 
     [Fact]
     public async Task A_missing_object_is_a_404_problem()
     {
-        using var response = await _gateway.Client.GetAsync("/object/missing1");
+        using var response = await Gateway.Client.GetAsync("/object/missing1");
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
         Assert.Contains("missing1", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
@@ -128,30 +122,30 @@ public sealed class ObjectApiTests : IAsyncLifetime
     [InlineData("/object/a%20b")]
     public async Task Invalid_ids_are_rejected_with_400_and_nothing_is_stored(string path)
     {
-        using var put = await _gateway.Client.PutAsync(path, new ByteArrayContent(TestData.Bytes(300_000, 1)));
+        using var put = await Gateway.Client.PutAsync(path, new ByteArrayContent(TestData.Bytes(300_000, 1)));
         Assert.Equal(HttpStatusCode.BadRequest, put.StatusCode);
         Assert.Contains("1 to 32 letters", await put.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Equal(HttpStatusCode.BadRequest, (await _gateway.Client.GetAsync(path)).StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, (await _gateway.Client.DeleteAsync(path)).StatusCode);
-        Assert.Empty(_gateway.PartFiles());
+        Assert.Equal(HttpStatusCode.BadRequest, (await Gateway.Client.GetAsync(path)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Gateway.Client.DeleteAsync(path)).StatusCode);
+        Assert.Empty(Gateway.PartFiles());
     }
 
     [Fact]
     public async Task The_longest_valid_id_is_accepted()
     {
         var id = new string('Z', 32);
-        (await _gateway.Client.PutAsync($"/object/{id}", new ByteArrayContent([1, 2, 3]))).EnsureSuccessStatusCode();
-        Assert.Equal([1, 2, 3], await _gateway.Client.GetByteArrayAsync($"/object/{id}"));
+        (await Gateway.Client.PutAsync($"/object/{id}", new ByteArrayContent([1, 2, 3]))).EnsureSuccessStatusCode();
+        Assert.Equal([1, 2, 3], await Gateway.Client.GetByteArrayAsync($"/object/{id}"));
     }
 
     [Fact]
     public async Task A_truncated_body_is_rejected_and_nothing_is_stored()
     {
-        var status = await RawHttp.SendTruncatedPutAsync(_gateway.BaseAddress, "/object/truncated", declaredLength: 3_000_000, sentBytes: 1_000_000);
+        var status = await RawHttp.SendTruncatedPutAsync(Gateway.BaseAddress, "/object/truncated", declaredLength: 3_000_000, sentBytes: 1_000_000);
         Assert.True(status is null or 400, $"unexpected status {status}");
-        Assert.Equal(HttpStatusCode.NotFound, (await _gateway.Client.GetAsync("/object/truncated")).StatusCode);
-        Assert.Empty(_gateway.PartFiles());
-        Assert.Empty(Directory.GetFiles(Path.Combine(_gateway.DataPath, "nodes"), "*", SearchOption.AllDirectories));
+        Assert.Equal(HttpStatusCode.NotFound, (await Gateway.Client.GetAsync("/object/truncated")).StatusCode);
+        Assert.Empty(Gateway.PartFiles());
+        Assert.Empty(Directory.GetFiles(Path.Combine(Gateway.DataPath, "nodes"), "*", SearchOption.AllDirectories));
     }
 
     [Fact]
@@ -159,9 +153,9 @@ public sealed class ObjectApiTests : IAsyncLifetime
     {
         var data = TestData.Bytes(3_333_333, 8);
         using var content = new StreamContent(new NonSeekableStream(data));
-        using var put = await _gateway.Client.PutAsync("/object/chunked", content);
+        using var put = await Gateway.Client.PutAsync("/object/chunked", content);
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
-        Assert.Equal(data, await _gateway.Client.GetByteArrayAsync("/object/chunked"));
+        Assert.Equal(data, await Gateway.Client.GetByteArrayAsync("/object/chunked"));
     }
 
     private sealed record SweepResult(int Reclaimed);

@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Storage.Benchmarks.ErasureBenchmarks).Assembly).Run(args);

@@ -1,0 +1,205 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Storage.Gateway;
+
+namespace Storage.LoadBench;
+
+/// <summary>
+/// Gateway figures beside same-run baselines, all in one process on loopback: 64 MiB objects through
+/// <c>/object/{id}</c> against writing/reading the same bytes (×8/6) straight to the eight node folders, and 4 KiB
+/// objects at concurrency 16 against a one-file-per-object endpoint.
+/// </summary>
+public sealed class LoadBenchmark : IAsyncDisposable
+{
+    private readonly LoadBenchOptions _options;
+    private readonly string _data;
+    private readonly bool _ownsData;
+    private readonly WebApplication _gateway;
+    private readonly WebApplication _baseline;
+    private readonly HttpClient _client;
+    private readonly Uri _gatewayAddress;
+    private readonly Uri _baselineAddress;
+
+    private LoadBenchmark(LoadBenchOptions options, string data, bool ownsData, WebApplication gateway, WebApplication baseline, Uri baselineAddress)
+    {
+        _options = options;
+        _data = data;
+        _ownsData = ownsData;
+        _gateway = gateway;
+        _baseline = baseline;
+        _gatewayAddress = new Uri(gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        _baselineAddress = baselineAddress;
+        _client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = LoadBenchOptions.Concurrency, UseProxy = false })
+        {
+            Timeout = TimeSpan.FromMinutes(5),
+        };
+    }
+
+    public static async Task<LoadBenchmark> StartAsync(LoadBenchOptions options)
+    {
+        var data = options.DataPath ?? Path.Combine(Path.GetTempPath(), $"storage-loadbench-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(data);
+        var gateway = await GatewayApp.CreateAsync(["--urls=http://127.0.0.1:0", $"--Storage:DataPath={data}", "--Logging:LogLevel:Default=Warning"]);
+        await gateway.StartAsync();
+        var (baseline, baselineAddress) = await BaselineServer.StartAsync(Path.Combine(data, "baseline"));
+        return new LoadBenchmark(options, data, options.DataPath is null, gateway, baseline, baselineAddress);
+    }
+
+    public async Task<string> RunAsync()
+    {
+        var report = new StringBuilder();
+        report.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}; data under {_data}");
+        report.AppendLine();
+
+        var large = new byte[LoadBenchOptions.LargeObjectBytes];
+        new Random(1).NextBytes(large);
+        var gatewayLarge = await MeasureLargeThroughGatewayAsync(large);
+        var baselineLarge = await MeasureLargeStraightToFoldersAsync(large);
+        report.AppendLine("| 64 MiB objects | PUT MB/s | GET MB/s |");
+        report.AppendLine("|---|---:|---:|");
+        report.AppendLine(CultureInfo.InvariantCulture, $"| gateway `/object/{{id}}`, 8 folder nodes, 6+2 | {gatewayLarge.Put:F0} | {gatewayLarge.Get:F0} |");
+        report.AppendLine(CultureInfo.InvariantCulture, $"| baseline: same bytes ×8/6 straight to the 8 folders | {baselineLarge.Put:F0} | {baselineLarge.Get:F0} |");
+        report.AppendLine(CultureInfo.InvariantCulture, $"| gateway / baseline | {gatewayLarge.Put / baselineLarge.Put:P0} | {gatewayLarge.Get / baselineLarge.Get:P0} |");
+        report.AppendLine();
+
+        var small = new byte[LoadBenchOptions.SmallObjectBytes];
+        new Random(2).NextBytes(small);
+        report.AppendLine(CultureInfo.InvariantCulture, $"| 4 KiB objects, concurrency {LoadBenchOptions.Concurrency}, {_options.Seconds} s each | ops/s | p50 ms | p99 ms |");
+        report.AppendLine("|---|---:|---:|---:|");
+        foreach (var (name, prefix) in new[] { ("gateway", new Uri(_gatewayAddress, "/object/")), ("baseline: one local file", new Uri(_baselineAddress, "/baseline/")) })
+        {
+            var put = await RunSmallAsync(prefix, small, HttpMethod.Put);
+            var get = await RunSmallAsync(prefix, small, HttpMethod.Get);
+            report.AppendLine(CultureInfo.InvariantCulture, $"| {name} PUT | {put.OpsPerSecond:F0} | {put.P50:F2} | {put.P99:F2} |");
+            report.AppendLine(CultureInfo.InvariantCulture, $"| {name} GET | {get.OpsPerSecond:F0} | {get.P50:F2} | {get.P99:F2} |");
+        }
+
+        return report.ToString();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        await _gateway.StopAsync();
+        await _gateway.DisposeAsync();
+        await _baseline.StopAsync();
+        await _baseline.DisposeAsync();
+        if (_ownsData)
+        {
+            Directory.Delete(_data, recursive: true);
+        }
+    }
+
+    private async Task<(double Put, double Get)> MeasureLargeThroughGatewayAsync(byte[] body)
+    {
+        var put = Stopwatch.StartNew();
+        for (var i = 0; i < _options.LargeIterations; i++)
+        {
+            using var response = await _client.PutAsync(new Uri(_gatewayAddress, $"/object/large{i}"), new ByteArrayContent(body));
+            response.EnsureSuccessStatusCode();
+        }
+
+        var putSeconds = put.Elapsed.TotalSeconds;
+        var buffer = new byte[1 << 20];
+        var get = Stopwatch.StartNew();
+        for (var i = 0; i < _options.LargeIterations; i++)
+        {
+            using var response = await _client.GetAsync(new Uri(_gatewayAddress, $"/object/large{i}"), HttpCompletionOption.ResponseHeadersRead);
+            await using var stream = await response.EnsureSuccessStatusCode().Content.ReadAsStreamAsync();
+            while (await stream.ReadAsync(buffer) > 0)
+            {
+            }
+        }
+
+        return (MegabytesPerSecond(body.Length, putSeconds), MegabytesPerSecond(body.Length, get.Elapsed.TotalSeconds));
+    }
+
+    /// <summary>What the gateway's disks must do at least: 8 parts of size/6 written (with fsync) and read, in parallel.</summary>
+    private async Task<(double Put, double Get)> MeasureLargeStraightToFoldersAsync(byte[] body)
+    {
+        var partLength = (body.Length + 5) / 6;
+        var folders = Enumerable.Range(1, 8).Select(n => Path.Combine(_data, "nodes", $"node{n}", "baseline")).ToArray();
+        foreach (var folder in folders)
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        var put = Stopwatch.StartNew();
+        for (var i = 0; i < _options.LargeIterations; i++)
+        {
+            await Task.WhenAll(folders.Select((folder, n) => WritePartAsync(
+                Path.Combine(folder, $"large{i}"),
+                body.AsMemory(Math.Min((n % 6) * partLength, body.Length - partLength), partLength))));
+        }
+
+        var putSeconds = put.Elapsed.TotalSeconds;
+        var get = Stopwatch.StartNew();
+        for (var i = 0; i < _options.LargeIterations; i++)
+        {
+            await Task.WhenAll(folders.Select(folder => ReadPartAsync(Path.Combine(folder, $"large{i}"))));
+        }
+
+        return (MegabytesPerSecond(body.Length, putSeconds), MegabytesPerSecond(body.Length, get.Elapsed.TotalSeconds));
+    }
+
+    private static async Task WritePartAsync(string path, ReadOnlyMemory<byte> bytes)
+    {
+        await using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous);
+        for (var offset = 0; offset < bytes.Length; offset += 256 * 1024)
+        {
+            await file.WriteAsync(bytes.Slice(offset, Math.Min(256 * 1024, bytes.Length - offset)));
+        }
+
+        file.Flush(flushToDisk: true);
+    }
+
+    private static async Task ReadPartAsync(string path)
+    {
+        var buffer = new byte[256 * 1024];
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.Asynchronous);
+        while (await file.ReadAsync(buffer) > 0)
+        {
+        }
+    }
+
+    private async Task<SmallResult> RunSmallAsync(Uri prefix, byte[] body, HttpMethod method)
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(_options.Seconds));
+        var latencies = new List<double>[LoadBenchOptions.Concurrency];
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, LoadBenchOptions.Concurrency).Select(worker => Task.Run(async () =>
+        {
+            var mine = latencies[worker] = [];
+            var buffer = new byte[body.Length];
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                var uri = new Uri(prefix, $"s{worker}x{i % 256}");
+                var started = Stopwatch.GetTimestamp();
+                using var request = new HttpRequestMessage(method, uri) { Content = method == HttpMethod.Put ? new ByteArrayContent(body) : null };
+                using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                if (method == HttpMethod.Get && response.IsSuccessStatusCode)
+                {
+                    await using var stream = await response.Content.ReadAsStreamAsync();
+                    await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false);
+                }
+
+                response.EnsureSuccessStatusCode();
+                mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+        })));
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var all = latencies.SelectMany(l => l).Order().ToArray();
+        return new SmallResult(all.Length / elapsed, Percentile(all, 0.50), Percentile(all, 0.99));
+    }
+
+    private static double Percentile(double[] sorted, double quantile) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(quantile * sorted.Length))];
+
+    private double MegabytesPerSecond(long bytesPerIteration, double seconds) => bytesPerIteration * (double)_options.LargeIterations / seconds / 1e6;
+
+    private sealed record SmallResult(double OpsPerSecond, double P50, double P99);
+}
