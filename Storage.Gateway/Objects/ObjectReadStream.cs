@@ -6,7 +6,8 @@ namespace Storage.Gateway.Objects;
 
 /// <summary>
 /// A read-only stream over bytes [offset, offset + length) of an object, fetched stripe by stripe across its
-/// segments. Memory is one block per part of the current segment, whatever the object's size.
+/// segments. While one stripe is consumed the next is already being fetched; <see cref="CopyToAsync"/> writes
+/// straight from the block buffers. Memory is two blocks per part of the current segment, whatever the size.
 /// </summary>
 public sealed class ObjectReadStream : ReadOnlyStream
 {
@@ -19,9 +20,10 @@ public sealed class ObjectReadStream : ReadOnlyStream
     private int _segmentIndex = -1;
     private long _segmentStart;
     private StripeFetcher? _fetcher;
-    private long _stripe = -1;
-    private int _stripeFrom;
-    private int _stripeTo;
+    private StripeFetcher.FetchedStripe? _current;
+    private long _currentStart;
+    private long _currentEnd;
+    private Task<StripeFetcher.FetchedStripe>? _next;
 
     public ObjectReadStream(ObjectRecord record, long offset, long length, ErasureCodecs codecs, NodeRegistry registry, StorageTelemetry telemetry)
     {
@@ -44,96 +46,111 @@ public sealed class ObjectReadStream : ReadOnlyStream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_position >= _end || buffer.IsEmpty)
-        {
-            return 0;
-        }
-
-        await EnsureStripeAsync(cancellationToken);
-        var layout = _fetcher!.Layout;
-        var inStripe = (int)(_position - _segmentStart - layout.StripeStart(_stripe));
-        var block = layout.BlockLength(_stripe);
         var copied = 0;
-        while (copied < buffer.Length && inStripe < _stripeTo)
+        while (copied < buffer.Length && _position < _end)
         {
-            var shard = inStripe / block;
-            var inBlock = inStripe % block;
-            var count = Math.Min(Math.Min(block - inBlock, _stripeTo - inStripe), buffer.Length - copied);
-            _fetcher.DataBlock(shard).Slice(inBlock, count).CopyTo(buffer[copied..]);
-            copied += count;
-            inStripe += count;
+            await EnsureStripeAsync(cancellationToken);
+            var chunk = TakeChunk(buffer.Length - copied);
+            chunk.CopyTo(buffer[copied..]);
+            copied += chunk.Length;
+            if (_position >= _currentEnd)
+            {
+                break;
+            }
         }
 
-        _position += copied;
-        _telemetry.BytesRead.Add(copied);
         return copied;
+    }
+
+    public override async Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
+    {
+        while (_position < _end)
+        {
+            await EnsureStripeAsync(cancellationToken);
+            await destination.WriteAsync(TakeChunk(int.MaxValue), cancellationToken);
+        }
     }
 
     public override async ValueTask DisposeAsync()
     {
-        if (_fetcher is not null)
-        {
-            await _fetcher.DisposeAsync();
-            _fetcher = null;
-        }
-
+        await CloseSegmentAsync();
         await base.DisposeAsync();
     }
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing && _fetcher is not null)
+        if (disposing)
         {
-            _fetcher.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            _fetcher = null;
+            CloseSegmentAsync().AsTask().GetAwaiter().GetResult();
         }
 
         base.Dispose(disposing);
     }
 
-    /// <summary>Positions on the stripe holding <see cref="_position"/>, fetching it when it is not the current one.</summary>
-    private async Task EnsureStripeAsync(CancellationToken cancellationToken)
+    /// <summary>The bytes from the position to the end of its block (at most <paramref name="max"/>), consumed.</summary>
+    private ReadOnlyMemory<byte> TakeChunk(int max)
     {
-        if (_fetcher is not null)
-        {
-            var inSegment = _position - _segmentStart;
-            var layout = _fetcher.Layout;
-            if (inSegment < layout.Size && layout.StripeOf(inSegment) == _stripe && inSegment - layout.StripeStart(_stripe) < _stripeTo)
-            {
-                return;
-            }
-        }
-
-        await MoveToSegmentAsync();
-        var segmentLayout = _fetcher!.Layout;
-        var offset = _position - _segmentStart;
-        _stripe = segmentLayout.StripeOf(offset);
-        _stripeFrom = (int)(offset - segmentLayout.StripeStart(_stripe));
-        var stripeEnd = segmentLayout.StripeStart(_stripe) + segmentLayout.StripeDataLength(_stripe);
-        _stripeTo = (int)(Math.Min(stripeEnd, _end - _segmentStart) - segmentLayout.StripeStart(_stripe));
-        await _fetcher.FetchAsync(_stripe, _stripeFrom, _stripeTo, cancellationToken);
+        var inStripe = (int)(_position - _currentStart);
+        var block = _current!.BlockLength;
+        var inBlock = inStripe % block;
+        var count = (int)Math.Min(Math.Min(block - inBlock, _currentEnd - _position), max);
+        _position += count;
+        _telemetry.BytesRead.Add(count);
+        return _current.DataBlock(inStripe / block).Slice(inBlock, count);
     }
 
-    private async Task MoveToSegmentAsync()
+    /// <summary>Makes the stripe holding the position current, then starts fetching the one after it.</summary>
+    private async Task EnsureStripeAsync(CancellationToken cancellationToken)
     {
-        if (_fetcher is not null && _position - _segmentStart < _fetcher.Layout.Size)
+        if (_current is not null && _position >= _currentStart && _position < _currentEnd)
         {
             return;
         }
 
-        if (_fetcher is not null)
+        if (_fetcher is null || _position - _segmentStart >= _fetcher.Layout.Size)
         {
-            _segmentStart += _fetcher.Layout.Size;
-            await _fetcher.DisposeAsync();
-            _fetcher = null;
+            await OpenSegmentAsync();
+        }
+
+        var fetcher = _fetcher!;
+        var layout = fetcher.Layout;
+        var stripe = layout.StripeOf(_position - _segmentStart);
+        if (_next is not null && _current is not null && _current.Stripe + 1 == stripe)
+        {
+            _current = await _next;
+            _next = null;
         }
         else
         {
-            _segmentStart = 0;
-            _segmentIndex = -1;
+            await AbandonPrefetchAsync();
+            var from = (int)(_position - _segmentStart - layout.StripeStart(stripe));
+            _current = await fetcher.FetchAsync(stripe, from, StripeEnd(stripe), cancellationToken);
         }
 
-        // Skip to the segment holding _position.
+        _currentStart = _segmentStart + layout.StripeStart(stripe);
+        _currentEnd = _currentStart + StripeEnd(stripe);
+        if (stripe < fetcher.LastStripe)
+        {
+            _next = fetcher.FetchAsync(stripe + 1, 0, StripeEnd(stripe + 1), cancellationToken);
+        }
+    }
+
+    /// <summary>Where the wanted bytes of a stripe end, relative to the stripe's start.</summary>
+    private int StripeEnd(long stripe)
+    {
+        var layout = _fetcher!.Layout;
+        var stripeStart = layout.StripeStart(stripe);
+        return (int)(Math.Min(stripeStart + layout.StripeDataLength(stripe), _end - _segmentStart) - stripeStart);
+    }
+
+    private async Task OpenSegmentAsync()
+    {
+        if (_fetcher is not null)
+        {
+            _segmentStart += _fetcher.Layout.Size;
+            await CloseSegmentAsync();
+        }
+
         while (true)
         {
             _segmentIndex++;
@@ -147,6 +164,27 @@ public sealed class ObjectReadStream : ReadOnlyStream
             }
 
             _segmentStart += segment.Size;
+        }
+    }
+
+    private async ValueTask CloseSegmentAsync()
+    {
+        await AbandonPrefetchAsync();
+        _current = null;
+        if (_fetcher is not null)
+        {
+            await _fetcher.DisposeAsync();
+            _fetcher = null;
+        }
+    }
+
+    /// <summary>Waits out a fetch nobody will use (its buffers and part streams must not be released under it).</summary>
+    private async Task AbandonPrefetchAsync()
+    {
+        if (_next is { } next)
+        {
+            _next = null;
+            await next.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         }
     }
 }

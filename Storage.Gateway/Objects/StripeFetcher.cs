@@ -11,7 +11,7 @@ namespace Storage.Gateway.Objects;
 /// <summary>
 /// Reads the stripes of one segment: the data blocks a range needs, each checked against its CRC-32C; when a
 /// block is missing or corrupt, enough other blocks (data or parity) to rebuild it. A part whose node fails is
-/// not asked again during this read; a corrupt block costs only that block. Buffers are pooled, one block per part.
+/// not asked again during this read; a corrupt block costs only that block. Buffers are pooled: two blocks per part.
 /// </summary>
 public sealed class StripeFetcher : IAsyncDisposable
 {
@@ -21,10 +21,10 @@ public sealed class StripeFetcher : IAsyncDisposable
     private readonly NodeRegistry _registry;
     private readonly StorageTelemetry _telemetry;
     private readonly long _lastStripe;
-    private readonly byte[][] _blocks;
     private readonly PartCursor[] _cursors;
-    private readonly Memory<byte>[] _shards;
-    private readonly bool[] _valid;
+
+    /// <summary>Two sets of block buffers, so one stripe can be fetched while the previous one is consumed.</summary>
+    private readonly FetchedStripe[] _slots;
 
     public StripeFetcher(Segment segment, ReedSolomon codec, NodeRegistry registry, StorageTelemetry telemetry, long lastStripe)
     {
@@ -34,50 +34,37 @@ public sealed class StripeFetcher : IAsyncDisposable
         _registry = registry;
         _telemetry = telemetry;
         _lastStripe = lastStripe;
-        var parts = segment.Nodes.Count;
-        _blocks = new byte[parts][];
-        _cursors = new PartCursor[parts];
-        _shards = new Memory<byte>[parts];
-        _valid = new bool[parts];
-        for (var shard = 0; shard < parts; shard++)
-        {
-            _blocks[shard] = ArrayPool<byte>.Shared.Rent(segment.BlockSize + StripeLayout.ChecksumBytes);
-            _cursors[shard] = new PartCursor(segment.Nodes[shard], PartKeys.For(segment.Id, shard));
-        }
+        _cursors = [.. Enumerable.Range(0, segment.Nodes.Count).Select(shard => new PartCursor(segment.Nodes[shard], PartKeys.For(segment.Id, shard)))];
+        _slots = [new FetchedStripe(segment.Nodes.Count, segment.BlockSize), new FetchedStripe(segment.Nodes.Count, segment.BlockSize)];
     }
 
     public StripeLayout Layout => _layout;
 
-    /// <summary>The data block of <paramref name="shard"/> for the stripe last fetched.</summary>
-    public ReadOnlyMemory<byte> DataBlock(int shard) => _shards[shard];
+    public long LastStripe => _lastStripe;
 
     /// <summary>
-    /// Makes the data blocks that hold stripe bytes [<paramref name="from"/>, <paramref name="to"/>) valid.
+    /// Makes the data blocks that hold stripe bytes [<paramref name="from"/>, <paramref name="to"/>) valid, in
+    /// the slot of this stripe's parity (even/odd). Stripes must be fetched one at a time, in order.
     /// </summary>
     /// <exception cref="DataUnavailableException">Too few intact parts remain.</exception>
-    public async Task FetchAsync(long stripe, int from, int to, CancellationToken cancellationToken)
+    public async Task<FetchedStripe> FetchAsync(long stripe, int from, int to, CancellationToken cancellationToken)
     {
-        var block = _layout.BlockLength(stripe);
-        for (var shard = 0; shard < _shards.Length; shard++)
-        {
-            _shards[shard] = _blocks[shard].AsMemory(0, block);
-            _valid[shard] = false;
-        }
-
+        var slot = _slots[stripe % 2];
+        slot.Reset(stripe, _layout.BlockLength(stripe));
+        var block = slot.BlockLength;
         var firstNeeded = from / block;
         var lastNeeded = (to - 1) / block;
-        await ReadShardsAsync(stripe, Enumerable.Range(firstNeeded, lastNeeded - firstNeeded + 1), cancellationToken);
-        var neededMissing = Enumerable.Range(firstNeeded, lastNeeded - firstNeeded + 1).Any(shard => !_valid[shard]);
-        if (!neededMissing)
+        await ReadShardsAsync(slot, Enumerable.Range(firstNeeded, lastNeeded - firstNeeded + 1), cancellationToken);
+        if (Enumerable.Range(firstNeeded, lastNeeded - firstNeeded + 1).All(shard => slot.Valid[shard]))
         {
-            return;
+            return slot;
         }
 
         // Rebuild: read further parts, data first (cheapest to decode), until DataShards blocks are intact.
-        var candidates = new Queue<int>(Enumerable.Range(0, _shards.Length).Where(shard => shard < firstNeeded || shard > lastNeeded));
-        while (_valid.Count(v => v) < _codec.DataShards)
+        var candidates = new Queue<int>(Enumerable.Range(0, _cursors.Length).Where(shard => shard < firstNeeded || shard > lastNeeded));
+        while (slot.ValidCount < _codec.DataShards)
         {
-            var wanted = _codec.DataShards - _valid.Count(v => v);
+            var wanted = _codec.DataShards - slot.ValidCount;
             var batch = new List<int>();
             while (batch.Count < wanted && candidates.TryDequeue(out var shard))
             {
@@ -89,15 +76,16 @@ public sealed class StripeFetcher : IAsyncDisposable
 
             if (batch.Count == 0)
             {
-                throw Unavailable(stripe);
+                throw Unavailable(slot);
             }
 
-            await ReadShardsAsync(stripe, batch, cancellationToken);
+            await ReadShardsAsync(slot, batch, cancellationToken);
         }
 
         using var activity = StorageTelemetry.Source.StartActivity("stripe.reconstruct");
-        _codec.Reconstruct(_shards, _valid, dataOnly: true);
+        _codec.Reconstruct(slot.Shards, slot.Valid, dataOnly: true);
         _telemetry.Reconstructions.Add(1);
+        return slot;
     }
 
     public async ValueTask DisposeAsync()
@@ -107,20 +95,21 @@ public sealed class StripeFetcher : IAsyncDisposable
             await cursor.DisposeAsync();
         }
 
-        foreach (var block in _blocks)
+        foreach (var slot in _slots)
         {
-            ArrayPool<byte>.Shared.Return(block);
+            slot.Release();
         }
     }
 
-    private Task ReadShardsAsync(long stripe, IEnumerable<int> shards, CancellationToken cancellationToken) =>
-        Task.WhenAll(shards.Where(shard => !_cursors[shard].Failed).Select(shard => ReadShardAsync(stripe, shard, cancellationToken)));
+    private Task ReadShardsAsync(FetchedStripe slot, IEnumerable<int> shards, CancellationToken cancellationToken) =>
+        Task.WhenAll(shards.Where(shard => !_cursors[shard].Failed).Select(shard => ReadShardAsync(slot, shard, cancellationToken)));
 
-    private async Task ReadShardAsync(long stripe, int shard, CancellationToken cancellationToken)
+    private async Task ReadShardAsync(FetchedStripe slot, int shard, CancellationToken cancellationToken)
     {
         var cursor = _cursors[shard];
-        var block = _shards[shard].Length;
-        var raw = _blocks[shard].AsMemory(0, block + StripeLayout.ChecksumBytes);
+        var stripe = slot.Stripe;
+        var block = slot.BlockLength;
+        var raw = slot.Raw(shard);
         try
         {
             if (!_registry.TryGet(cursor.NodeId, out var status) || status.State == NodeState.Down)
@@ -144,7 +133,7 @@ public sealed class StripeFetcher : IAsyncDisposable
         var expected = BinaryPrimitives.ReadUInt32LittleEndian(raw.Span[block..]);
         if (Crc32C.Compute(raw.Span[..block]) == expected)
         {
-            _valid[shard] = true;
+            slot.Valid[shard] = true;
         }
         else
         {
@@ -153,12 +142,59 @@ public sealed class StripeFetcher : IAsyncDisposable
         }
     }
 
-    private DataUnavailableException Unavailable(long stripe)
+    private DataUnavailableException Unavailable(FetchedStripe slot)
     {
         var failures = _cursors.Where(c => c.Failed).Select(c => $"{c.NodeId}: {c.Error!.TrimEnd('.')}").Distinct().ToArray();
         return new DataUnavailableException(
-            $"Stripe {stripe} of segment {_segment.Id} has only {_valid.Count(v => v)} intact parts of the {_codec.DataShards} needed " +
+            $"Stripe {slot.Stripe} of segment {_segment.Id} has only {slot.ValidCount} intact parts of the {_codec.DataShards} needed " +
             $"({_segment.Nodes.Count} stored). Unavailable: {(failures.Length == 0 ? "corrupt blocks" : string.Join("; ", failures))}.");
+    }
+
+    /// <summary>One stripe's blocks (pooled), as read and, where needed, rebuilt.</summary>
+    public sealed class FetchedStripe
+    {
+        private readonly byte[][] _blocks;
+
+        internal FetchedStripe(int parts, int blockSize)
+        {
+            _blocks = [.. Enumerable.Range(0, parts).Select(_ => ArrayPool<byte>.Shared.Rent(blockSize + StripeLayout.ChecksumBytes))];
+            Shards = new Memory<byte>[parts];
+            Valid = new bool[parts];
+        }
+
+        public long Stripe { get; private set; } = -1;
+
+        public int BlockLength { get; private set; }
+
+        internal Memory<byte>[] Shards { get; }
+
+        internal bool[] Valid { get; }
+
+        internal int ValidCount => Valid.Count(v => v);
+
+        /// <summary>The data block of <paramref name="shard"/>.</summary>
+        public ReadOnlyMemory<byte> DataBlock(int shard) => Shards[shard];
+
+        internal Memory<byte> Raw(int shard) => _blocks[shard].AsMemory(0, BlockLength + StripeLayout.ChecksumBytes);
+
+        internal void Reset(long stripe, int blockLength)
+        {
+            Stripe = stripe;
+            BlockLength = blockLength;
+            for (var shard = 0; shard < _blocks.Length; shard++)
+            {
+                Shards[shard] = _blocks[shard].AsMemory(0, blockLength);
+                Valid[shard] = false;
+            }
+        }
+
+        internal void Release()
+        {
+            foreach (var block in _blocks)
+            {
+                ArrayPool<byte>.Shared.Return(block);
+            }
+        }
     }
 
     /// <summary>A sequential reader over one part, reopened only when a read does not continue where the last ended.</summary>

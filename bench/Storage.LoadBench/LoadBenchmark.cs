@@ -15,6 +15,8 @@ namespace Storage.LoadBench;
 /// </summary>
 public sealed class LoadBenchmark : IAsyncDisposable
 {
+    private const int KeysPerWorker = 64;
+
     private readonly LoadBenchOptions _options;
     private readonly string _data;
     private readonly bool _ownsData;
@@ -24,8 +26,11 @@ public sealed class LoadBenchmark : IAsyncDisposable
     private readonly Uri _gatewayAddress;
     private readonly Uri _baselineAddress;
 
-    private LoadBenchmark(LoadBenchOptions options, string data, bool ownsData, WebApplication gateway, WebApplication baseline, Uri baselineAddress)
+    private readonly byte[] _large;
+
+    private LoadBenchmark(LoadBenchOptions options, string data, bool ownsData, WebApplication gateway, WebApplication baseline, Uri baselineAddress, byte[] large)
     {
+        _large = large;
         _options = options;
         _data = data;
         _ownsData = ownsData;
@@ -45,8 +50,10 @@ public sealed class LoadBenchmark : IAsyncDisposable
         Directory.CreateDirectory(data);
         var gateway = await GatewayApp.CreateAsync(["--urls=http://127.0.0.1:0", $"--Storage:DataPath={data}", "--Logging:LogLevel:Default=Warning"]);
         await gateway.StartAsync();
-        var (baseline, baselineAddress) = await BaselineServer.StartAsync(Path.Combine(data, "baseline"));
-        return new LoadBenchmark(options, data, options.DataPath is null, gateway, baseline, baselineAddress);
+        var large = new byte[LoadBenchOptions.LargeObjectBytes];
+        new Random(1).NextBytes(large);
+        var (baseline, baselineAddress) = await BaselineServer.StartAsync(Path.Combine(data, "baseline"), large);
+        return new LoadBenchmark(options, data, options.DataPath is null, gateway, baseline, baselineAddress, large);
     }
 
     public async Task<string> RunAsync()
@@ -55,15 +62,16 @@ public sealed class LoadBenchmark : IAsyncDisposable
         report.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}; data under {_data}");
         report.AppendLine();
 
-        var large = new byte[LoadBenchOptions.LargeObjectBytes];
-        new Random(1).NextBytes(large);
-        var gatewayLarge = await MeasureLargeThroughGatewayAsync(large);
-        var baselineLarge = await MeasureLargeStraightToFoldersAsync(large);
+        var gatewayLarge = await MeasureLargeOverHttpAsync(new Uri(_gatewayAddress, "/object/"), _large);
+        var baselineLarge = await MeasureLargeStraightToFoldersAsync(_large);
+        var transportLarge = await MeasureLargeOverHttpAsync(new Uri(_baselineAddress, "/transport/"), _large);
         report.AppendLine("| 64 MiB objects | PUT MB/s | GET MB/s |");
         report.AppendLine("|---|---:|---:|");
         report.AppendLine(CultureInfo.InvariantCulture, $"| gateway `/object/{{id}}`, 8 folder nodes, 6+2 | {gatewayLarge.Put:F0} | {gatewayLarge.Get:F0} |");
         report.AppendLine(CultureInfo.InvariantCulture, $"| baseline: same bytes ×8/6 straight to the 8 folders | {baselineLarge.Put:F0} | {baselineLarge.Get:F0} |");
         report.AppendLine(CultureInfo.InvariantCulture, $"| gateway / baseline | {gatewayLarge.Put / baselineLarge.Put:P0} | {gatewayLarge.Get / baselineLarge.Get:P0} |");
+        report.AppendLine(CultureInfo.InvariantCulture, $"| reference: HTTP alone (PUT body discarded, GET from memory) | {transportLarge.Put:F0} | {transportLarge.Get:F0} |");
+        report.AppendLine(CultureInfo.InvariantCulture, $"| gateway / HTTP alone | {gatewayLarge.Put / transportLarge.Put:P0} | {gatewayLarge.Get / transportLarge.Get:P0} |");
         report.AppendLine();
 
         var small = new byte[LoadBenchOptions.SmallObjectBytes];
@@ -72,6 +80,7 @@ public sealed class LoadBenchmark : IAsyncDisposable
         report.AppendLine("|---|---:|---:|---:|");
         foreach (var (name, prefix) in new[] { ("gateway", new Uri(_gatewayAddress, "/object/")), ("baseline: one local file", new Uri(_baselineAddress, "/baseline/")) })
         {
+            await SeedSmallAsync(prefix, small);
             var put = await RunSmallAsync(prefix, small, HttpMethod.Put);
             var get = await RunSmallAsync(prefix, small, HttpMethod.Get);
             report.AppendLine(CultureInfo.InvariantCulture, $"| {name} PUT | {put.OpsPerSecond:F0} | {put.P50:F2} | {put.P99:F2} |");
@@ -94,12 +103,12 @@ public sealed class LoadBenchmark : IAsyncDisposable
         }
     }
 
-    private async Task<(double Put, double Get)> MeasureLargeThroughGatewayAsync(byte[] body)
+    private async Task<(double Put, double Get)> MeasureLargeOverHttpAsync(Uri prefix, byte[] body)
     {
         var put = Stopwatch.StartNew();
         for (var i = 0; i < _options.LargeIterations; i++)
         {
-            using var response = await _client.PutAsync(new Uri(_gatewayAddress, $"/object/large{i}"), new ByteArrayContent(body));
+            using var response = await _client.PutAsync(new Uri(prefix, $"large{i}"), new ByteArrayContent(body));
             response.EnsureSuccessStatusCode();
         }
 
@@ -108,7 +117,7 @@ public sealed class LoadBenchmark : IAsyncDisposable
         var get = Stopwatch.StartNew();
         for (var i = 0; i < _options.LargeIterations; i++)
         {
-            using var response = await _client.GetAsync(new Uri(_gatewayAddress, $"/object/large{i}"), HttpCompletionOption.ResponseHeadersRead);
+            using var response = await _client.GetAsync(new Uri(prefix, $"large{i}"), HttpCompletionOption.ResponseHeadersRead);
             await using var stream = await response.EnsureSuccessStatusCode().Content.ReadAsStreamAsync();
             while (await stream.ReadAsync(buffer) > 0)
             {
@@ -166,6 +175,19 @@ public sealed class LoadBenchmark : IAsyncDisposable
         }
     }
 
+    /// <summary>Every key the timed runs touch exists beforehand, so GETs never miss and PUTs are overwrites.</summary>
+    private async Task SeedSmallAsync(Uri prefix, byte[] body) =>
+        await Task.WhenAll(Enumerable.Range(0, LoadBenchOptions.Concurrency).Select(async worker =>
+        {
+            for (var i = 0; i < KeysPerWorker; i++)
+            {
+                using var response = await _client.PutAsync(new Uri(prefix, SmallKey(worker, i)), new ByteArrayContent(body));
+                response.EnsureSuccessStatusCode();
+            }
+        }));
+
+    private static string SmallKey(int worker, int i) => $"s{worker}x{i % KeysPerWorker}";
+
     private async Task<SmallResult> RunSmallAsync(Uri prefix, byte[] body, HttpMethod method)
     {
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(_options.Seconds));
@@ -177,7 +199,7 @@ public sealed class LoadBenchmark : IAsyncDisposable
             var buffer = new byte[body.Length];
             for (var i = 0; !stop.IsCancellationRequested; i++)
             {
-                var uri = new Uri(prefix, $"s{worker}x{i % 256}");
+                var uri = new Uri(prefix, SmallKey(worker, i));
                 var started = Stopwatch.GetTimestamp();
                 using var request = new HttpRequestMessage(method, uri) { Content = method == HttpMethod.Put ? new ByteArrayContent(body) : null };
                 using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);

@@ -3,21 +3,32 @@ using Microsoft.Data.Sqlite;
 namespace Storage.Gateway.Metadata.Sqlite;
 
 /// <summary>
-/// The embedded metadata store: one SQLite file in WAL mode. Every multi-row change runs in one
-/// <c>BEGIN IMMEDIATE</c> transaction, so a crash leaves either the old or the new state.
+/// The embedded metadata store: one SQLite file in WAL mode. Reads use pooled connections and never block;
+/// every write runs through <see cref="SqliteWriteBatcher"/> (group commit, one savepoint per write), so each
+/// multi-row change is atomic and a crash leaves either the old or the new state.
 /// </summary>
-public sealed class SqliteMetadataStore(string path) : IMetadataStore
+public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 {
-    private readonly string _connectionString = new SqliteConnectionStringBuilder
-    {
-        DataSource = path,
-        Mode = SqliteOpenMode.ReadWriteCreate,
-        Cache = SqliteCacheMode.Private,
-        Pooling = true,
-        DefaultTimeout = 30,
-    }.ToString();
+    private readonly string _connectionString;
+    private readonly SqliteWriteBatcher _writes;
 
-    public string Path { get; } = path;
+    public SqliteMetadataStore(string path)
+    {
+        Path = path;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        _writes = new SqliteWriteBatcher(OpenAsync);
+    }
+
+    public string Path { get; }
+
+    public ValueTask DisposeAsync() => _writes.DisposeAsync();
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -57,12 +68,15 @@ public sealed class SqliteMetadataStore(string path) : IMetadataStore
         await ExecuteAsync(connection, null, "SELECT 1", [], cancellationToken);
     }
 
-    public async Task<bool> CreateBucketAsync(BucketRecord bucket, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await ExecuteAsync(connection, null,
-            "INSERT INTO buckets (name, created_at) VALUES ($name, $created) ON CONFLICT DO NOTHING", [("$name", bucket.Name), ("$created", bucket.CreatedAt.ToUnixTimeMilliseconds())], cancellationToken) == 1;
-    }
+    public Task<bool> CreateBucketAsync(BucketRecord bucket, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync(
+            async (connection, transaction, ct) => await ExecuteAsync(
+                connection,
+                transaction,
+                "INSERT INTO buckets (name, created_at) VALUES ($name, $created) ON CONFLICT DO NOTHING",
+                [("$name", bucket.Name), ("$created", bucket.CreatedAt.ToUnixTimeMilliseconds())],
+                ct) == 1,
+            cancellationToken);
 
     public async Task<BucketRecord?> GetBucketAsync(string name, CancellationToken cancellationToken)
     {
@@ -78,21 +92,8 @@ public sealed class SqliteMetadataStore(string path) : IMetadataStore
         return await QueryAsync(connection, null, ReadBucket, "SELECT name, created_at FROM buckets ORDER BY name", [], cancellationToken);
     }
 
-    public async Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = await BeginAsync(connection, cancellationToken);
-        var hasObjects = await QueryAsync(connection, transaction, r => r.GetInt64(0),
-            "SELECT 1 FROM objects WHERE bucket = $name LIMIT 1", [("$name", name)], cancellationToken);
-        if (hasObjects.Count > 0)
-        {
-            return BucketDeleteResult.NotEmpty;
-        }
-
-        var deleted = await ExecuteAsync(connection, transaction, "DELETE FROM buckets WHERE name = $name", [("$name", name)], cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return deleted == 1 ? BucketDeleteResult.Deleted : BucketDeleteResult.NotFound;
-    }
+    public Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync((connection, transaction, ct) => DeleteBucketAsync(connection, transaction, name, ct), cancellationToken);
 
     public async Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken)
     {
@@ -100,51 +101,11 @@ public sealed class SqliteMetadataStore(string path) : IMetadataStore
         return await GetObjectAsync(connection, null, bucket, key, cancellationToken);
     }
 
-    public async Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = await BeginAsync(connection, cancellationToken);
-        var bucketExists = await QueryAsync(connection, transaction, r => r.GetInt64(0),
-            "SELECT 1 FROM buckets WHERE name = $name", [("$name", record.Bucket)], cancellationToken);
-        if (bucketExists.Count == 0)
-        {
-            throw new BucketNotFoundException(record.Bucket);
-        }
+    public Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync((connection, transaction, ct) => CommitObjectAsync(connection, transaction, record, reclaimAt, ct), cancellationToken);
 
-        var previous = await GetObjectAsync(connection, transaction, record.Bucket, record.Key, cancellationToken);
-        await ExecuteAsync(connection, transaction,
-            "INSERT INTO objects (bucket, key, record) VALUES ($bucket, $key, $record) ON CONFLICT (bucket, key) DO UPDATE SET record = excluded.record", [("$bucket", record.Bucket), ("$key", record.Key), ("$record", MetadataJsonContext.Serialize(record))], cancellationToken);
-        foreach (var segment in record.Segments)
-        {
-            await ExecuteAsync(connection, transaction, "DELETE FROM reclaims WHERE id = $id", [("$id", segment.Id)], cancellationToken);
-        }
-
-        await AddUsageAsync(connection, transaction, record.Segments, +1, cancellationToken);
-        if (previous is not null)
-        {
-            await QueueReclaimAsync(connection, transaction, previous, reclaimAt, cancellationToken);
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-        return previous;
-    }
-
-    public async Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = await BeginAsync(connection, cancellationToken);
-        var previous = await GetObjectAsync(connection, transaction, bucket, key, cancellationToken);
-        if (previous is null)
-        {
-            return null;
-        }
-
-        await ExecuteAsync(connection, transaction,
-            "DELETE FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", bucket), ("$key", key)], cancellationToken);
-        await QueueReclaimAsync(connection, transaction, previous, reclaimAt, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return previous;
-    }
+    public Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync((connection, transaction, ct) => DeleteObjectAsync(connection, transaction, bucket, key, reclaimAt, ct), cancellationToken);
 
     public async Task<IReadOnlyList<ObjectRecord>> ListObjectsAsync(string bucket, string prefix, string? startAfter, int limit, CancellationToken cancellationToken)
     {
@@ -172,11 +133,8 @@ public sealed class SqliteMetadataStore(string path) : IMetadataStore
         return records;
     }
 
-    public async Task RegisterWriteAsync(ReclaimEntry intent, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await UpsertReclaimAsync(connection, null, intent, cancellationToken);
-    }
+    public Task RegisterWriteAsync(ReclaimEntry intent, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync((connection, transaction, ct) => UpsertReclaimAsync(connection, transaction, intent, ct), cancellationToken);
 
     public async Task<IReadOnlyList<ReclaimEntry>> GetDueReclaimsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
@@ -188,25 +146,18 @@ public sealed class SqliteMetadataStore(string path) : IMetadataStore
             "SELECT id, segments, due, accounted FROM reclaims WHERE due <= $now ORDER BY due LIMIT $limit", [("$now", now.ToUnixTimeMilliseconds()), ("$limit", limit)], cancellationToken);
     }
 
-    public async Task CompleteReclaimAsync(ReclaimEntry entry, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = await BeginAsync(connection, cancellationToken);
-        var removed = await ExecuteAsync(connection, transaction, "DELETE FROM reclaims WHERE id = $id", [("$id", entry.Id)], cancellationToken);
-        if (removed == 1 && entry.Accounted)
-        {
-            await AddUsageAsync(connection, transaction, entry.Segments, -1, cancellationToken);
-        }
+    public Task CompleteReclaimAsync(ReclaimEntry entry, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync((connection, transaction, ct) => CompleteReclaimAsync(connection, transaction, entry, ct), cancellationToken);
 
-        await transaction.CommitAsync(cancellationToken);
-    }
-
-    public async Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await ExecuteAsync(connection, null,
-            "INSERT INTO nodes (id, kind, address, added_at) VALUES ($id, $kind, $address, $added) ON CONFLICT DO NOTHING", [("$id", node.Id), ("$kind", node.Kind), ("$address", node.Address), ("$added", node.AddedAt.ToUnixTimeMilliseconds())], cancellationToken) == 1;
-    }
+    public Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync(
+            async (connection, transaction, ct) => await ExecuteAsync(
+                connection,
+                transaction,
+                "INSERT INTO nodes (id, kind, address, added_at) VALUES ($id, $kind, $address, $added) ON CONFLICT DO NOTHING",
+                [("$id", node.Id), ("$kind", node.Kind), ("$address", node.Address), ("$added", node.AddedAt.ToUnixTimeMilliseconds())],
+                ct) == 1,
+            cancellationToken);
 
     public async Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken cancellationToken)
     {
@@ -226,6 +177,70 @@ public sealed class SqliteMetadataStore(string path) : IMetadataStore
         return usage.ToDictionary(u => u.NodeId, StringComparer.Ordinal);
     }
 
+    private static async Task<BucketDeleteResult> DeleteBucketAsync(SqliteConnection connection, SqliteTransaction transaction, string name, CancellationToken cancellationToken)
+    {
+        var hasObjects = await QueryAsync(connection, transaction, r => r.GetInt64(0),
+            "SELECT 1 FROM objects WHERE bucket = $name LIMIT 1", [("$name", name)], cancellationToken);
+        if (hasObjects.Count > 0)
+        {
+            return BucketDeleteResult.NotEmpty;
+        }
+
+        var deleted = await ExecuteAsync(connection, transaction, "DELETE FROM buckets WHERE name = $name", [("$name", name)], cancellationToken);
+        return deleted == 1 ? BucketDeleteResult.Deleted : BucketDeleteResult.NotFound;
+    }
+
+    private static async Task<ObjectRecord?> CommitObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    {
+        var bucketExists = await QueryAsync(connection, transaction, r => r.GetInt64(0),
+            "SELECT 1 FROM buckets WHERE name = $name", [("$name", record.Bucket)], cancellationToken);
+        if (bucketExists.Count == 0)
+        {
+            throw new BucketNotFoundException(record.Bucket);
+        }
+
+        var previous = await GetObjectAsync(connection, transaction, record.Bucket, record.Key, cancellationToken);
+        await ExecuteAsync(connection, transaction,
+            "INSERT INTO objects (bucket, key, record) VALUES ($bucket, $key, $record) ON CONFLICT (bucket, key) DO UPDATE SET record = excluded.record", [("$bucket", record.Bucket), ("$key", record.Key), ("$record", MetadataJsonContext.Serialize(record))], cancellationToken);
+        foreach (var segment in record.Segments)
+        {
+            await ExecuteAsync(connection, transaction, "DELETE FROM reclaims WHERE id = $id", [("$id", segment.Id)], cancellationToken);
+        }
+
+        await AddUsageAsync(connection, transaction, record.Segments, +1, cancellationToken);
+        if (previous is not null)
+        {
+            await QueueReclaimAsync(connection, transaction, previous, reclaimAt, cancellationToken);
+        }
+
+        return previous;
+    }
+
+    private static async Task<ObjectRecord?> DeleteObjectAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    {
+        var previous = await GetObjectAsync(connection, transaction, bucket, key, cancellationToken);
+        if (previous is null)
+        {
+            return null;
+        }
+
+        await ExecuteAsync(connection, transaction,
+            "DELETE FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", bucket), ("$key", key)], cancellationToken);
+        await QueueReclaimAsync(connection, transaction, previous, reclaimAt, cancellationToken);
+        return previous;
+    }
+
+    private static async Task<bool> CompleteReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ReclaimEntry entry, CancellationToken cancellationToken)
+    {
+        var removed = await ExecuteAsync(connection, transaction, "DELETE FROM reclaims WHERE id = $id", [("$id", entry.Id)], cancellationToken);
+        if (removed == 1 && entry.Accounted)
+        {
+            await AddUsageAsync(connection, transaction, entry.Segments, -1, cancellationToken);
+        }
+
+        return removed == 1;
+    }
+
     private static async Task<ObjectRecord?> GetObjectAsync(SqliteConnection connection, SqliteTransaction? transaction, string bucket, string key, CancellationToken cancellationToken)
     {
         var records = await QueryAsync(connection, transaction, r => r.GetString(0),
@@ -238,7 +253,7 @@ public sealed class SqliteMetadataStore(string path) : IMetadataStore
             ? Task.CompletedTask
             : UpsertReclaimAsync(connection, transaction, new ReclaimEntry(replaced.Segments[0].Id, replaced.Segments, reclaimAt, Accounted: true), cancellationToken);
 
-    private static Task<int> UpsertReclaimAsync(SqliteConnection connection, SqliteTransaction? transaction, ReclaimEntry entry, CancellationToken cancellationToken) =>
+    private static Task<int> UpsertReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ReclaimEntry entry, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction,
             "INSERT INTO reclaims (id, segments, due, accounted) VALUES ($id, $segments, $due, $accounted) ON CONFLICT (id) DO UPDATE SET segments = excluded.segments, due = excluded.due, accounted = excluded.accounted", [("$id", entry.Id), ("$segments", MetadataJsonContext.Serialize(entry.Segments)), ("$due", entry.Due.ToUnixTimeMilliseconds()), ("$accounted", entry.Accounted ? 1 : 0)], cancellationToken);
 
@@ -262,13 +277,6 @@ public sealed class SqliteMetadataStore(string path) : IMetadataStore
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
         return connection;
-    }
-
-    /// <summary>IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading a read lock.</summary>
-    private static Task<SqliteTransaction> BeginAsync(SqliteConnection connection, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        return Task.FromResult(connection.BeginTransaction(deferred: false));
     }
 
     private static async Task<int> ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)

@@ -172,6 +172,32 @@ public abstract class MetadataStoreContract
         Assert.All((await store.GetNodeUsageAsync(default)).Values, u => Assert.Equal(versions.Length * perPart, u.BytesUsed));
     }
 
+    [Fact]
+    public async Task A_failing_write_does_not_disturb_concurrent_writes()
+    {
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        var writes = Enumerable.Range(0, 40)
+            .Select(i => Task.Run(() => store.CommitObjectAsync(Object(i % 4 == 0 ? "missing" : "b", $"k{i}"), Now, default)))
+            .ToArray();
+        var outcomes = await Task.WhenAll(writes.Select(async w =>
+        {
+            try
+            {
+                await w;
+                return "ok";
+            }
+            catch (BucketNotFoundException)
+            {
+                return "refused";
+            }
+        }));
+
+        Assert.Equal(10, outcomes.Count(o => o == "refused"));
+        Assert.Equal(30, (await store.ListObjectsAsync("b", "", null, 100, default)).Count);
+        Assert.Equal(30 * 8, (await store.GetNodeUsageAsync(default)).Values.Sum(u => u.PartCount));
+    }
+
     private static async Task<string[]> Keys(IMetadataStore store, string prefix, string? after, int limit) =>
         [.. (await store.ListObjectsAsync("b", prefix, after, limit, default)).Select(o => o.Key)];
 
