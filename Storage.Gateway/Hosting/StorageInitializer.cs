@@ -3,6 +3,7 @@ using Storage.Gateway.Metadata;
 using Storage.Gateway.Metadata.Sqlite;
 using Storage.Gateway.Nodes;
 using Storage.Gateway.Objects;
+using Storage.Gateway.Objects.Erasure;
 
 namespace Storage.Gateway.Hosting;
 
@@ -56,6 +57,7 @@ public sealed class StorageInitializer(
         await store.EnsureBucketAsync(settings.RestApi.FilesBucket, cancellationToken);
         var tolerance = NodeAdministration.Tolerance(registry.Available.Count, settings.DataShards, settings.ParityShards);
         logger.Log(tolerance.Reduced ? LogLevel.Warning : LogLevel.Information, "Layout {Data}+{Parity}: {Summary}", settings.DataShards, settings.ParityShards, tolerance.Summary);
+        logger.LogInformation("Erasure kernel: {Kernel} (fastest measured on this CPU)", GaloisKernel.Best.Name);
     }
 
     private static IEnumerable<(string Id, string Path)> ConfiguredFolders(StorageOptions settings) =>

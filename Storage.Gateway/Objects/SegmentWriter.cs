@@ -37,9 +37,11 @@ public sealed class SegmentWriter(
         var settings = options.Value;
         var stripeBytes = settings.DataShards * settings.BlockSize;
 
-        // Two stripe buffers: MD5 (the slowest step, about 0.7 GB/s) digests one stripe on another core while
-        // the next is read from the client and the current one is encoded and written.
-        byte[][] data = [ArrayPool<byte>.Shared.Rent(stripeBytes), ArrayPool<byte>.Shared.Rent(stripeBytes)];
+        // Two stripe buffers (the second only for multi-stripe bodies): MD5, the slowest step at about 0.8 GB/s,
+        // digests one stripe on another core while the next is read from the client and the current one is
+        // encoded and written.
+        var data = new byte[2][];
+        data[0] = ArrayPool<byte>.Shared.Rent(stripeBytes);
         var parity = new byte[settings.ParityShards][];
         using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
         var digesting = Task.CompletedTask;
@@ -55,9 +57,11 @@ public sealed class SegmentWriter(
 
             var replicate = filled < stripeBytes && filled < settings.SmallObjectThreshold;
             var dataShards = replicate ? 1 : settings.DataShards;
+            int BlockLength(int stripeFill) => stripeFill == stripeBytes ? settings.BlockSize : (stripeFill + dataShards - 1) / dataShards;
+
             for (var p = 0; p < parity.Length; p++)
             {
-                parity[p] = ArrayPool<byte>.Shared.Rent(settings.BlockSize);
+                parity[p] = ArrayPool<byte>.Shared.Rent(BlockLength(filled));
             }
 
             var nodes = placement.Choose(identity, dataShards + settings.ParityShards, settings.DataShards);
@@ -65,8 +69,6 @@ public sealed class SegmentWriter(
             using var activity = StorageTelemetry.Source.StartActivity("segment.write");
             activity?.SetTag("storage.segment.id", segment.Id);
             activity?.SetTag("storage.segment.layout", $"{dataShards}+{settings.ParityShards}");
-
-            int BlockLength(int stripeFill) => stripeFill == stripeBytes ? settings.BlockSize : (stripeFill + dataShards - 1) / dataShards;
 
             await using var parts = await PartSinks.OpenAsync(segment, BlockLength(filled), registry, metadata, settings.Maintenance.AbandonedWriteAge, time, logger, cancellationToken);
             var codec = codecs.Get(dataShards, settings.ParityShards);
@@ -101,7 +103,7 @@ public sealed class SegmentWriter(
                 }
 
                 // The other buffer's digest finished before this stripe's started (awaited above).
-                current = data[(stripe + 1) % 2];
+                current = data[(stripe + 1) % 2] ??= ArrayPool<byte>.Shared.Rent(stripeBytes);
                 filled = await FillAsync(body, current.AsMemory(0, stripeBytes), cancellationToken);
             }
 
