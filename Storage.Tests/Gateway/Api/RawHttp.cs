@@ -19,6 +19,19 @@ public static class RawHttp
         return await ReadStatusAsync(stream);
     }
 
+    /// <summary>Sends a chunked body whose framing breaks after <paramref name="validBytes"/>, keeping the connection open for the answer.</summary>
+    public static async Task<int?> SendMalformedChunkedPutAsync(Uri baseAddress, string path, int validBytes)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(baseAddress.Host, baseAddress.Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"PUT {path} HTTP/1.1\r\nHost: {baseAddress.Authority}\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"{validBytes:x}\r\n"));
+        await stream.WriteAsync(new byte[validBytes]);
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("\r\nnot-a-chunk-size\r\n"));
+        return await ReadStatusAsync(stream);
+    }
+
     private static async Task<int?> ReadStatusAsync(NetworkStream stream)
     {
         var buffer = new byte[4096];
