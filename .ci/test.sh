@@ -13,6 +13,19 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 dotnet --version
 
+log "Servers the tests start"
+# Debian packages the tests run as real processes: redis-server for the Redis metadata store.
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "Installing: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+redis-server --version
+
 log "Aspire tier"
 # The AppHost and its tests arrive with their own issue; until then there is nothing Aspire to run.
 echo "Aspire tier: NOT RUN - Storage.AppHost is still a placeholder (its issue is open), so there are no Aspire tests yet."

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Storage.Gateway.Api;
 using Storage.Gateway.Maintenance;
 using Storage.Gateway.Metadata;
+using Storage.Gateway.Metadata.Redis;
 using Storage.Gateway.Metadata.Sqlite;
 using Storage.Gateway.Nodes;
 using Storage.Gateway.Objects;
@@ -17,6 +18,9 @@ public static class GatewayExtensions
 
     public const string MetadataFileName = "metadata.db";
 
+    /// <summary>The connection-string name Aspire's <c>AddRedis("redis")</c> publishes.</summary>
+    public const string RedisConnectionName = "redis";
+
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -28,8 +32,7 @@ public static class GatewayExtensions
             .ValidateOnStart();
 
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<IMetadataStore>(sp =>
-            new SqliteMetadataStore(Path.Combine(sp.GetRequiredService<IOptions<StorageOptions>>().Value.DataPath, MetadataFileName)));
+        services.AddMetadataStore(builder.Configuration);
         services.AddSingleton<NodeRegistry>();
         services.AddSingleton<NodeFactory>();
         services.AddSingleton<PlacementService>();
@@ -69,6 +72,29 @@ public static class GatewayExtensions
         app.MapFileApi();
         app.MapAdminApi();
         return app;
+    }
+
+    /// <summary>
+    /// Redis when <c>ConnectionStrings:redis</c> is set (what the AppHost runs, and what several gateway replicas
+    /// need), otherwise the embedded SQLite file under the data folder.
+    /// </summary>
+    private static IServiceCollection AddMetadataStore(this IServiceCollection services, IConfiguration configuration)
+    {
+        if (configuration.GetConnectionString(RedisConnectionName) is { Length: > 0 } redis)
+        {
+            var options = RedisOptions.Parse(redis);
+            services.AddSingleton(sp => new RedisConnection(options, sp.GetRequiredService<ILogger<RedisConnection>>()));
+            services.AddSingleton<IMetadataStore>(sp => new RedisMetadataStore(
+                sp.GetRequiredService<RedisConnection>(),
+                sp.GetRequiredService<IOptions<StorageOptions>>().Value.RedisKeyPrefix));
+        }
+        else
+        {
+            services.AddSingleton<IMetadataStore>(sp =>
+                new SqliteMetadataStore(Path.Combine(sp.GetRequiredService<IOptions<StorageOptions>>().Value.DataPath, MetadataFileName)));
+        }
+
+        return services;
     }
 
     /// <summary>Prepares metadata and nodes; call before the server starts taking requests.</summary>

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Options;
 using Storage.Gateway.Metadata;
-using Storage.Gateway.Metadata.Sqlite;
 using Storage.Gateway.Nodes;
 using Storage.Gateway.Objects;
 using Storage.Gateway.Objects.Erasure;
@@ -25,10 +24,7 @@ public sealed class StorageInitializer(
     {
         var settings = options.Value;
         await metadata.InitializeAsync(cancellationToken);
-        if (metadata is SqliteMetadataStore sqlite)
-        {
-            logger.LogInformation("Metadata: SQLite at {Path}", Path.GetFullPath(sqlite.Path));
-        }
+        logger.LogInformation("Metadata: {Store}", metadata);
 
         var known = (await metadata.ListNodesAsync(cancellationToken)).ToDictionary(n => n.Id, StringComparer.Ordinal);
         foreach (var (id, path) in ConfiguredFolders(settings))

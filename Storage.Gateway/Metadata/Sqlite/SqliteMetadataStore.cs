@@ -30,6 +30,8 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
     public ValueTask DisposeAsync() => _writes.DisposeAsync();
 
+    public override string ToString() => $"SQLite at {System.IO.Path.GetFullPath(Path)}";
+
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!);

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Storage.Tests.Fixtures;
+
+/// <summary>
+/// A real <c>redis-server</c> on a free loopback port (installed by .ci/test.sh). With a data folder it runs with
+/// AOF and <c>appendfsync always</c>, the persistence the product documents, so a restart keeps everything.
+/// </summary>
+public sealed class RedisServer : IAsyncDisposable
+{
+    private readonly string? _password;
+    private readonly TempDirectory? _data;
+    private Process _process;
+
+    private RedisServer(Process process, int port, string? password, TempDirectory? data)
+    {
+        _process = process;
+        Port = port;
+        _password = password;
+        _data = data;
+    }
+
+    public int Port { get; }
+
+    /// <summary>The Aspire format the gateway reads from <c>ConnectionStrings:redis</c>.</summary>
+    public string ConnectionString => _password is null ? $"127.0.0.1:{Port}" : $"127.0.0.1:{Port},password={_password}";
+
+    public static async Task<RedisServer> StartAsync(string? password = null, bool persistent = false)
+    {
+        var data = persistent ? new TempDirectory("redis-data") : null;
+        var port = FreePort();
+        return new RedisServer(await LaunchAsync(port, password, data), port, password, data);
+    }
+
+    /// <summary>Kills the server without letting it save (as a crash would), then starts it again on the same port and data.</summary>
+    public async Task CrashAndRestartAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+        _process = await LaunchAsync(Port, _password, _data);
+    }
+
+    public async Task StopAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _process.Dispose();
+        _data?.Dispose();
+    }
+
+    private static async Task<Process> LaunchAsync(int port, string? password, TempDirectory? data)
+    {
+        var start = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        string[] arguments =
+        [
+            "--port", $"{port}", "--bind", "127.0.0.1", "--save", "", "--daemonize", "no",
+            .. data is null ? new[] { "--appendonly", "no" } : ["--appendonly", "yes", "--appendfsync", "always", "--dir", data.Path],
+            .. password is null ? Array.Empty<string>() : ["--requirepass", password],
+        ];
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        Process process;
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new InvalidOperationException("redis-server is not installed; ./.ci/test.sh installs it (apt-get install redis-server).", ex);
+        }
+
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(IPAddress.Loopback, port);
+                return process;
+            }
+            catch (SocketException) when (!process.HasExited)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        process.Kill();
+        throw new TimeoutException($"redis-server did not listen on port {port} within 20 s.");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>One redis-server shared by a test class; each test uses its own key prefix.</summary>
+public sealed class RedisFixture : IAsyncLifetime
+{
+    public RedisServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Server = await RedisServer.StartAsync();
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
