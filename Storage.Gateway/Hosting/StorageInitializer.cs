@@ -14,6 +14,7 @@ namespace Storage.Gateway.Hosting;
 public sealed class StorageInitializer(
     IMetadataStore metadata,
     NodeRegistry registry,
+    NodeFactory factory,
     NodeMonitor monitor,
     ObjectStore store,
     IOptions<StorageOptions> options,
@@ -27,17 +28,17 @@ public sealed class StorageInitializer(
         logger.LogInformation("Metadata: {Store}", metadata);
 
         var known = (await metadata.ListNodesAsync(cancellationToken)).ToDictionary(n => n.Id, StringComparer.Ordinal);
-        foreach (var (id, path) in ConfiguredFolders(settings))
+        foreach (var configured in factory.Configured(settings, time.GetUtcNow()))
         {
-            var node = new FolderNode(id, path);
-            node.Create();
-            if (known.TryGetValue(id, out var record) && record.Address != node.Address)
+            var node = factory.Create(configured);
+            await node.CreateAsync(cancellationToken);
+            if (known.TryGetValue(configured.Id, out var record) && record.Address != configured.Address)
             {
-                logger.LogWarning("Node {Node} was registered at {Old} and is now configured at {New}; using the configured folder", id, record.Address, node.Address);
+                logger.LogWarning("Node {Node} was registered at {Old} and is now configured at {New}; using the configuration", configured.Id, record.Address, configured.Address);
             }
             else if (record is null)
             {
-                await metadata.AddNodeAsync(new NodeRecord(id, NodeFactory.FolderKind, node.Address, time.GetUtcNow()), cancellationToken);
+                await metadata.AddNodeAsync(configured, cancellationToken);
             }
 
             registry.Register(node);
@@ -55,9 +56,4 @@ public sealed class StorageInitializer(
         logger.Log(tolerance.Reduced ? LogLevel.Warning : LogLevel.Information, "Layout {Data}+{Parity}: {Summary}", settings.DataShards, settings.ParityShards, tolerance.Summary);
         logger.LogInformation("Erasure kernel: {Kernel} (fastest measured on this CPU)", GaloisKernel.Best.Name);
     }
-
-    private static IEnumerable<(string Id, string Path)> ConfiguredFolders(StorageOptions settings) =>
-        settings.Nodes.Count > 0
-            ? settings.Nodes.OrderBy(n => n.Key, StringComparer.Ordinal).Select(n => (n.Key, n.Value))
-            : Enumerable.Range(1, settings.DefaultNodeCount).Select(i => ($"node{i}", Path.Combine(settings.DataPath, "nodes", $"node{i}")));
 }

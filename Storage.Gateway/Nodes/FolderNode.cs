@@ -24,7 +24,11 @@ public sealed class FolderNode : IStorageNode
     public string Address { get; }
 
     /// <summary>Creates the folder; only done when the node is registered, so a vanished folder reads as a lost node.</summary>
-    public void Create() => Directory.CreateDirectory(Path.Combine(_root, TempFolder));
+    public Task CreateAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.Combine(_root, TempFolder));
+        return Task.CompletedTask;
+    }
 
     public async Task PutAsync(string key, Stream content, long length, CancellationToken cancellationToken)
     {
@@ -112,11 +116,11 @@ public sealed class FolderNode : IStorageNode
         return Task.FromResult(file.Exists ? new PartInfo(key, file.Length, file.LastWriteTimeUtc) : null);
     }
 
-    public Task<NodeCapacity> ProbeAsync(CancellationToken cancellationToken)
+    public Task<NodeCapacity?> ProbeAsync(CancellationToken cancellationToken)
     {
         EnsureRootExists();
         var drive = new DriveInfo(_root);
-        return Task.FromResult(new NodeCapacity(drive.TotalSize, drive.AvailableFreeSpace));
+        return Task.FromResult<NodeCapacity?>(new NodeCapacity(drive.TotalSize, drive.AvailableFreeSpace));
     }
 
     private IEnumerable<PartInfo> Enumerate(string prefix)

@@ -11,6 +11,9 @@ public interface IStorageNode
     /// <summary>Where the node lives: a folder path or an endpoint URL (never credentials).</summary>
     string Address { get; }
 
+    /// <summary>Prepares the node's storage (its folder or bucket); called when the node is registered.</summary>
+    Task CreateAsync(CancellationToken cancellationToken);
+
     /// <summary>
     /// Stores <paramref name="content"/> (read to its end) under <paramref name="key"/>, atomically: readers see
     /// the old part or the complete new one, never a prefix. <paramref name="length"/> is the exact length
@@ -29,8 +32,8 @@ public interface IStorageNode
 
     Task<PartInfo?> StatAsync(string key, CancellationToken cancellationToken);
 
-    /// <summary>Checks that the node answers and reports its capacity; throws when it does not.</summary>
-    Task<NodeCapacity> ProbeAsync(CancellationToken cancellationToken);
+    /// <summary>Checks that the node answers and reports its capacity (null when it cannot tell); throws when it does not answer.</summary>
+    Task<NodeCapacity?> ProbeAsync(CancellationToken cancellationToken);
 }
 
 public sealed record PartInfo(string Key, long Length, DateTimeOffset LastModified);

@@ -46,7 +46,7 @@ public sealed class NodeAdministration(
         }
 
         var record = new NodeRecord(id, NodeFactory.FolderKind, node.Address, time.GetUtcNow());
-        node.Create();
+        await node.CreateAsync(cancellationToken);
         if (!await metadata.AddNodeAsync(record, cancellationToken))
         {
             throw new NodeAlreadyExistsException(id);

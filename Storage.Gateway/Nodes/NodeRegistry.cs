@@ -34,7 +34,7 @@ public sealed class NodeRegistry(TimeProvider time)
 
     public bool IsAvailable(string id) => _nodes.TryGetValue(id, out var status) && status.State != NodeState.Down;
 
-    public void ReportUp(string id, NodeCapacity capacity) =>
+    public void ReportUp(string id, NodeCapacity? capacity) =>
         Update(id, status => status with { State = NodeState.Up, Capacity = capacity, LastError = null, CheckedAt = time.GetUtcNow() });
 
     /// <summary>Marks the node down until the next successful probe; reads then skip it and writes avoid it.</summary>

@@ -4,18 +4,20 @@ using Storage.Tests.Fixtures;
 
 namespace Storage.Tests.Gateway.Nodes;
 
-public sealed class FolderNodeTests : IDisposable
+public sealed class FolderNodeTests : IAsyncLifetime
 {
     private readonly TempDirectory _root = new("folder-node");
     private readonly FolderNode _node;
 
-    public FolderNodeTests()
-    {
-        _node = new FolderNode("n1", Path.Combine(_root.Path, "node"));
-        _node.Create();
-    }
+    public FolderNodeTests() => _node = new FolderNode("n1", Path.Combine(_root.Path, "node"));
 
-    public void Dispose() => _root.Dispose();
+    public Task InitializeAsync() => _node.CreateAsync(default);
+
+    public Task DisposeAsync()
+    {
+        _root.Dispose();
+        return Task.CompletedTask;
+    }
 
     [Fact]
     public async Task Put_ranged_get_stat_list_and_delete_round_trip()
