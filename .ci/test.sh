@@ -14,9 +14,11 @@ fi
 dotnet --version
 
 log "Servers the tests start"
-# Debian packages the tests run as real processes: redis-server for the Redis metadata store.
+# Real servers the tests start as processes: redis-server (Debian) for Redis metadata, and s3rver (npm, under
+# Node.js) as the foreign S3 server standing in for MinIO nodes (no MinIO server is installable here).
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "Installing: ${missing[*]}"
   sudo_cmd=""
@@ -25,6 +27,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 redis-server --version
+if [ ! -x .tools/node_modules/.bin/s3rver ]; then
+  echo "Installing s3rver 3.7.1 into .tools/"
+  npm install --silent --no-audit --no-fund --prefix .tools s3rver@3.7.1 >/dev/null
+fi
+echo "s3rver $(node -e 'console.log(require("./.tools/node_modules/s3rver/package.json").version)')"
 
 log "Aspire tier"
 # The AppHost and its tests arrive with their own issue; until then there is nothing Aspire to run.

@@ -1,24 +1,27 @@
-using System.Buffers;
 using System.Net;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
+using Storage.Gateway.Security;
 
 namespace Storage.Gateway.Nodes;
 
 /// <summary>
-/// A node that is a bucket on an S3-compatible server (MinIO in production). Bodies are sent plainly with
-/// <c>UNSIGNED-PAYLOAD</c>, without aws-chunked framing or transport checksums: the one upload form every S3
-/// server accepts, and integrity is already guaranteed by the CRC-32C that follows every block of a part.
-/// A part of known length streams in one PutObject; one of unknown length goes up as a multipart upload of
-/// 5 MiB pooled pieces, so memory stays bounded either way. Keys are gateway-generated and validated.
+/// A node that is a bucket on an S3-compatible server (MinIO in production). Reads, deletes, listing and bucket
+/// creation use AWSSDK.S3. Parts are uploaded by a SigV4-signed streaming PUT with <c>UNSIGNED-PAYLOAD</c> and
+/// a Content-Length, without aws-chunked framing or transport checksums: the one upload form every S3 server
+/// accepts, over http or https, and integrity is already guaranteed by the CRC-32C after every block. (The SDK
+/// cannot do this: it refuses UNSIGNED-PAYLOAD over plain http, and its default aws-chunked form is not decoded
+/// by every S3-compatible server.) A part of unknown length is first spooled to a local temporary file so it
+/// can be sent with its length: memory stays bounded, and no server needs multipart support.
 /// </summary>
 public sealed class S3Node : IStorageNode, IDisposable
 {
-    /// <summary>S3's minimum part size (all parts but the last).</summary>
-    private const int MultipartPieceBytes = 5 * 1024 * 1024;
+    /// <summary>MinIO and most S3-compatible servers accept any region; this is the conventional default.</summary>
+    private const string Region = "us-east-1";
 
     private readonly AmazonS3Client _client;
+    private readonly HttpClient _uploads;
     private readonly S3NodeOptions _options;
 
     public S3Node(string id, S3NodeOptions options)
@@ -31,12 +34,16 @@ public sealed class S3Node : IStorageNode, IDisposable
             {
                 ServiceURL = options.Endpoint.ToString(),
                 ForcePathStyle = true,
-                AuthenticationRegion = "us-east-1",
+                AuthenticationRegion = Region,
                 RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
                 ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
                 Timeout = TimeSpan.FromMinutes(5),
                 MaxErrorRetry = 2,
             });
+        _uploads = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1) })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
     }
 
     public string Id { get; }
@@ -58,23 +65,17 @@ public sealed class S3Node : IStorageNode, IDisposable
     public async Task PutAsync(string key, Stream content, long length, CancellationToken cancellationToken)
     {
         PartKeys.EnsureSafe(key);
-        if (length >= 0)
+        try
         {
-            var request = new PutObjectRequest
-            {
-                BucketName = _options.Bucket,
-                Key = key,
-                InputStream = content,
-                AutoCloseStream = false,
-                UseChunkEncoding = false,
-                DisablePayloadSigning = true,
-            };
-            request.Headers.ContentLength = length;
-            await _client.PutObjectAsync(request, cancellationToken);
-            return;
+            await AsNodeFailureAsync(key, () => length >= 0 ? UploadAsync(key, content, length, cancellationToken) : SpoolAndUploadAsync(key, content, cancellationToken));
         }
-
-        await PutMultipartAsync(key, content, cancellationToken);
+        catch
+        {
+            // Some S3-compatible servers keep a truncated object when a request breaks off. Part keys are unique
+            // to one write, so removing the key cannot lose a good part; failing here too is left to the sweeper.
+            await DeleteQuietlyAsync(key);
+            throw;
+        }
     }
 
     public async Task<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken)
@@ -91,16 +92,16 @@ public sealed class S3Node : IStorageNode, IDisposable
         {
             throw new PartNotFoundException(Id, key);
         }
-        catch (AmazonServiceException ex)
+        catch (Exception ex) when (IsNodeFailure(ex))
         {
             throw new IOException($"Node '{Id}' failed to read '{key}': {ex.Message}", ex);
         }
     }
 
-    public async Task DeleteAsync(string key, CancellationToken cancellationToken)
+    public Task DeleteAsync(string key, CancellationToken cancellationToken)
     {
         PartKeys.EnsureSafe(key);
-        await _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _options.Bucket, Key = key }, cancellationToken);
+        return AsNodeFailureAsync(key, () => _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _options.Bucket, Key = key }, cancellationToken));
     }
 
     public async IAsyncEnumerable<PartInfo> ListAsync(string prefix, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
@@ -131,62 +132,77 @@ public sealed class S3Node : IStorageNode, IDisposable
         {
             return null;
         }
+        catch (Exception ex) when (IsNodeFailure(ex))
+        {
+            throw new IOException($"Node '{Id}' failed to stat '{key}': {ex.Message}", ex);
+        }
     }
 
     /// <summary>S3 does not report capacity: placement treats the node as large and weighs it by what it holds.</summary>
     public async Task<NodeCapacity?> ProbeAsync(CancellationToken cancellationToken)
     {
-        await _client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _options.Bucket, MaxKeys = 1 }, cancellationToken);
+        // HEAD on the bucket: answers whether the server and bucket are there, without listing anything.
+        await _client.HeadBucketAsync(new HeadBucketRequest { BucketName = _options.Bucket }, cancellationToken);
         return null;
     }
 
-    public void Dispose() => _client.Dispose();
-
-    private async Task PutMultipartAsync(string key, Stream content, CancellationToken cancellationToken)
+    public void Dispose()
     {
-        var upload = await _client.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = _options.Bucket, Key = key }, cancellationToken);
-        var buffer = ArrayPool<byte>.Shared.Rent(MultipartPieceBytes);
+        _client.Dispose();
+        _uploads.Dispose();
+    }
+
+    /// <summary>SDK and transport errors become IOException, as for any other node, so callers handle one failure type.</summary>
+    private static bool IsNodeFailure(Exception ex) => ex is AmazonServiceException or AmazonClientException or HttpRequestException or IOException;
+
+    private async Task AsNodeFailureAsync(string key, Func<Task> operation)
+    {
         try
         {
-            var parts = new List<PartETag>();
-            int filled;
-            do
-            {
-                filled = await content.ReadAtLeastAsync(buffer.AsMemory(0, MultipartPieceBytes), MultipartPieceBytes, throwOnEndOfStream: false, cancellationToken);
-                if (filled == 0 && parts.Count > 0)
-                {
-                    break;
-                }
-
-                var part = await _client.UploadPartAsync(
-                    new UploadPartRequest
-                    {
-                        BucketName = _options.Bucket,
-                        Key = key,
-                        UploadId = upload.UploadId,
-                        PartNumber = parts.Count + 1,
-                        InputStream = new MemoryStream(buffer, 0, filled, writable: false),
-                        UseChunkEncoding = false,
-                        DisablePayloadSigning = true,
-                    },
-                    cancellationToken);
-                parts.Add(new PartETag(parts.Count + 1, part.ETag));
-            }
-            while (filled == MultipartPieceBytes);
-
-            await _client.CompleteMultipartUploadAsync(
-                new CompleteMultipartUploadRequest { BucketName = _options.Bucket, Key = key, UploadId = upload.UploadId, PartETags = parts },
-                cancellationToken);
+            await operation();
         }
-        catch
+        catch (Exception ex) when (IsNodeFailure(ex) && ex is not IOException)
         {
-            await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _options.Bucket, Key = key, UploadId = upload.UploadId }, CancellationToken.None);
-            throw;
+            throw new IOException($"Node '{Id}' failed on '{key}': {ex.Message}", ex);
         }
-        finally
+    }
+
+    private async Task UploadAsync(string key, Stream content, long length, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(_options.Endpoint, $"{_options.Bucket}/{key}"))
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            Content = new StreamContent(content, 256 * 1024),
+        };
+        request.Content.Headers.ContentLength = length;
+        SigV4.Sign(request, _options.AccessKey, _options.SecretKey, Region, DateTimeOffset.UtcNow);
+        using var response = await _uploads.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            var detail = await response.Content.ReadAsStringAsync(cancellationToken);
+            throw new IOException($"Node '{Id}' refused part '{key}': {(int)response.StatusCode} {detail[..Math.Min(detail.Length, 300)]}");
         }
+    }
+
+    private async Task DeleteQuietlyAsync(string key)
+    {
+        try
+        {
+            await _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _options.Bucket, Key = key }, CancellationToken.None);
+        }
+        catch (Exception ex) when (IsNodeFailure(ex))
+        {
+            // The node is unreachable: the write intent's sweep deletes the part later.
+        }
+    }
+
+    private async Task SpoolAndUploadAsync(string key, Stream content, CancellationToken cancellationToken)
+    {
+        var spool = Path.Combine(Path.GetTempPath(), $"storage-spool-{Guid.NewGuid():N}");
+        await using var file = new FileStream(spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 0, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+        await content.CopyToAsync(file, 256 * 1024, cancellationToken);
+        var length = file.Length;
+        file.Position = 0;
+        await UploadAsync(key, file, length, cancellationToken);
     }
 
     /// <summary>Disposes the SDK response (and its connection) with the body stream.</summary>

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Storage.Tests.Fixtures;
+
+/// <summary>
+/// A real, foreign S3 server process standing in for a MinIO node: <c>s3rver</c> under Node.js (installed by
+/// .ci/test.sh into .tools/; override with the S3RVER environment variable). It can be killed and restarted
+/// on the same port and data, like a node going down and coming back.
+/// </summary>
+public sealed class S3Server : IAsyncDisposable
+{
+    public const string AccessKey = "S3RVER";
+    public const string SecretKey = "S3RVER";
+
+    private readonly TempDirectory _data = new("s3rver");
+    private Process? _process;
+
+    private S3Server(int port) => Port = port;
+
+    public int Port { get; }
+
+    public string ConnectionString => $"Endpoint=http://127.0.0.1:{Port};AccessKey={AccessKey};SecretKey={SecretKey}";
+
+    public bool IsRunning => _process is { HasExited: false };
+
+    public static async Task<S3Server> StartAsync()
+    {
+        var server = new S3Server(FreePort());
+        await server.RestartAsync();
+        return server;
+    }
+
+    public async Task StopAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
+    public async Task RestartAsync()
+    {
+        await StopAsync();
+        _process?.Dispose();
+        var start = new ProcessStartInfo(Executable()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { "-d", _data.Path, "-p", $"{Port}", "-a", "127.0.0.1", "--silent" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(IPAddress.Loopback, Port);
+                return;
+            }
+            catch (SocketException) when (!_process.HasExited)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        throw new TimeoutException($"s3rver did not listen on port {Port} within 30 s.");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _process?.Dispose();
+        _data.Dispose();
+    }
+
+    private static string Executable()
+    {
+        if (Environment.GetEnvironmentVariable("S3RVER") is { Length: > 0 } configured)
+        {
+            return configured;
+        }
+
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            var candidate = Path.Combine(directory.FullName, ".tools", "node_modules", ".bin", "s3rver");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new InvalidOperationException("s3rver is not installed; ./.ci/test.sh installs it (npm install --prefix .tools s3rver@3.7.1).");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

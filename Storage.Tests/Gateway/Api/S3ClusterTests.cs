@@ -1,0 +1,134 @@
+using System.Net;
+using System.Security.Cryptography;
+using Storage.Gateway.Nodes;
+using Storage.Tests.Fixtures;
+
+namespace Storage.Tests.Gateway.Api;
+
+/// <summary>The gateway over eight real S3 server processes (s3rver standing in for MinIO).</summary>
+public sealed class S3ClusterTests : IAsyncLifetime
+{
+    private const int ObjectCount = 500;
+    private S3Server[] _servers = [];
+    private GatewayHost _gateway = null!;
+    private readonly Dictionary<string, (int Size, byte[] Sha256)> _objects = [];
+
+    public async Task InitializeAsync()
+    {
+        _servers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => S3Server.StartAsync()));
+        var settings = _servers.Select((s, i) => (Key: $"ConnectionStrings:node{i + 1}", Value: s.ConnectionString)).ToDictionary(p => p.Key, p => p.Value);
+        _gateway = await GatewayHost.StartAsync(settings);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        foreach (var server in _servers)
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Objects_survive_two_dead_nodes_fail_cleanly_with_three_and_return_when_nodes_come_back()
+    {
+        await StoreObjectsAsync();
+
+        await _servers[1].StopAsync();
+        await _servers[6].StopAsync();
+        await _gateway.Service<NodeMonitor>().RefreshAsync(default);
+        var afterTwo = await ReadAllAsync();
+        Assert.Equal(ObjectCount, afterTwo.Exact);
+
+        await _servers[3].StopAsync();
+        await _gateway.Service<NodeMonitor>().RefreshAsync(default);
+        var afterThree = await ReadAllAsync();
+        Assert.Equal(0, afterThree.Wrong);
+        Assert.True(afterThree.Unavailable > 0, "striped objects lost three parts and must be unavailable");
+        Assert.True(afterThree.Exact > 0, "replicated objects with a surviving copy must still be served");
+        Assert.Equal(ObjectCount, afterThree.Exact + afterThree.Unavailable);
+        using (var refused = await _gateway.Client.PutAsync("/object/refused", new ByteArrayContent(TestData.Bytes(500_000, 9))))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        }
+
+        foreach (var index in new[] { 1, 3, 6 })
+        {
+            await _servers[index].RestartAsync();
+        }
+
+        await _gateway.Service<NodeMonitor>().RefreshAsync(default);
+        Assert.Equal(ObjectCount, (await ReadAllAsync()).Exact);
+    }
+
+    [Fact]
+    public async Task A_body_of_unknown_length_is_stored_on_s3_nodes()
+    {
+        var data = TestData.Bytes(7_000_001, 77);
+        using var content = new StreamContent(new UnknownLength(data));
+        (await _gateway.Client.PutAsync("/object/chunked", content)).EnsureSuccessStatusCode();
+        Assert.Equal(data, await _gateway.Client.GetByteArrayAsync("/object/chunked"));
+    }
+
+    private async Task StoreObjectsAsync()
+    {
+        var random = new Random(500);
+        var sizes = Enumerable.Range(0, ObjectCount)
+            .Select(i => i % 5 == 0 ? random.Next(131_072, 3_000_000) : random.Next(0, 131_072))
+            .ToArray();
+        using var gate = new SemaphoreSlim(8);
+        await Task.WhenAll(sizes.Select(async (size, i) =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                var data = TestData.Bytes(size, i);
+                (await _gateway.Client.PutAsync($"/object/o{i}", new ByteArrayContent(data))).EnsureSuccessStatusCode();
+                lock (_objects)
+                {
+                    _objects[$"o{i}"] = (size, SHA256.HashData(data));
+                }
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+    }
+
+    private async Task<(int Exact, int Unavailable, int Wrong)> ReadAllAsync()
+    {
+        int exact = 0, unavailable = 0, wrong = 0;
+        using var gate = new SemaphoreSlim(8);
+        await Task.WhenAll(_objects.Select(async pair =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                using var response = await _gateway.Client.GetAsync($"/object/{pair.Key}");
+                if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+                {
+                    Interlocked.Increment(ref unavailable);
+                }
+                else if (response.StatusCode == HttpStatusCode.OK && SHA256.HashData(await response.Content.ReadAsByteArrayAsync()).AsSpan().SequenceEqual(pair.Value.Sha256))
+                {
+                    Interlocked.Increment(ref exact);
+                }
+                else
+                {
+                    Interlocked.Increment(ref wrong);
+                }
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+        return (exact, unavailable, wrong);
+    }
+
+    private sealed class UnknownLength(byte[] data) : MemoryStream(data)
+    {
+        public override bool CanSeek => false;
+    }
+}
