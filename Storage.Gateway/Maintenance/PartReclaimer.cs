@@ -67,7 +67,7 @@ public sealed class PartReclaimer(
     private async Task<bool> DeletePartsAsync(ReclaimEntry entry, CancellationToken cancellationToken)
     {
         var complete = true;
-        foreach (var (nodeId, key, _) in entry.Segments.Parts())
+        foreach (var (nodeId, key, _) in entry.Parts)
         {
             if (!registry.TryGet(nodeId, out var status) || status.State == NodeState.Down)
             {

@@ -46,6 +46,17 @@ public interface IMetadataStore
     /// <summary>Removes the entry once its parts are deleted; subtracts accounted bytes exactly once even when several gateways race.</summary>
     Task CompleteReclaimAsync(ReclaimEntry entry, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Atomically points part <see cref="PartMove.Shard"/> of the segment at <see cref="PartMove.ToNode"/> — only if
+    /// the object still has that segment with the part on <see cref="PartMove.FromNode"/> — accounts the new copy
+    /// and queues the old one for deletion at <paramref name="reclaimAt"/>. False (nothing changed) otherwise: the
+    /// object was overwritten, deleted, or another gateway moved the part first.
+    /// </summary>
+    Task<bool> ReplacePartAsync(PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
+
+    /// <summary>Takes or renews the named lease for <paramref name="holder"/>; false while another holder's lease is live.</summary>
+    Task<bool> TryAcquireLeaseAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken);
+
     /// <summary>False when a node with this id already exists.</summary>
     Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken);
 

@@ -6,7 +6,7 @@ namespace Storage.Gateway.Metadata;
 /// <summary>Records are stored as compact JSON by both metadata stores; source-generated for speed.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(ObjectRecord))]
-[JsonSerializable(typeof(IReadOnlyList<Segment>))]
+[JsonSerializable(typeof(IReadOnlyList<PartLocation>))]
 [JsonSerializable(typeof(NodeRecord))]
 [JsonSerializable(typeof(ReclaimEntry))]
 public sealed partial class MetadataJsonContext : JsonSerializerContext

@@ -42,12 +42,24 @@ public sealed record NodeRecord(string Id, string Kind, string Address, DateTime
 /// <summary>Bytes and parts each node holds, as accounted by commits and reclamation.</summary>
 public sealed record NodeUsage(string NodeId, long BytesUsed, long PartCount);
 
+/// <summary>One stored part: which node, under which key, how many bytes (blocks plus checksums).</summary>
+public sealed record PartLocation(string NodeId, string Key, long Length);
+
 /// <summary>
-/// Parts to delete once <see cref="Due"/> passes: the segments of an upload in progress (not yet
-/// <see cref="Accounted"/>; the commit removes the entry, a crash leaves it to the sweeper) or of a replaced
-/// or deleted object (accounted; deleted after a grace period so readers in flight can finish).
+/// Parts to delete once <see cref="Due"/> passes: those of an upload in progress (not yet <see cref="Accounted"/>;
+/// the commit removes the entry, a crash leaves it to the sweeper), of a replaced or deleted object, or a part
+/// that healing or rebalancing moved elsewhere (accounted; deleted after a grace period so readers in flight
+/// can finish).
 /// </summary>
-public sealed record ReclaimEntry(string Id, IReadOnlyList<Segment> Segments, DateTimeOffset Due, bool Accounted);
+public sealed record ReclaimEntry(string Id, IReadOnlyList<PartLocation> Parts, DateTimeOffset Due, bool Accounted)
+{
+    /// <summary>An entry for every part of <paramref name="segments"/>, named after the first segment.</summary>
+    public static ReclaimEntry ForSegments(IReadOnlyList<Segment> segments, DateTimeOffset due, bool accounted) =>
+        new(segments[0].Id, [.. segments.Parts()], due, accounted);
+}
+
+/// <summary>Healing or rebalancing moves one part of a segment of an object from one node to another.</summary>
+public sealed record PartMove(string Bucket, string Key, string SegmentId, int Shard, string FromNode, string ToNode);
 
 public enum BucketDeleteResult
 {

@@ -203,7 +203,7 @@ public sealed class SegmentWriter(
 
         public static async Task<PartSinks> OpenAsync(Segment segment, int blockBytes, NodeRegistry registry, IMetadataStore metadata, TimeSpan intentAge, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
         {
-            await metadata.RegisterWriteAsync(new ReclaimEntry(segment.Id, [segment], time.GetUtcNow() + intentAge, Accounted: false), cancellationToken);
+            await metadata.RegisterWriteAsync(ReclaimEntry.ForSegments([segment], time.GetUtcNow() + intentAge, accounted: false), cancellationToken);
             return new PartSinks(segment, blockBytes, registry, metadata, intentAge, time, logger, cancellationToken);
         }
 
@@ -306,7 +306,7 @@ public sealed class SegmentWriter(
             }
 
             _intentRenewedAt = now;
-            await _metadata.RegisterWriteAsync(new ReclaimEntry(_segment.Id, [_segment], now + _intentAge, Accounted: false), cancellationToken);
+            await _metadata.RegisterWriteAsync(ReclaimEntry.ForSegments([_segment], now + _intentAge, accounted: false), cancellationToken);
         }
 
         private async Task DeletePartsAsync()
@@ -330,7 +330,7 @@ public sealed class SegmentWriter(
 
             if (deleted == _segment.Nodes.Count)
             {
-                await _metadata.CompleteReclaimAsync(new ReclaimEntry(_segment.Id, [_segment], _time.GetUtcNow(), Accounted: false), CancellationToken.None);
+                await _metadata.CompleteReclaimAsync(ReclaimEntry.ForSegments([_segment], _time.GetUtcNow(), accounted: false), CancellationToken.None);
             }
         }
     }

@@ -40,6 +40,13 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
         return 'OK'
         """);
 
+    private static readonly RedisScript Lease = new("""
+        local holder = redis.call('GET', KEYS[1])
+        if holder and holder ~= ARGV[1] then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return 1
+        """);
+
     private static readonly RedisScript Delete = new("""
         local current = redis.call('HGET', KEYS[1], ARGV[1])
         if not current then return 'MISSING' end
@@ -127,31 +134,30 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
     public async Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
     {
         var json = MetadataJsonContext.Serialize(record);
-        var usage = UsageArguments(record.Segments, +1);
-        for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
-        {
-            var previousJson = (await redis.ExecuteAsync(cancellationToken, "HGET", ObjectsOf(record.Bucket), record.Key)).AsString();
-            var previous = Parse(previousJson);
-            var reclaim = ReclaimOf(previous, reclaimAt);
-            RedisArg[] arguments =
-            [
-                record.Bucket, record.Key, json, previousJson ?? string.Empty,
-                reclaim?.Id ?? string.Empty, reclaim is null ? string.Empty : MetadataJsonContext.Serialize(reclaim), reclaimAt.ToUnixTimeMilliseconds(),
-                record.Segments.Count, .. record.Segments.Select(s => (RedisArg)s.Id),
-                .. usage,
-            ];
-            var outcome = (await Commit.RunAsync(redis, [Buckets, ObjectsOf(record.Bucket), KeysOf(record.Bucket), Reclaims, ReclaimsDue, UsageBytes, UsageParts], arguments, cancellationToken)).AsString();
-            switch (outcome)
-            {
-                case "OK":
-                    return previous;
-                case "NOBUCKET":
-                    throw new BucketNotFoundException(record.Bucket);
-            }
-        }
-
-        throw new RedisConnectionException($"Committing '{record.Bucket}/{record.Key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
+        var usage = UsageArguments(record.Segments.Parts(), +1);
+        var outcome = await SwapAsync(
+            record.Bucket,
+            record.Key,
+            previous => new Swap(json, ReclaimOf(previous, reclaimAt), [.. record.Segments.Select(s => s.Id)], usage),
+            cancellationToken);
+        return outcome.Applied ? outcome.Previous : throw new BucketNotFoundException(record.Bucket);
     }
+
+    public async Task<bool> ReplacePartAsync(PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
+        (await SwapAsync(
+            move.Bucket,
+            move.Key,
+            previous => previous.SegmentForMove(move) is { } segment
+                ? new Swap(
+                    MetadataJsonContext.Serialize(previous!.WithPartMoved(move.SegmentId, move.Shard, move.ToNode)),
+                    new ReclaimEntry($"move-{Guid.NewGuid():N}", [segment.Part(move.Shard)], reclaimAt, Accounted: true),
+                    [],
+                    UsageArguments([segment.Part(move.Shard) with { NodeId = move.ToNode }], +1))
+                : null,
+            cancellationToken)).Applied;
+
+    public async Task<bool> TryAcquireLeaseAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken) =>
+        (await Lease.RunAsync(redis, [$"{keyPrefix}lease:{name}"], [holder, (long)duration.TotalMilliseconds], cancellationToken)).AsInteger() == 1;
 
     public async Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
     {
@@ -219,7 +225,7 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
     }
 
     public Task CompleteReclaimAsync(ReclaimEntry entry, CancellationToken cancellationToken) =>
-        Complete.RunAsync(redis, [Reclaims, ReclaimsDue, UsageBytes, UsageParts], [entry.Id, .. entry.Accounted ? UsageArguments(entry.Segments, -1) : [0]], cancellationToken);
+        Complete.RunAsync(redis, [Reclaims, ReclaimsDue, UsageBytes, UsageParts], [entry.Id, .. entry.Accounted ? UsageArguments(entry.Parts, -1) : [0]], cancellationToken);
 
     public async Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken) =>
         (await redis.ExecuteAsync(cancellationToken, "HSETNX", Nodes, node.Id, MetadataJsonContext.Serialize(node))).AsInteger() == 1;
@@ -240,15 +246,53 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
             StringComparer.Ordinal);
     }
 
-    /// <summary>Per node: id, bytes and part count of the segments' parts, times <paramref name="sign"/>, preceded by the node count.</summary>
-    private static RedisArg[] UsageArguments(IEnumerable<Segment> segments, int sign)
+    /// <summary>
+    /// Compare-and-swap of one object record: reads it, asks <paramref name="plan"/> for the replacement (null:
+    /// give up), and applies it with the Commit script only if the record is still the one read, else retries.
+    /// Not applied when the plan gives up or the bucket is gone.
+    /// </summary>
+    private async Task<(bool Applied, ObjectRecord? Previous)> SwapAsync(string bucket, string key, Func<ObjectRecord?, Swap?> plan, CancellationToken cancellationToken)
     {
-        var perNode = segments.Parts().GroupBy(p => p.NodeId).ToArray();
+        for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
+        {
+            var previousJson = (await redis.ExecuteAsync(cancellationToken, "HGET", ObjectsOf(bucket), key)).AsString();
+            var previous = Parse(previousJson);
+            if (plan(previous) is not { } swap)
+            {
+                return (false, previous);
+            }
+
+            RedisArg[] arguments =
+            [
+                bucket, key, swap.RecordJson, previousJson ?? string.Empty,
+                swap.Reclaim?.Id ?? string.Empty, swap.Reclaim is null ? string.Empty : MetadataJsonContext.Serialize(swap.Reclaim), swap.Reclaim?.Due.ToUnixTimeMilliseconds() ?? 0,
+                swap.CommittedSegmentIds.Count, .. swap.CommittedSegmentIds.Select(id => (RedisArg)id),
+                .. swap.Usage,
+            ];
+            switch ((await Commit.RunAsync(redis, [Buckets, ObjectsOf(bucket), KeysOf(bucket), Reclaims, ReclaimsDue, UsageBytes, UsageParts], arguments, cancellationToken)).AsString())
+            {
+                case "OK":
+                    return (true, previous);
+                case "NOBUCKET":
+                    return (false, previous);
+            }
+        }
+
+        throw new RedisConnectionException($"Updating '{bucket}/{key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
+    }
+
+    /// <summary>Per node: id, bytes and part count of the parts, times <paramref name="sign"/>, preceded by the node count.</summary>
+    private static RedisArg[] UsageArguments(IEnumerable<PartLocation> parts, int sign)
+    {
+        var perNode = parts.GroupBy(p => p.NodeId).ToArray();
         return [perNode.Length, .. perNode.SelectMany(g => new RedisArg[] { g.Key, sign * g.Sum(p => p.Length), sign * g.Count() })];
     }
 
+    /// <summary>The new record, the parts it releases, the write intents it completes and the usage it adds.</summary>
+    private sealed record Swap(string RecordJson, ReclaimEntry? Reclaim, IReadOnlyList<string> CommittedSegmentIds, RedisArg[] Usage);
+
     private static ReclaimEntry? ReclaimOf(ObjectRecord? replaced, DateTimeOffset reclaimAt) =>
-        replaced is { Segments.Count: > 0 } ? new ReclaimEntry(replaced.Segments[0].Id, replaced.Segments, reclaimAt, Accounted: true) : null;
+        replaced is { Segments.Count: > 0 } ? ReclaimEntry.ForSegments(replaced.Segments, reclaimAt, accounted: true) : null;
 
     private static ObjectRecord? Parse(string? json) => json is null ? null : MetadataJsonContext.Deserialize<ObjectRecord>(json);
 

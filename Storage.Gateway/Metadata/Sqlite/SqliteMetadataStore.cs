@@ -57,10 +57,14 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
                 part_count INTEGER NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS reclaims (
                 id TEXT PRIMARY KEY,
-                segments TEXT NOT NULL,
+                parts TEXT NOT NULL,
                 due INTEGER NOT NULL,
                 accounted INTEGER NOT NULL);
             CREATE INDEX IF NOT EXISTS reclaims_by_due ON reclaims (due);
+            CREATE TABLE IF NOT EXISTS leases (
+                name TEXT PRIMARY KEY,
+                holder TEXT NOT NULL,
+                expires INTEGER NOT NULL) WITHOUT ROWID;
             """, [], cancellationToken);
     }
 
@@ -144,12 +148,32 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         return await QueryAsync(
             connection,
             null,
-            r => new ReclaimEntry(r.GetString(0), MetadataJsonContext.Deserialize<IReadOnlyList<Segment>>(r.GetString(1)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)), r.GetInt64(3) != 0),
-            "SELECT id, segments, due, accounted FROM reclaims WHERE due <= $now ORDER BY due LIMIT $limit", [("$now", now.ToUnixTimeMilliseconds()), ("$limit", limit)], cancellationToken);
+            r => new ReclaimEntry(r.GetString(0), MetadataJsonContext.Deserialize<IReadOnlyList<PartLocation>>(r.GetString(1)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)), r.GetInt64(3) != 0),
+            "SELECT id, parts, due, accounted FROM reclaims WHERE due <= $now ORDER BY due LIMIT $limit", [("$now", now.ToUnixTimeMilliseconds()), ("$limit", limit)], cancellationToken);
     }
 
     public Task CompleteReclaimAsync(ReclaimEntry entry, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync((connection, transaction, ct) => CompleteReclaimAsync(connection, transaction, entry, ct), cancellationToken);
+
+    public Task<bool> ReplacePartAsync(PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync((connection, transaction, ct) => ReplacePartAsync(connection, transaction, move, reclaimAt, ct), cancellationToken);
+
+    public Task<bool> TryAcquireLeaseAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        return _writes.ExecuteAsync(
+            async (connection, transaction, ct) => await ExecuteAsync(
+                connection,
+                transaction,
+                """
+                INSERT INTO leases (name, holder, expires) VALUES ($name, $holder, $expires)
+                ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
+                WHERE leases.holder = excluded.holder OR leases.expires <= $now
+                """,
+                [("$name", name), ("$holder", holder), ("$expires", (now + duration).ToUnixTimeMilliseconds()), ("$now", now.ToUnixTimeMilliseconds())],
+                ct) == 1,
+            cancellationToken);
+    }
 
     public Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync(
@@ -209,7 +233,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             await ExecuteAsync(connection, transaction, "DELETE FROM reclaims WHERE id = $id", [("$id", segment.Id)], cancellationToken);
         }
 
-        await AddUsageAsync(connection, transaction, record.Segments, +1, cancellationToken);
+        await AddUsageAsync(connection, transaction, record.Segments.Parts(), +1, cancellationToken);
         if (previous is not null)
         {
             await QueueReclaimAsync(connection, transaction, previous, reclaimAt, cancellationToken);
@@ -237,10 +261,26 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         var removed = await ExecuteAsync(connection, transaction, "DELETE FROM reclaims WHERE id = $id", [("$id", entry.Id)], cancellationToken);
         if (removed == 1 && entry.Accounted)
         {
-            await AddUsageAsync(connection, transaction, entry.Segments, -1, cancellationToken);
+            await AddUsageAsync(connection, transaction, entry.Parts, -1, cancellationToken);
         }
 
         return removed == 1;
+    }
+
+    private static async Task<bool> ReplacePartAsync(SqliteConnection connection, SqliteTransaction transaction, PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    {
+        var record = await GetObjectAsync(connection, transaction, move.Bucket, move.Key, cancellationToken);
+        if (record.SegmentForMove(move) is not { } segment)
+        {
+            return false;
+        }
+
+        var moved = record!.WithPartMoved(move.SegmentId, move.Shard, move.ToNode);
+        await ExecuteAsync(connection, transaction, "UPDATE objects SET record = $record WHERE bucket = $bucket AND key = $key", [("$record", MetadataJsonContext.Serialize(moved)), ("$bucket", move.Bucket), ("$key", move.Key)], cancellationToken);
+        var old = segment.Part(move.Shard);
+        await AddUsageAsync(connection, transaction, [old with { NodeId = move.ToNode }], +1, cancellationToken);
+        await UpsertReclaimAsync(connection, transaction, new ReclaimEntry($"move-{Guid.NewGuid():N}", [old], reclaimAt, Accounted: true), cancellationToken);
+        return true;
     }
 
     private static async Task<ObjectRecord?> GetObjectAsync(SqliteConnection connection, SqliteTransaction? transaction, string bucket, string key, CancellationToken cancellationToken)
@@ -253,15 +293,15 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     private static Task QueueReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord replaced, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
         replaced.Segments.Count == 0
             ? Task.CompletedTask
-            : UpsertReclaimAsync(connection, transaction, new ReclaimEntry(replaced.Segments[0].Id, replaced.Segments, reclaimAt, Accounted: true), cancellationToken);
+            : UpsertReclaimAsync(connection, transaction, ReclaimEntry.ForSegments(replaced.Segments, reclaimAt, accounted: true), cancellationToken);
 
     private static Task<int> UpsertReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ReclaimEntry entry, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction,
-            "INSERT INTO reclaims (id, segments, due, accounted) VALUES ($id, $segments, $due, $accounted) ON CONFLICT (id) DO UPDATE SET segments = excluded.segments, due = excluded.due, accounted = excluded.accounted", [("$id", entry.Id), ("$segments", MetadataJsonContext.Serialize(entry.Segments)), ("$due", entry.Due.ToUnixTimeMilliseconds()), ("$accounted", entry.Accounted ? 1 : 0)], cancellationToken);
+            "INSERT INTO reclaims (id, parts, due, accounted) VALUES ($id, $parts, $due, $accounted) ON CONFLICT (id) DO UPDATE SET parts = excluded.parts, due = excluded.due, accounted = excluded.accounted", [("$id", entry.Id), ("$parts", MetadataJsonContext.Serialize(entry.Parts)), ("$due", entry.Due.ToUnixTimeMilliseconds()), ("$accounted", entry.Accounted ? 1 : 0)], cancellationToken);
 
-    private static async Task AddUsageAsync(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<Segment> segments, int sign, CancellationToken cancellationToken)
+    private static async Task AddUsageAsync(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<PartLocation> parts, int sign, CancellationToken cancellationToken)
     {
-        foreach (var part in segments.Parts())
+        foreach (var part in parts)
         {
             await ExecuteAsync(connection, transaction,
                 """

@@ -75,7 +75,8 @@ public abstract class MetadataStoreContract
         Assert.Empty(await store.GetDueReclaimsAsync(Now.AddMinutes(4), 10, default));
         var due = Assert.Single(await store.GetDueReclaimsAsync(Now.AddMinutes(5), 10, default));
         Assert.True(due.Accounted);
-        Assert.Equal(first.Segments[0].Id, due.Segments[0].Id);
+        Assert.Equal(first.Segments[0].Id, due.Id);
+        Assert.Equal(first.Segments.Parts(), due.Parts);
     }
 
     [Fact]
@@ -105,8 +106,8 @@ public abstract class MetadataStoreContract
         await store.CreateBucketAsync(new BucketRecord("b", Now), default);
         var committed = Object("b", "done");
         var abandoned = Object("b", "crashed");
-        await store.RegisterWriteAsync(new ReclaimEntry(committed.Segments[0].Id, committed.Segments, Now.AddHours(1), false), default);
-        await store.RegisterWriteAsync(new ReclaimEntry(abandoned.Segments[0].Id, abandoned.Segments, Now.AddHours(1), false), default);
+        await store.RegisterWriteAsync(ReclaimEntry.ForSegments(committed.Segments, Now.AddHours(1), accounted: false), default);
+        await store.RegisterWriteAsync(ReclaimEntry.ForSegments(abandoned.Segments, Now.AddHours(1), accounted: false), default);
         await store.CommitObjectAsync(committed, Now, default);
 
         Assert.Empty(await store.GetDueReclaimsAsync(Now, 10, default));
@@ -167,7 +168,7 @@ public abstract class MetadataStoreContract
         Assert.Contains(versions, v => v.Segments[0].Id == winner!.Segments[0].Id);
         var pending = await store.GetDueReclaimsAsync(Now, 100, default);
         Assert.Equal(versions.Length - 1, pending.Count);
-        Assert.DoesNotContain(pending, p => p.Segments[0].Id == winner!.Segments[0].Id);
+        Assert.DoesNotContain(pending, p => p.Id == winner!.Segments[0].Id);
         var perPart = versions[0].Segments.Parts().First().Length;
         Assert.All((await store.GetNodeUsageAsync(default)).Values, u => Assert.Equal(versions.Length * perPart, u.BytesUsed));
     }
@@ -196,6 +197,51 @@ public abstract class MetadataStoreContract
         Assert.Equal(10, outcomes.Count(o => o == "refused"));
         Assert.Equal(30, (await store.ListObjectsAsync("b", "", null, 100, default)).Count);
         Assert.Equal(30 * 8, (await store.GetNodeUsageAsync(default)).Values.Sum(u => u.PartCount));
+    }
+
+    [Fact]
+    public async Task Replacing_a_part_moves_it_accounts_the_copy_and_reclaims_the_original_later()
+    {
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        var record = Object("b", "k", size: 6000);
+        await store.CommitObjectAsync(record, Now, default);
+        var segment = record.Segments[0];
+        var partLength = segment.Part(3).Length;
+
+        Assert.True(await store.ReplacePartAsync(new PartMove("b", "k", segment.Id, 3, "node4", "node9"), Now.AddMinutes(1), default));
+        var moved = (await store.GetObjectAsync("b", "k", default))!.Segments[0];
+        Assert.Equal(["node1", "node2", "node3", "node9", "node5", "node6", "node7", "node8"], moved.Nodes);
+        var usage = await store.GetNodeUsageAsync(default);
+        Assert.Equal((partLength, 1L), (usage["node9"].BytesUsed, usage["node9"].PartCount));
+        Assert.Equal(partLength, usage["node4"].BytesUsed);
+
+        // A stale move (the part is no longer on node4) changes nothing.
+        Assert.False(await store.ReplacePartAsync(new PartMove("b", "k", segment.Id, 3, "node4", "node10"), Now, default));
+        Assert.False(await store.ReplacePartAsync(new PartMove("b", "missing", segment.Id, 3, "node9", "node10"), Now, default));
+
+        var reclaim = Assert.Single(await store.GetDueReclaimsAsync(Now.AddMinutes(1), 10, default));
+        Assert.Equal([segment.Part(3)], reclaim.Parts);
+        await store.CompleteReclaimAsync(reclaim, default);
+        usage = await store.GetNodeUsageAsync(default);
+        Assert.Equal((0L, 0L), (usage["node4"].BytesUsed, usage["node4"].PartCount));
+
+        // After an overwrite the old segment is gone: moving its part is refused.
+        await store.CommitObjectAsync(Object("b", "k"), Now, default);
+        Assert.False(await store.ReplacePartAsync(new PartMove("b", "k", segment.Id, 0, "node1", "node10"), Now, default));
+    }
+
+    [Fact]
+    public async Task A_lease_has_one_holder_until_it_expires()
+    {
+        var store = await CreateStoreAsync();
+        var name = $"lease-{Guid.NewGuid():N}";
+        Assert.True(await store.TryAcquireLeaseAsync(name, "gateway-a", TimeSpan.FromMilliseconds(400), default));
+        Assert.False(await store.TryAcquireLeaseAsync(name, "gateway-b", TimeSpan.FromSeconds(10), default));
+        Assert.True(await store.TryAcquireLeaseAsync(name, "gateway-a", TimeSpan.FromMilliseconds(400), default));
+        await Task.Delay(600);
+        Assert.True(await store.TryAcquireLeaseAsync(name, "gateway-b", TimeSpan.FromSeconds(10), default));
+        Assert.False(await store.TryAcquireLeaseAsync(name, "gateway-a", TimeSpan.FromSeconds(10), default));
     }
 
     private static async Task<string[]> Keys(IMetadataStore store, string prefix, string? after, int limit) =>
