@@ -4,7 +4,10 @@ using Storage.Gateway.Nodes;
 
 namespace Storage.Gateway.Api;
 
-/// <summary>Operator endpoints: the node list with health and fill, adding nodes, and an on-demand sweep.</summary>
+/// <summary>
+/// Operator endpoints: nodes with health and fill, adding nodes, the protection summary, and running the sweeper,
+/// healing or rebalancing now instead of at their next interval.
+/// </summary>
 public static class AdminApi
 {
     public sealed record AddNodeRequest(string? Id, string? Path);
@@ -17,6 +20,9 @@ public static class AdminApi
         group.MapGet("/nodes", (NodeAdministration admin, CancellationToken ct) => admin.DescribeAsync(ct));
         group.MapPost("/nodes", AddNodeAsync);
         group.MapPost("/sweep", async (PartReclaimer reclaimer, CancellationToken ct) => TypedResults.Ok(new SweepResponse(await reclaimer.SweepAsync(ct))));
+        group.MapGet("/health", (NodeAdministration admin, MaintenanceStatus maintenance, CancellationToken ct) => admin.HealthAsync(maintenance, ct));
+        group.MapPost("/heal", (Healer healer, CancellationToken ct) => healer.HealAsync(ct));
+        group.MapPost("/rebalance", (Rebalancer rebalancer, CancellationToken ct) => rebalancer.RebalanceAsync(ct));
         return routes;
     }
 

@@ -46,6 +46,13 @@ public static class GatewayExtensions
         services.AddHostedService(sp => sp.GetRequiredService<NodeMonitor>());
         services.AddSingleton<PartReclaimer>();
         services.AddHostedService(sp => sp.GetRequiredService<PartReclaimer>());
+        services.AddSingleton(GatewayInstance.Create());
+        services.AddSingleton<MaintenanceStatus>();
+        services.AddSingleton<PartRepairer>();
+        services.AddSingleton<Healer>();
+        services.AddHostedService(sp => sp.GetRequiredService<Healer>());
+        services.AddSingleton<Rebalancer>();
+        services.AddHostedService(sp => sp.GetRequiredService<Rebalancer>());
 
         services.AddHealthChecks()
             .AddCheck<MetadataHealthCheck>("metadata")

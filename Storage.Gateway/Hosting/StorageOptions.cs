@@ -70,6 +70,23 @@ public sealed class MaintenanceOptions
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     public TimeSpan NodeProbeInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A node down this long is treated as lost: healing rebuilds its parts elsewhere. Shorter outages (a restart) only degrade reads.</summary>
+    public TimeSpan HealAfter { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often a healing pass checks every object's protection.</summary>
+    public TimeSpan HealInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often the rebalancer checks whether nodes' fill has drifted apart.</summary>
+    public TimeSpan RebalanceInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Every node's used bytes are brought within this fraction of the mean.</summary>
+    [Range(0.01, 1.0)]
+    public double RebalanceBand { get; set; } = 0.10;
+
+    /// <summary>The rebalancer's copy rate limit, so it never starves client traffic. 0 = unlimited.</summary>
+    [Range(0, long.MaxValue)]
+    public long RebalanceBytesPerSecond { get; set; } = 64L * 1024 * 1024;
 }
 
 /// <summary>The buckets behind the original REST APIs; they are ordinary buckets, visible through S3 too.</summary>

@@ -67,8 +67,13 @@ public sealed class PartReclaimer(
     private async Task<bool> DeletePartsAsync(ReclaimEntry entry, CancellationToken cancellationToken)
     {
         var complete = true;
-        foreach (var (nodeId, key, _) in entry.Parts)
+        var live = entry is { Bucket: { } bucket, Key: { } key }
+            && await metadata.GetObjectAsync(bucket, key, cancellationToken) is { } owner
+                ? owner.Segments.Parts().ToHashSet()
+                : [];
+        foreach (var part in entry.Parts.Where(p => !live.Contains(p)))
         {
+            var (nodeId, partKey, _) = part;
             if (!registry.TryGet(nodeId, out var status) || status.State == NodeState.Down)
             {
                 complete = false;
@@ -77,11 +82,11 @@ public sealed class PartReclaimer(
 
             try
             {
-                await status.Node.DeleteAsync(key, cancellationToken);
+                await status.Node.DeleteAsync(partKey, cancellationToken);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or HttpRequestException)
             {
-                logger.LogDebug(ex, "Could not delete {Key} on {Node}", key, nodeId);
+                logger.LogDebug(ex, "Could not delete {Key} on {Node}", partKey, nodeId);
                 complete = false;
             }
         }

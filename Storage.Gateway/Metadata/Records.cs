@@ -51,7 +51,11 @@ public sealed record PartLocation(string NodeId, string Key, long Length);
 /// that healing or rebalancing moved elsewhere (accounted; deleted after a grace period so readers in flight
 /// can finish).
 /// </summary>
-public sealed record ReclaimEntry(string Id, IReadOnlyList<PartLocation> Parts, DateTimeOffset Due, bool Accounted)
+/// <remarks>
+/// <see cref="Bucket"/> and <see cref="Key"/> name the object the parts belonged to: before deleting, the sweeper
+/// skips any part that object's current record uses again (a part moved away and back within the grace period).
+/// </remarks>
+public sealed record ReclaimEntry(string Id, IReadOnlyList<PartLocation> Parts, DateTimeOffset Due, bool Accounted, string? Bucket = null, string? Key = null)
 {
     /// <summary>An entry for every part of <paramref name="segments"/>, named after the first segment.</summary>
     public static ReclaimEntry ForSegments(IReadOnlyList<Segment> segments, DateTimeOffset due, bool accounted) =>

@@ -17,8 +17,8 @@ public static class SegmentAccounting
         };
 
     /// <summary>The segment holding the part a move names, if the record still has it on the node the move starts from.</summary>
-    public static Segment? SegmentForMove(this ObjectRecord? record, PartMove move) =>
-        record?.Segments.FirstOrDefault(s => s.Id == move.SegmentId) is { } segment
+    public static Segment? SegmentForMove(this ObjectRecord record, PartMove move) =>
+        record.Segments.FirstOrDefault(s => s.Id == move.SegmentId) is { } segment
         && move.Shard < segment.Nodes.Count
         && segment.Nodes[move.Shard] == move.FromNode
             ? segment

@@ -22,6 +22,19 @@ public sealed record FaultTolerance(int NodesAvailable, int PartsPerStripe, int 
 
 public sealed record ClusterView(int DataShards, int ParityShards, FaultTolerance Tolerance, IReadOnlyList<NodeView> Nodes);
 
+/// <summary>The one-page answer to "is my data safe, and is anything being done about it?".</summary>
+public sealed record ClusterHealth(
+    string Status,
+    FaultTolerance Tolerance,
+    int NodesUp,
+    IReadOnlyList<string> NodesDown,
+    double FillSpread,
+    long? UnderProtectedObjects,
+    bool Healing,
+    Maintenance.HealReport? LastHeal,
+    bool Rebalancing,
+    Maintenance.RebalanceReport? LastRebalance);
+
 public sealed class NodeAlreadyExistsException(string id) : InvalidOperationException($"A node with id '{id}' already exists; nodes are never replaced or removed.");
 
 /// <summary>Adds nodes (never removes them) and describes the cluster for the admin API.</summary>
@@ -79,6 +92,20 @@ public sealed class NodeAdministration(
                 status.CheckedAt);
         }).ToArray();
         return new ClusterView(settings.DataShards, settings.ParityShards, Tolerance(registry.Available.Count, settings.DataShards, settings.ParityShards), nodes);
+    }
+
+    public async Task<ClusterHealth> HealthAsync(Maintenance.MaintenanceStatus maintenance, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var tolerance = Tolerance(registry.Available.Count, settings.DataShards, settings.ParityShards);
+        var down = registry.All.Where(n => n.State == NodeState.Down).Select(n => n.Node.Id).ToArray();
+        var usage = await metadata.GetNodeUsageAsync(cancellationToken);
+        var fill = registry.Up.ToDictionary(n => n.Node.Id, n => usage.TryGetValue(n.Node.Id, out var u) ? u.BytesUsed : 0);
+        var underProtected = maintenance.LastHeal?.StillUnderProtected;
+        var status = !tolerance.WritesPossible ? "unavailable"
+            : tolerance.Reduced || down.Length > 0 || underProtected > 0 ? "degraded"
+            : "healthy";
+        return new ClusterHealth(status, tolerance, registry.Up.Count, down, Maintenance.Rebalancer.Spread(fill), underProtected, maintenance.Healing, maintenance.LastHeal, maintenance.Rebalancing, maintenance.LastRebalance);
     }
 
     public static FaultTolerance Tolerance(int available, int dataShards, int parityShards)

@@ -11,7 +11,7 @@ public enum NodeState
 }
 
 /// <summary>This gateway's live view of one node: the node itself and what the last probe or request found.</summary>
-public sealed record NodeStatus(IStorageNode Node, NodeState State, NodeCapacity? Capacity, string? LastError, DateTimeOffset CheckedAt);
+public sealed record NodeStatus(IStorageNode Node, NodeState State, NodeCapacity? Capacity, string? LastError, DateTimeOffset CheckedAt, DateTimeOffset? DownSince = null);
 
 /// <summary>
 /// The nodes this gateway can reach, by id, with their health. Metadata holds the durable registry; this is the
@@ -35,11 +35,14 @@ public sealed class NodeRegistry(TimeProvider time)
     public bool IsAvailable(string id) => _nodes.TryGetValue(id, out var status) && status.State != NodeState.Down;
 
     public void ReportUp(string id, NodeCapacity? capacity) =>
-        Update(id, status => status with { State = NodeState.Up, Capacity = capacity, LastError = null, CheckedAt = time.GetUtcNow() });
+        Update(id, status => status with { State = NodeState.Up, Capacity = capacity, LastError = null, CheckedAt = time.GetUtcNow(), DownSince = null });
 
     /// <summary>Marks the node down until the next successful probe; reads then skip it and writes avoid it.</summary>
     public void ReportDown(string id, string reason) =>
-        Update(id, status => status with { State = NodeState.Down, LastError = reason, CheckedAt = time.GetUtcNow() });
+        Update(id, status => status with { State = NodeState.Down, LastError = reason, CheckedAt = time.GetUtcNow(), DownSince = status.DownSince ?? time.GetUtcNow() });
+
+    /// <summary>Only nodes known to be up: healing and rebalancing write to these and nowhere else.</summary>
+    public IReadOnlyCollection<NodeStatus> Up => [.. All.Where(n => n.State == NodeState.Up)];
 
     private void Update(string id, Func<NodeStatus, NodeStatus> change)
     {

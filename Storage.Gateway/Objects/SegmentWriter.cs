@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Security.Cryptography;
@@ -8,7 +7,6 @@ using Storage.Gateway.Hosting;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Nodes;
 using Storage.Gateway.Objects.Erasure;
-using Storage.Gateway.Objects.Integrity;
 using Storage.Gateway.Placement;
 
 namespace Storage.Gateway.Objects;
@@ -209,13 +207,9 @@ public sealed class SegmentWriter(
 
         public async Task WriteStripeAsync(Memory<byte>[] shards, CancellationToken cancellationToken)
         {
-            Span<byte> checksum = stackalloc byte[StripeLayout.ChecksumBytes];
             for (var shard = 0; shard < shards.Length; shard++)
             {
-                var writer = _pipes[shard].Writer;
-                writer.Write(shards[shard].Span);
-                BinaryPrimitives.WriteUInt32LittleEndian(checksum, Crc32C.Compute(shards[shard].Span));
-                writer.Write(checksum);
+                StripeLayout.WriteBlock(_pipes[shard].Writer, shards[shard].Span);
             }
 
             for (var shard = 0; shard < shards.Length; shard++)

@@ -1,10 +1,8 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Diagnostics;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Nodes;
 using Storage.Gateway.Objects.Erasure;
-using Storage.Gateway.Objects.Integrity;
 
 namespace Storage.Gateway.Objects;
 
@@ -61,7 +59,28 @@ public sealed class StripeFetcher : IAsyncDisposable
         }
 
         // Rebuild: read further parts, data first (cheapest to decode), until DataShards blocks are intact.
-        var candidates = new Queue<int>(Enumerable.Range(0, _cursors.Length).Where(shard => shard < firstNeeded || shard > lastNeeded));
+        await ReadUntilDecodableAsync(slot, Enumerable.Range(0, _cursors.Length).Where(shard => shard < firstNeeded || shard > lastNeeded), cancellationToken);
+        using var activity = StorageTelemetry.Source.StartActivity("stripe.reconstruct");
+        _codec.Reconstruct(slot.Shards, slot.Valid, dataOnly: true);
+        _telemetry.Reconstructions.Add(1);
+        return slot;
+    }
+
+    /// <summary>Computes the block of <paramref name="shard"/> for a stripe from the other parts, without reading that part.</summary>
+    /// <exception cref="DataUnavailableException">Too few intact parts remain.</exception>
+    public async Task<ReadOnlyMemory<byte>> RebuildShardAsync(long stripe, int shard, CancellationToken cancellationToken)
+    {
+        var slot = _slots[0];
+        slot.Reset(stripe, _layout.BlockLength(stripe));
+        await ReadUntilDecodableAsync(slot, Enumerable.Range(0, _cursors.Length).Where(s => s != shard), cancellationToken);
+        _codec.Reconstruct(slot.Shards, slot.Valid);
+        return slot.Shards[shard];
+    }
+
+    /// <summary>Reads parts in the given order, in parallel batches, until DataShards blocks of the slot are intact.</summary>
+    private async Task ReadUntilDecodableAsync(FetchedStripe slot, IEnumerable<int> order, CancellationToken cancellationToken)
+    {
+        var candidates = new Queue<int>(order);
         while (slot.ValidCount < _codec.DataShards)
         {
             var wanted = _codec.DataShards - slot.ValidCount;
@@ -81,11 +100,6 @@ public sealed class StripeFetcher : IAsyncDisposable
 
             await ReadShardsAsync(slot, batch, cancellationToken);
         }
-
-        using var activity = StorageTelemetry.Source.StartActivity("stripe.reconstruct");
-        _codec.Reconstruct(slot.Shards, slot.Valid, dataOnly: true);
-        _telemetry.Reconstructions.Add(1);
-        return slot;
     }
 
     public async ValueTask DisposeAsync()
@@ -130,8 +144,7 @@ public sealed class StripeFetcher : IAsyncDisposable
             return;
         }
 
-        var expected = BinaryPrimitives.ReadUInt32LittleEndian(raw.Span[block..]);
-        if (Crc32C.Compute(raw.Span[..block]) == expected)
+        if (StripeLayout.IsIntact(raw.Span, block))
         {
             slot.Valid[shard] = true;
         }

@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.Buffers.Binary;
 using Storage.Gateway.Metadata;
+using Storage.Gateway.Objects.Integrity;
 
 namespace Storage.Gateway.Objects;
 
@@ -37,4 +40,16 @@ public readonly record struct StripeLayout(long Size, int DataShards, int BlockS
 
     /// <summary>Offset of the stripe's block inside every part.</summary>
     public long PartOffset(long stripe) => stripe * (BlockSize + ChecksumBytes);
+
+    /// <summary>Appends a block as it is stored in a part: the bytes, then their CRC-32C (little-endian).</summary>
+    public static void WriteBlock(IBufferWriter<byte> output, ReadOnlySpan<byte> block)
+    {
+        output.Write(block);
+        BinaryPrimitives.WriteUInt32LittleEndian(output.GetSpan(ChecksumBytes), Crc32C.Compute(block));
+        output.Advance(ChecksumBytes);
+    }
+
+    /// <summary>True when a stored block (<paramref name="blockLength"/> bytes and their CRC) is intact.</summary>
+    public static bool IsIntact(ReadOnlySpan<byte> stored, int blockLength) =>
+        Crc32C.Compute(stored[..blockLength]) == BinaryPrimitives.ReadUInt32LittleEndian(stored[blockLength..]);
 }

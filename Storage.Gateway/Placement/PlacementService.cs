@@ -29,11 +29,17 @@ public sealed class PlacementService(NodeRegistry registry)
             throw new InsufficientNodesException(available.Count, minimumNodes, registry.All.Count);
         }
 
+        return RendezvousPlacement.Assign(identity, Candidates(available), shards);
+    }
+
+    /// <summary>Nodes that are up, best first for this identity: where healing puts a rebuilt part.</summary>
+    public string[] RankUp(string identity) =>
+        registry.Up.Count == 0 ? [] : RendezvousPlacement.Rank(identity, Candidates(registry.Up));
+
+    private PlacementCandidate[] Candidates(IReadOnlyCollection<NodeStatus> nodes)
+    {
         var usage = Usage;
-        var candidates = available
-            .Select(status => new PlacementCandidate(status.Node.Id, FreeRoom(status, usage)))
-            .ToArray();
-        return RendezvousPlacement.Assign(identity, candidates, shards);
+        return [.. nodes.Select(status => new PlacementCandidate(status.Node.Id, FreeRoom(status, usage)))];
     }
 
     private static double FreeRoom(NodeStatus status, IReadOnlyDictionary<string, NodeUsage> usage)

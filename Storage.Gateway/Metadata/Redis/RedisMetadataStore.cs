@@ -147,10 +147,10 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
         (await SwapAsync(
             move.Bucket,
             move.Key,
-            previous => previous.SegmentForMove(move) is { } segment
+            previous => previous?.SegmentForMove(move) is { } segment
                 ? new Swap(
                     MetadataJsonContext.Serialize(previous!.WithPartMoved(move.SegmentId, move.Shard, move.ToNode)),
-                    new ReclaimEntry($"move-{Guid.NewGuid():N}", [segment.Part(move.Shard)], reclaimAt, Accounted: true),
+                    new ReclaimEntry($"move-{Guid.NewGuid():N}", [segment.Part(move.Shard)], reclaimAt, Accounted: true, move.Bucket, move.Key),
                     [],
                     UsageArguments([segment.Part(move.Shard) with { NodeId = move.ToNode }], +1))
                 : null,

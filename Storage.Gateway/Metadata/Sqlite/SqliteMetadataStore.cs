@@ -59,7 +59,9 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
                 id TEXT PRIMARY KEY,
                 parts TEXT NOT NULL,
                 due INTEGER NOT NULL,
-                accounted INTEGER NOT NULL);
+                accounted INTEGER NOT NULL,
+                bucket TEXT,
+                key TEXT);
             CREATE INDEX IF NOT EXISTS reclaims_by_due ON reclaims (due);
             CREATE TABLE IF NOT EXISTS leases (
                 name TEXT PRIMARY KEY,
@@ -148,8 +150,8 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         return await QueryAsync(
             connection,
             null,
-            r => new ReclaimEntry(r.GetString(0), MetadataJsonContext.Deserialize<IReadOnlyList<PartLocation>>(r.GetString(1)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)), r.GetInt64(3) != 0),
-            "SELECT id, parts, due, accounted FROM reclaims WHERE due <= $now ORDER BY due LIMIT $limit", [("$now", now.ToUnixTimeMilliseconds()), ("$limit", limit)], cancellationToken);
+            r => new ReclaimEntry(r.GetString(0), MetadataJsonContext.Deserialize<IReadOnlyList<PartLocation>>(r.GetString(1)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)), r.GetInt64(3) != 0, r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5)),
+            "SELECT id, parts, due, accounted, bucket, key FROM reclaims WHERE due <= $now ORDER BY due LIMIT $limit", [("$now", now.ToUnixTimeMilliseconds()), ("$limit", limit)], cancellationToken);
     }
 
     public Task CompleteReclaimAsync(ReclaimEntry entry, CancellationToken cancellationToken) =>
@@ -270,7 +272,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     private static async Task<bool> ReplacePartAsync(SqliteConnection connection, SqliteTransaction transaction, PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
     {
         var record = await GetObjectAsync(connection, transaction, move.Bucket, move.Key, cancellationToken);
-        if (record.SegmentForMove(move) is not { } segment)
+        if (record?.SegmentForMove(move) is not { } segment)
         {
             return false;
         }
@@ -279,7 +281,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         await ExecuteAsync(connection, transaction, "UPDATE objects SET record = $record WHERE bucket = $bucket AND key = $key", [("$record", MetadataJsonContext.Serialize(moved)), ("$bucket", move.Bucket), ("$key", move.Key)], cancellationToken);
         var old = segment.Part(move.Shard);
         await AddUsageAsync(connection, transaction, [old with { NodeId = move.ToNode }], +1, cancellationToken);
-        await UpsertReclaimAsync(connection, transaction, new ReclaimEntry($"move-{Guid.NewGuid():N}", [old], reclaimAt, Accounted: true), cancellationToken);
+        await UpsertReclaimAsync(connection, transaction, new ReclaimEntry($"move-{Guid.NewGuid():N}", [old], reclaimAt, Accounted: true, move.Bucket, move.Key), cancellationToken);
         return true;
     }
 
@@ -297,7 +299,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
     private static Task<int> UpsertReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ReclaimEntry entry, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction,
-            "INSERT INTO reclaims (id, parts, due, accounted) VALUES ($id, $parts, $due, $accounted) ON CONFLICT (id) DO UPDATE SET parts = excluded.parts, due = excluded.due, accounted = excluded.accounted", [("$id", entry.Id), ("$parts", MetadataJsonContext.Serialize(entry.Parts)), ("$due", entry.Due.ToUnixTimeMilliseconds()), ("$accounted", entry.Accounted ? 1 : 0)], cancellationToken);
+            "INSERT INTO reclaims (id, parts, due, accounted, bucket, key) VALUES ($id, $parts, $due, $accounted, $bucket, $key) ON CONFLICT (id) DO UPDATE SET parts = excluded.parts, due = excluded.due, accounted = excluded.accounted", [("$id", entry.Id), ("$parts", MetadataJsonContext.Serialize(entry.Parts)), ("$due", entry.Due.ToUnixTimeMilliseconds()), ("$accounted", entry.Accounted ? 1 : 0), ("$bucket", (object?)entry.Bucket ?? DBNull.Value), ("$key", (object?)entry.Key ?? DBNull.Value)], cancellationToken);
 
     private static async Task AddUsageAsync(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<PartLocation> parts, int sign, CancellationToken cancellationToken)
     {

@@ -1,0 +1,128 @@
+using System.IO.Pipelines;
+using Microsoft.Extensions.Options;
+using Storage.Gateway.Hosting;
+using Storage.Gateway.Metadata;
+using Storage.Gateway.Nodes;
+using Storage.Gateway.Objects;
+using Storage.Gateway.Objects.Erasure;
+
+namespace Storage.Gateway.Maintenance;
+
+/// <summary>
+/// Puts one part of a segment on another node: either rebuilt from the segment's other parts (healing; works
+/// whatever happened to the original) or copied from the original with every block's CRC checked on the way
+/// (rebalancing). Only when the new copy is durable does the metadata switch — a compare-and-swap that fails if
+/// the object changed meanwhile, in which case the copy is deleted. The original is reclaimed after the grace
+/// period, so readers holding the old record never find a part missing.
+/// </summary>
+public sealed class PartRepairer(
+    IMetadataStore metadata,
+    NodeRegistry registry,
+    ErasureCodecs codecs,
+    StorageTelemetry telemetry,
+    IOptions<StorageOptions> options,
+    TimeProvider time,
+    ILogger<PartRepairer> logger)
+{
+    /// <summary>Rebuilds part <paramref name="shard"/> onto <paramref name="targetNode"/>; false if the object changed meanwhile.</summary>
+    public Task<bool> RebuildAsync(ObjectRecord record, Segment segment, int shard, string targetNode, CancellationToken cancellationToken) =>
+        InstallAsync(record, segment, shard, targetNode, async (writer, ct) =>
+        {
+            var layout = StripeLayout.For(segment);
+            await using var fetcher = new StripeFetcher(segment, codecs.Get(segment.DataShards, segment.ParityShards), registry, telemetry, layout.StripeCount - 1);
+            for (var stripe = 0L; stripe < layout.StripeCount; stripe++)
+            {
+                StripeLayout.WriteBlock(writer, (await fetcher.RebuildShardAsync(stripe, shard, ct)).Span);
+                await writer.FlushAsync(ct);
+            }
+        }, cancellationToken);
+
+    /// <summary>Copies part <paramref name="shard"/> to <paramref name="targetNode"/>, checking each block; false if the object changed meanwhile.</summary>
+    /// <exception cref="InvalidDataException">A block of the original is corrupt (healing should rebuild it instead).</exception>
+    public Task<bool> CopyAsync(ObjectRecord record, Segment segment, int shard, string targetNode, CancellationToken cancellationToken) =>
+        InstallAsync(record, segment, shard, targetNode, async (writer, ct) =>
+        {
+            var layout = StripeLayout.For(segment);
+            var source = Node(segment.Nodes[shard]);
+            await using var part = await source.OpenReadAsync(PartKeys.For(segment.Id, shard), 0, layout.PartLength, ct);
+            var buffer = new byte[segment.BlockSize + StripeLayout.ChecksumBytes];
+            for (var stripe = 0L; stripe < layout.StripeCount; stripe++)
+            {
+                var block = layout.BlockLength(stripe);
+                var raw = buffer.AsMemory(0, block + StripeLayout.ChecksumBytes);
+                await part.ReadExactlyAsync(raw, ct);
+                if (!StripeLayout.IsIntact(raw.Span, block))
+                {
+                    throw new InvalidDataException($"Block {stripe} of part {shard} of segment {segment.Id} on node '{source.Id}' is corrupt.");
+                }
+
+                await writer.WriteAsync(raw, ct);
+            }
+        }, cancellationToken);
+
+    private async Task<bool> InstallAsync(ObjectRecord record, Segment segment, int shard, string targetNode, Func<PipeWriter, CancellationToken, Task> produce, CancellationToken cancellationToken)
+    {
+        using var activity = StorageTelemetry.Source.StartActivity("part.repair");
+        activity?.SetTag("storage.segment.id", segment.Id);
+        activity?.SetTag("storage.node.id", targetNode);
+        var target = Node(targetNode);
+        var key = PartKeys.For(segment.Id, shard);
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 4L * segment.BlockSize, resumeWriterThreshold: segment.BlockSize, useSynchronizationContext: false));
+        using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var upload = UploadAsync(target, key, pipe.Reader, StripeLayout.For(segment).PartLength, abort.Token);
+        try
+        {
+            await produce(pipe.Writer, abort.Token);
+            await pipe.Writer.CompleteAsync();
+            await upload;
+        }
+        catch (Exception ex)
+        {
+            await abort.CancelAsync();
+            await pipe.Writer.CompleteAsync(ex);
+            await upload.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            await DeleteQuietlyAsync(target, key);
+            throw;
+        }
+
+        var move = new PartMove(record.Bucket, record.Key, segment.Id, shard, segment.Nodes[shard], targetNode);
+        if (await metadata.ReplacePartAsync(move, time.GetUtcNow() + options.Value.Maintenance.ReclaimDelay, cancellationToken))
+        {
+            return true;
+        }
+
+        logger.LogDebug("Object {Bucket}/{Key} changed while its part {Shard} was repaired; discarding the copy", record.Bucket, record.Key, shard);
+        await DeleteQuietlyAsync(target, key);
+        return false;
+    }
+
+    private static async Task UploadAsync(IStorageNode target, string key, PipeReader reader, long length, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var content = reader.AsStream(leaveOpen: true);
+            await target.PutAsync(key, content, length, cancellationToken);
+            await reader.CompleteAsync();
+        }
+        catch (Exception ex)
+        {
+            await reader.CompleteAsync(ex);
+            throw;
+        }
+    }
+
+    private async Task DeleteQuietlyAsync(IStorageNode node, string key)
+    {
+        try
+        {
+            await node.DeleteAsync(key, CancellationToken.None);
+        }
+        catch (IOException ex)
+        {
+            logger.LogDebug(ex, "Could not remove the discarded copy {Key} on {Node}", key, node.Id);
+        }
+    }
+
+    private IStorageNode Node(string id) =>
+        registry.TryGet(id, out var status) ? status.Node : throw new InvalidOperationException($"Node '{id}' is not registered on this gateway.");
+}
