@@ -1,5 +1,8 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Security.Cryptography;
+using System.Text.Json;
+using Storage.Gateway.Metadata;
 using Storage.Gateway.Nodes;
 using Storage.Tests.Fixtures;
 
@@ -59,6 +62,39 @@ public sealed class S3ClusterTests : IAsyncLifetime
 
         await _gateway.Service<NodeMonitor>().RefreshAsync(default);
         Assert.Equal(ObjectCount, (await ReadAllAsync()).Exact);
+    }
+
+    [Fact]
+    public async Task Objects_written_while_two_nodes_were_down_regain_full_protection_when_they_return()
+    {
+        await _servers[2].StopAsync();
+        await _servers[5].StopAsync();
+        await _gateway.Service<NodeMonitor>().RefreshAsync(default);
+        var objects = new Dictionary<string, byte[]>();
+        for (var i = 0; i < 30; i++)
+        {
+            objects[$"d{i}"] = TestData.Bytes(i % 3 == 0 ? 50_000 : 600_000 + i, i);
+            (await _gateway.Client.PutAsync($"/object/d{i}", new ByteArrayContent(objects[$"d{i}"]))).EnsureSuccessStatusCode();
+        }
+
+        await _servers[2].RestartAsync();
+        await _servers[5].RestartAsync();
+        await _gateway.Service<NodeMonitor>().RefreshAsync(default);
+        var heal = await (await _gateway.Client.PostAsync("/admin/heal", null)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(heal.GetProperty("partsRebuilt").GetInt64() > 0);
+        Assert.Equal(0, heal.GetProperty("stillUnderProtected").GetInt64());
+        await foreach (var record in _gateway.Service<IMetadataStore>().AllObjectsAsync(default))
+        {
+            Assert.All(record.Segments, segment => Assert.Equal(segment.Nodes.Count, segment.Nodes.Distinct().Count()));
+        }
+
+        await _servers[0].StopAsync();
+        await _servers[7].StopAsync();
+        await _gateway.Service<NodeMonitor>().RefreshAsync(default);
+        foreach (var (id, data) in objects)
+        {
+            Assert.Equal(data, await _gateway.Client.GetByteArrayAsync($"/object/{id}"));
+        }
     }
 
     [Fact]
