@@ -1,8 +1,20 @@
 using Storage.LoadBench;
 
-var options = LoadBenchOptions.Parse(args);
-await using var bench = await LoadBenchmark.StartAsync(options);
-var report = await bench.RunAsync();
+// Scenarios: "http" (default) compares the gateway with same-run baselines on folder nodes; "cluster" measures
+// listing on Redis and SQLite, S3 nodes, healing and rebalancing.
+var scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "http";
+var options = LoadBenchOptions.Parse([.. args.Where(a => a != scenario)]);
+string report;
+if (scenario == "cluster")
+{
+    report = await ClusterBenchmark.RunAsync(options);
+}
+else
+{
+    await using var bench = await LoadBenchmark.StartAsync(options);
+    report = await bench.RunAsync();
+}
+
 Console.WriteLine(report);
 if (options.OutputPath is { } path)
 {
