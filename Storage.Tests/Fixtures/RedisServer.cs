@@ -12,14 +12,16 @@ public sealed class RedisServer : IAsyncDisposable
 {
     private readonly string? _password;
     private readonly TempDirectory? _data;
+    private readonly RedisTls? _tls;
     private Process _process;
 
-    private RedisServer(Process process, int port, string? password, TempDirectory? data)
+    private RedisServer(Process process, int port, string? password, TempDirectory? data, RedisTls? tls)
     {
         _process = process;
         Port = port;
         _password = password;
         _data = data;
+        _tls = tls;
     }
 
     public int Port { get; }
@@ -27,11 +29,14 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>The Aspire format the gateway reads from <c>ConnectionStrings:redis</c>.</summary>
     public string ConnectionString => _password is null ? $"127.0.0.1:{Port}" : $"127.0.0.1:{Port},password={_password}";
 
-    public static async Task<RedisServer> StartAsync(string? password = null, bool persistent = false)
+    /// <summary>The TLS files when started with TLS (the port then speaks only TLS).</summary>
+    public RedisTls? Tls => _tls;
+
+    public static async Task<RedisServer> StartAsync(string? password = null, bool persistent = false, RedisTls? tls = null)
     {
         var data = persistent ? new TempDirectory("redis-data") : null;
         var port = FreePort();
-        return new RedisServer(await LaunchAsync(port, password, data), port, password, data);
+        return new RedisServer(await LaunchAsync(port, password, data, tls), port, password, data, tls);
     }
 
     /// <summary>Kills the server without letting it save (as a crash would), then starts it again on the same port and data.</summary>
@@ -40,7 +45,7 @@ public sealed class RedisServer : IAsyncDisposable
         _process.Kill();
         await _process.WaitForExitAsync();
         _process.Dispose();
-        _process = await LaunchAsync(Port, _password, _data);
+        _process = await LaunchAsync(Port, _password, _data, _tls);
     }
 
     public async Task StopAsync()
@@ -59,12 +64,15 @@ public sealed class RedisServer : IAsyncDisposable
         _data?.Dispose();
     }
 
-    private static async Task<Process> LaunchAsync(int port, string? password, TempDirectory? data)
+    private static async Task<Process> LaunchAsync(int port, string? password, TempDirectory? data, RedisTls? tls)
     {
         var start = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         string[] arguments =
         [
-            "--port", $"{port}", "--bind", "127.0.0.1", "--save", "", "--daemonize", "no",
+            .. tls is null
+                ? new[] { "--port", $"{port}" }
+                : ["--port", "0", "--tls-port", $"{port}", "--tls-cert-file", tls.CertificatePath, "--tls-key-file", tls.KeyPath, "--tls-ca-cert-file", tls.CaPath, "--tls-auth-clients", "no"],
+            "--bind", "127.0.0.1", "--save", "", "--daemonize", "no",
             .. data is null ? new[] { "--appendonly", "no" } : ["--appendonly", "yes", "--appendfsync", "always", "--dir", data.Path],
             .. password is null ? Array.Empty<string>() : ["--requirepass", password],
         ];

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Threading.Channels;
 
 namespace Storage.Gateway.Metadata.Redis;
@@ -177,7 +178,13 @@ public sealed class RedisConnection : IAsyncDisposable
                 if (options.Ssl)
                 {
                     var tls = new SslStream(stream, leaveInnerStreamOpen: false);
-                    await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = options.SslHost ?? options.Host }, timeout.Token);
+                    await tls.AuthenticateAsClientAsync(
+                        new SslClientAuthenticationOptions
+                        {
+                            TargetHost = options.SslHost ?? options.Host,
+                            RemoteCertificateValidationCallback = options.SslCaPath is { } ca ? TrustPrivateRoot(ca) : null,
+                        },
+                        timeout.Token);
                     stream = tls;
                 }
             }
@@ -200,6 +207,31 @@ public sealed class RedisConnection : IAsyncDisposable
 
             _ = Task.Run(session.ReadLoopAsync, CancellationToken.None);
             return session;
+        }
+
+        /// <summary>Accepts a server certificate that chains to the given CA; a wrong host name is still refused.</summary>
+        private static RemoteCertificateValidationCallback TrustPrivateRoot(string caPemPath)
+        {
+            var root = X509CertificateLoader.LoadCertificateFromFile(caPemPath);
+            return (_, certificate, _, errors) =>
+            {
+                if (errors == SslPolicyErrors.None)
+                {
+                    return true;
+                }
+
+                if (certificate is null || (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
+                {
+                    return false;
+                }
+
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(root);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+                return chain.Build(leaf);
+            };
         }
 
         public void Send(PendingCommand command)

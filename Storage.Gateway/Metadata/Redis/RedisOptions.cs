@@ -5,7 +5,8 @@ namespace Storage.Gateway.Metadata.Redis;
 /// <summary>
 /// A Redis endpoint as Aspire publishes it: <c>host:port[,password=…][,user=…][,ssl=true][,sslHost=…]</c>, plus the
 /// StackExchange.Redis keys <c>connectTimeout</c>, <c>syncTimeout</c> and <c>defaultDatabase</c> (milliseconds /
-/// index). Unknown options are ignored, as StackExchange.Redis does, so Aspire-generated strings always parse.
+/// index), and <c>sslCa</c>: a PEM file of a private CA to trust for the server certificate (the host name is
+/// still checked). Unknown options are ignored, so Aspire-generated strings always parse.
 /// </summary>
 public sealed record RedisOptions(
     string Host,
@@ -14,6 +15,7 @@ public sealed record RedisOptions(
     string? Password = null,
     bool Ssl = false,
     string? SslHost = null,
+    string? SslCaPath = null,
     int Database = 0,
     TimeSpan? ConnectTimeout = null,
     TimeSpan? CommandTimeout = null)
@@ -50,6 +52,7 @@ public sealed record RedisOptions(
                 "user" => options with { User = value },
                 "ssl" => options with { Ssl = bool.Parse(value) },
                 "sslhost" => options with { SslHost = value },
+                "sslca" => options with { SslCaPath = value },
                 "defaultdatabase" => options with { Database = int.Parse(value, CultureInfo.InvariantCulture) },
                 "connecttimeout" => options with { ConnectTimeout = TimeSpan.FromMilliseconds(int.Parse(value, CultureInfo.InvariantCulture)) },
                 "synctimeout" or "asynctimeout" => options with { CommandTimeout = TimeSpan.FromMilliseconds(int.Parse(value, CultureInfo.InvariantCulture)) },

@@ -55,6 +55,27 @@ public sealed class RedisConnectionTests(RedisFixture redis) : IClassFixture<Red
     }
 
     [Fact]
+    public async Task Tls_connections_work_with_a_trusted_ca_and_are_refused_otherwise()
+    {
+        using var tls = new RedisTls();
+        await using var server = await RedisServer.StartAsync(tls: tls);
+        await using (var trusted = Connect($"localhost:{server.Port},ssl=true,sslCa={tls.CaPath}"))
+        {
+            await trusted.ExecuteAsync(default, "SET", "over-tls", "yes");
+            Assert.Equal("yes", (await trusted.ExecuteAsync(default, "GET", "over-tls")).AsString());
+        }
+
+        await using var untrusted = Connect($"localhost:{server.Port},ssl=true");
+        await Assert.ThrowsAsync<RedisConnectionException>(() => untrusted.ExecuteAsync(default, "PING"));
+
+        await using var wrongName = Connect($"localhost:{server.Port},ssl=true,sslHost=redis.example.com,sslCa={tls.CaPath}");
+        await Assert.ThrowsAsync<RedisConnectionException>(() => wrongName.ExecuteAsync(default, "PING"));
+
+        await using var plaintext = Connect($"localhost:{server.Port},connectTimeout=1000,syncTimeout=1000");
+        await Assert.ThrowsAsync<RedisConnectionException>(() => plaintext.ExecuteAsync(default, "PING"));
+    }
+
+    [Fact]
     public async Task An_unreachable_server_fails_fast_with_a_connection_error()
     {
         await using var server = await RedisServer.StartAsync();
