@@ -65,6 +65,16 @@ public sealed class ReplicaTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Maintenance_passes_started_on_both_replicas_at_once_run_on_one()
+    {
+        var passes = await Task.WhenAll(
+            _first.Client.PostAsync("/admin/rebalance", null),
+            _second.Client.PostAsync("/admin/rebalance", null));
+        var reports = await Task.WhenAll(passes.Select(p => p.Content.ReadFromJsonAsync<JsonElement>()));
+        Assert.Single(reports, r => r.TryGetProperty("skipped", out var skipped) && skipped.ValueKind == JsonValueKind.String);
+    }
+
+    [Fact]
     public async Task A_node_added_through_one_replica_joins_the_other()
     {
         var path = Path.Combine(_nodes.Path, "node9");

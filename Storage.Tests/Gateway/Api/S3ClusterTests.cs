@@ -98,6 +98,30 @@ public sealed class S3ClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_node_connection_string_added_before_a_restart_joins_and_the_rest_keep_their_data()
+    {
+        (await _gateway.Client.PutAsync("/object/before", new ByteArrayContent(TestData.Bytes(900_000, 5)))).EnsureSuccessStatusCode();
+        var dataPath = _gateway.DataPath;
+        await _gateway.App.StopAsync();
+
+        await using var extra = await S3Server.StartAsync();
+        var settings = _servers.Select((s, i) => (Key: $"ConnectionStrings:node{i + 1}", Value: s.ConnectionString)).ToDictionary(p => p.Key, p => p.Value);
+        settings["ConnectionStrings:node9"] = extra.ConnectionString;
+        await using var restarted = await GatewayHost.StartAsync(settings, dataPath);
+        var nodes = (await restarted.Client.GetFromJsonAsync<JsonElement>("/admin/nodes")).GetProperty("nodes").EnumerateArray().ToArray();
+        Assert.Equal(9, nodes.Length);
+        Assert.Contains(nodes, n => n.GetProperty("id").GetString() == "node9" && n.GetProperty("state").GetString() == "up");
+        Assert.Equal(TestData.Bytes(900_000, 5), await restarted.Client.GetByteArrayAsync("/object/before"));
+        for (var i = 0; i < 12; i++)
+        {
+            (await restarted.Client.PutAsync($"/object/after{i}", new ByteArrayContent(TestData.Bytes(400_000, i)))).EnsureSuccessStatusCode();
+        }
+
+        var usage = (await restarted.Client.GetFromJsonAsync<JsonElement>("/admin/nodes")).GetProperty("nodes").EnumerateArray();
+        Assert.True(usage.Single(n => n.GetProperty("id").GetString() == "node9").GetProperty("partCount").GetInt64() > 0);
+    }
+
+    [Fact]
     public async Task A_body_of_unknown_length_is_stored_on_s3_nodes()
     {
         var data = TestData.Bytes(7_000_001, 77);

@@ -87,6 +87,18 @@ public sealed class RedisConnectionTests(RedisFixture redis) : IClassFixture<Red
     }
 
     [Fact]
+    public async Task A_server_that_never_answers_times_out_instead_of_hanging()
+    {
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        await using var connection = Connect($"127.0.0.1:{port},connectTimeout=500,syncTimeout=500");
+        var started = DateTime.UtcNow;
+        await Assert.ThrowsAsync<RedisConnectionException>(() => connection.ExecuteAsync(default, "PING"));
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
     public async Task Cancellation_stops_waiting_for_a_reply()
     {
         await using var connection = Connect(redis.Server.ConnectionString);
