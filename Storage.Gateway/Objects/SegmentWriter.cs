@@ -158,6 +158,8 @@ public sealed class SegmentWriter(
     /// <summary>One bounded pipe and one node upload per part of a segment being written.</summary>
     private sealed class PartSinks : IAsyncDisposable
     {
+        private static readonly TimeSpan FailedWriteRecheck = TimeSpan.FromMinutes(1);
+
         private readonly Segment _segment;
         private readonly Pipe[] _pipes;
         private readonly Task[] _uploads;
@@ -303,9 +305,12 @@ public sealed class SegmentWriter(
             await _metadata.RegisterWriteAsync(ReclaimEntry.ForSegments([_segment], now + _intentAge, accounted: false), cancellationToken);
         }
 
+        /// <summary>
+        /// Deletes what was written now, and leaves the write intent due a minute later, so the sweeper deletes again:
+        /// some S3-compatible servers finish an aborted upload after the delete and would otherwise keep a stray part.
+        /// </summary>
         private async Task DeletePartsAsync()
         {
-            var deleted = 0;
             for (var shard = 0; shard < _segment.Nodes.Count; shard++)
             {
                 try
@@ -313,7 +318,6 @@ public sealed class SegmentWriter(
                     if (_registry.TryGet(_segment.Nodes[shard], out var status))
                     {
                         await status.Node.DeleteAsync(PartKeys.For(_segment.Id, shard), CancellationToken.None);
-                        deleted++;
                     }
                 }
                 catch (Exception ex)
@@ -322,9 +326,13 @@ public sealed class SegmentWriter(
                 }
             }
 
-            if (deleted == _segment.Nodes.Count)
+            try
             {
-                await _metadata.CompleteReclaimAsync(ReclaimEntry.ForSegments([_segment], _time.GetUtcNow(), accounted: false), CancellationToken.None);
+                await _metadata.RegisterWriteAsync(ReclaimEntry.ForSegments([_segment], _time.GetUtcNow() + FailedWriteRecheck, accounted: false), CancellationToken.None);
+            }
+            catch (Exception ex)
+            {
+                _logger.LogWarning(ex, "Could not reschedule the sweep of abandoned segment {Segment}; its original deadline stands", _segment.Id);
             }
         }
     }

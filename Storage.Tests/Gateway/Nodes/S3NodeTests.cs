@@ -9,6 +9,9 @@ public sealed class S3NodeTests : StorageNodeContract
     private S3Server _server = null!;
     private S3Node? _node;
 
+    /// <summary>s3rver writes an aborted upload's object after the failed request ends, racing the node's clean-up delete.</summary>
+    protected override bool AbortedUploadsMayLeaveTruncatedObjects => true;
+
     public override async Task DisposeAsync()
     {
         _node?.Dispose();

@@ -19,6 +19,13 @@ public abstract class StorageNodeContract : IAsyncLifetime
 
     protected abstract Task<IStorageNode> CreateNodeAsync();
 
+    /// <summary>
+    /// True for a node backed by a server that materialises an aborted upload as a truncated object after the
+    /// upload failed (s3rver does; MinIO and AWS do not). The gateway copes (nothing references such a part, its
+    /// blocks fail their CRC, and the sweeper deletes it again); the node contract then only rules out a complete part.
+    /// </summary>
+    protected virtual bool AbortedUploadsMayLeaveTruncatedObjects => false;
+
     [Fact]
     public async Task Put_ranged_get_stat_list_and_delete_round_trip()
     {
@@ -76,7 +83,14 @@ public abstract class StorageNodeContract : IAsyncLifetime
     {
         var failing = new FailingStream(Encoding.ASCII.GetBytes(new string('x', 5000)));
         await Assert.ThrowsAnyAsync<IOException>(() => Node.PutAsync("parts/aa/bad.1", failing, 10_000, default));
-        Assert.Null(await Node.StatAsync("parts/aa/bad.1", default));
+        var left = await Node.StatAsync("parts/aa/bad.1", default);
+        if (AbortedUploadsMayLeaveTruncatedObjects && left is not null)
+        {
+            Assert.True(left.Length < 10_000, $"a failed upload left a complete-looking part of {left.Length} bytes");
+            return;
+        }
+
+        Assert.Null(left);
         Assert.Empty(await Node.ListAsync("", default).ToListAsync());
     }
 
