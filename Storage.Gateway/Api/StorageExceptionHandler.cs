@@ -15,6 +15,14 @@ public sealed class StorageExceptionHandler(IProblemDetailsService problems, ILo
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         var context = httpContext;
+        if (exception is OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; there is nobody to answer and nothing went wrong here.
+            logger.LogDebug("{Method} {Path}: the client disconnected", context.Request.Method, context.Request.Path);
+            context.Abort();
+            return true;
+        }
+
         var (status, title) = exception switch
         {
             BadHttpRequestException bad => (bad.StatusCode, "Bad request"),

@@ -15,6 +15,7 @@ namespace Storage.Gateway.Maintenance;
 public sealed class Healer(
     IMetadataStore metadata,
     NodeRegistry registry,
+    NodeMonitor monitor,
     PlacementService placement,
     PartRepairer repairer,
     MaintenanceStatus status,
@@ -34,6 +35,10 @@ public sealed class Healer(
         }
 
         using var running = status.MarkHealing();
+
+        // Another replica may have added nodes since the last probe: a part on a node this gateway does not know
+        // yet must not look lost.
+        await monitor.RefreshAsync(cancellationToken);
         var lost = registry.All
             .Where(n => n.State == NodeState.Down && started - n.DownSince >= options.Value.Maintenance.HealAfter)
             .Select(n => n.Node.Id)

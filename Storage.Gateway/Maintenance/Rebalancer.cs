@@ -15,6 +15,7 @@ namespace Storage.Gateway.Maintenance;
 public sealed class Rebalancer(
     IMetadataStore metadata,
     NodeRegistry registry,
+    NodeMonitor monitor,
     PartRepairer repairer,
     MaintenanceStatus status,
     GatewayInstance instance,
@@ -34,6 +35,7 @@ public sealed class Rebalancer(
         }
 
         using var running = status.MarkRebalancing();
+        await monitor.RefreshAsync(cancellationToken);
         var settings = options.Value.Maintenance;
         var fill = await ProjectedFillAsync(cancellationToken);
         var spreadBefore = Spread(fill);

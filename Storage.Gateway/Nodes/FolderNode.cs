@@ -2,7 +2,8 @@ namespace Storage.Gateway.Nodes;
 
 /// <summary>
 /// A node that is a local folder. Writes go to a temporary file that is flushed to disk and then renamed over
-/// the final name, so a part is either absent or complete. Keys are checked twice: by syntax
+/// the final name, and the folder is flushed too (so the rename survives a power cut): a part is either absent
+/// or complete. Keys are checked twice: by syntax
 /// (<see cref="PartKeys.IsSafe"/>) and by resolving the final path under the root.
 /// </summary>
 public sealed class FolderNode : IStorageNode
@@ -57,8 +58,15 @@ public sealed class FolderNode : IStorageNode
                 throw new IOException($"Part '{key}' on node '{Id}' received {written} bytes, expected {length}.");
             }
 
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            var folder = Path.GetDirectoryName(target)!;
+            if (!Directory.Exists(folder))
+            {
+                Directory.CreateDirectory(folder);
+                DirectorySync.Flush(Path.GetDirectoryName(folder)!);
+            }
+
             File.Move(temp, target, overwrite: true);
+            DirectorySync.Flush(folder);
         }
         catch
         {

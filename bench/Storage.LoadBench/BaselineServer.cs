@@ -4,8 +4,8 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 namespace Storage.LoadBench;
 
 /// <summary>
-/// The small-object baseline: an endpoint that stores each body in one local file (temp file, fsync, rename —
-/// the least a durable store can do) and serves it back. Same Kestrel, same process as the gateway. It also
+/// The small-object baseline: an endpoint that stores each body in one local file (temp file, fsync, rename,
+/// fsync of the folder — the least a durable store can do, and what a folder node does per part) and serves it back. Same Kestrel, same process as the gateway. It also
 /// offers the HTTP transport alone — a PUT that discards the body, a GET served from memory — as the ceiling
 /// any HTTP store can reach on this machine.
 /// </summary>
@@ -30,6 +30,7 @@ public static class BaselineServer
             }
 
             File.Move(temp, path, overwrite: true);
+            Storage.Gateway.Nodes.DirectorySync.Flush(folder);
             return Results.Ok();
         });
         app.MapGet("/baseline/{id}", (string id) => Results.File(Path.Combine(folder, id), "application/octet-stream"));

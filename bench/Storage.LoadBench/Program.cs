@@ -2,8 +2,8 @@ using Storage.LoadBench;
 
 // Scenarios: "http" (default) compares the gateway with same-run baselines on folder nodes; "cluster" measures
 // listing on Redis and SQLite, S3 nodes, healing and rebalancing.
-var scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "http";
-var options = LoadBenchOptions.Parse([.. args.Where(a => a != scenario)]);
+var scenario = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "http";
+var options = LoadBenchOptions.Parse(scenario == "http" && (args.Length == 0 || args[0] != "http") ? args : args[1..]);
 string report;
 if (scenario == "cluster")
 {

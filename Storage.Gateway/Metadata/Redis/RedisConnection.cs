@@ -236,6 +236,12 @@ public sealed class RedisConnection : IAsyncDisposable
 
         public void Send(PendingCommand command)
         {
+            if (IsFaulted)
+            {
+                command.Fail(new RedisConnectionException($"The connection to Redis at {_options} broke before the command was sent."));
+                return;
+            }
+
             _awaitingReply.Enqueue(command);
             Resp.WriteCommand(_output, command.Arguments);
         }

@@ -28,6 +28,13 @@ public sealed class FolderNodeTests : StorageNodeContract
         await Assert.ThrowsAsync<DirectoryNotFoundException>(() => Node.ProbeAsync(default));
     }
 
+    [Fact]
+    public void Flushing_a_folder_works_and_a_missing_folder_is_an_io_error()
+    {
+        DirectorySync.Flush(_root.Path);
+        Assert.Throws<IOException>(() => DirectorySync.Flush(Path.Combine(_root.Path, "no-such-folder")));
+    }
+
     protected override Task<IStorageNode> CreateNodeAsync() =>
         Task.FromResult<IStorageNode>(new FolderNode("n1", Path.Combine(_root.Path, "node")));
 }
