@@ -36,7 +36,7 @@ public static class ServiceDefaultsExtensions
     /// <summary>Maps /health (every check: readiness) and /alive (checks tagged live) in every environment.</summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
-        app.UseHealthRequestsUntraced(HealthPath, AlivePath);
+        app.UseRequestTracing(HealthPath, AlivePath);
         app.MapHealthChecks(HealthPath, new HealthCheckOptions { ResponseWriter = HealthResponseWriter.WriteJsonAsync });
         app.MapHealthChecks(AlivePath, new HealthCheckOptions
         {

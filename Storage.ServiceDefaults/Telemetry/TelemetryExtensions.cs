@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -72,18 +74,41 @@ public static class TelemetryExtensions
         return builder;
     }
 
-    /// <summary>Health probes run every few seconds; tracing them would drown the real requests.</summary>
-    public static WebApplication UseHealthRequestsUntraced(this WebApplication app, params string[] paths)
+    /// <summary>
+    /// Names and tags ASP.NET Core's server spans as OpenTelemetry.Instrumentation.AspNetCore would (absent from the
+    /// mirror): <c>PUT /object/{**id}</c>, with the semantic-convention method, route, path and status. Health
+    /// probes, which run every few seconds, are not recorded, so they do not drown the real requests.
+    /// </summary>
+    public static WebApplication UseRequestTracing(this WebApplication app, params string[] untracedPaths)
     {
-        app.Use((context, next) =>
+        app.Use(async (context, next) =>
         {
-            if (Activity.Current is { } activity && paths.Any(p => context.Request.Path.StartsWithSegments(p)))
+            if (Activity.Current is not { } activity)
+            {
+                await next(context);
+                return;
+            }
+
+            if (untracedPaths.Any(p => context.Request.Path.StartsWithSegments(p)))
             {
                 activity.ActivityTraceFlags &= ~ActivityTraceFlags.Recorded;
                 activity.IsAllDataRequested = false;
+                await next(context);
+                return;
             }
 
-            return next(context);
+            activity.SetTag("http.request.method", context.Request.Method);
+            activity.SetTag("url.path", context.Request.Path.Value);
+            activity.SetTag("url.scheme", context.Request.Scheme);
+            await next(context);
+            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText;
+            activity.DisplayName = route is null ? context.Request.Method : $"{context.Request.Method} {route}";
+            activity.SetTag("http.route", route);
+            activity.SetTag("http.response.status_code", context.Response.StatusCode);
+            if (context.Response.StatusCode >= 500)
+            {
+                activity.SetStatus(ActivityStatusCode.Error);
+            }
         });
         return app;
     }

@@ -5,7 +5,10 @@ using Storage.Tests.Fixtures;
 
 namespace Storage.Tests.ServiceDefaults;
 
-/// <summary>The gateway exports traces, metrics and logs over OTLP (http/protobuf) to a real receiver on loopback.</summary>
+/// <summary>
+/// The gateway (on Redis metadata) exports traces, metrics and logs over OTLP (http/protobuf) to a real receiver on
+/// loopback: a PUT's spans cover the request, the object layer, the node writes and the Redis commands.
+/// </summary>
 public sealed class TelemetryExportTests
 {
     [Fact]
@@ -22,8 +25,10 @@ public sealed class TelemetryExportTests
             context.Response.StatusCode = StatusCodes.Status200OK;
         });
 
+        await using var redis = await RedisServer.StartAsync();
         await using var gateway = await GatewayProcess.StartAsync(new Dictionary<string, string>
         {
+            ["ConnectionStrings__redis"] = redis.ConnectionString,
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.BaseAddress.ToString().TrimEnd('/'),
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
             ["OTEL_SERVICE_NAME"] = "gateway-under-test",
@@ -47,6 +52,9 @@ public sealed class TelemetryExportTests
             ("/v1/traces", "segment.write"),
             ("/v1/traces", "node.put"),
             ("/v1/traces", "object.get"),
+            ("/v1/traces", "redis EVALSHA"),
+            ("/v1/traces", "PUT /object/{**id}"),
+            ("/v1/traces", "http.response.status_code"),
             ("/v1/metrics", "storage.object.bytes_written"),
             ("/v1/metrics", "http.server.request.duration"),
             ("/v1/logs", "Application started"),

@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Threading.Channels;
+using Storage.Gateway.Objects;
 
 namespace Storage.Gateway.Metadata.Redis;
 
@@ -39,6 +41,11 @@ public sealed class RedisConnection : IAsyncDisposable
     /// <summary>Sends one command and returns its reply; an error reply throws <see cref="RedisServerException"/>.</summary>
     public async Task<RedisReply> ExecuteAsync(IReadOnlyList<RedisArg> command, CancellationToken cancellationToken)
     {
+        // A client span per command, named by the verb only: arguments can hold keys, data or passwords.
+        using var activity = StorageTelemetry.Source.StartActivity($"redis {CommandName(command)}", ActivityKind.Client);
+        activity?.SetTag("db.system", "redis");
+        activity?.SetTag("server.address", _options.Host);
+        activity?.SetTag("server.port", _options.Port);
         var pending = new PendingCommand(command, cancellationToken);
         ObjectDisposedException.ThrowIf(!_outgoing.Writer.TryWrite(pending), this);
         RedisReply reply;
@@ -53,6 +60,9 @@ public sealed class RedisConnection : IAsyncDisposable
 
         return reply.Kind == RedisReplyKind.Error ? throw new RedisServerException(reply.AsString()!) : reply;
     }
+
+    private static string CommandName(IReadOnlyList<RedisArg> command) =>
+        command.Count == 0 ? "?" : System.Text.Encoding.ASCII.GetString(command[0].Bytes.Span).ToUpperInvariant();
 
     public Task<RedisReply> ExecuteAsync(CancellationToken cancellationToken, params RedisArg[] command) =>
         ExecuteAsync((IReadOnlyList<RedisArg>)command, cancellationToken);
