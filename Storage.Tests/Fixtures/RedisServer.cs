@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace Storage.Tests.Fixtures;
 
@@ -35,7 +33,7 @@ public sealed class RedisServer : IAsyncDisposable
     public static async Task<RedisServer> StartAsync(string? password = null, bool persistent = false, RedisTls? tls = null)
     {
         var data = persistent ? new TempDirectory("redis-data") : null;
-        var port = FreePort();
+        var port = ServerProcess.FreePort();
         return new RedisServer(await LaunchAsync(port, password, data, tls), port, password, data, tls);
     }
 
@@ -66,7 +64,7 @@ public sealed class RedisServer : IAsyncDisposable
 
     private static async Task<Process> LaunchAsync(int port, string? password, TempDirectory? data, RedisTls? tls)
     {
-        var start = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo("redis-server");
         string[] arguments =
         [
             .. tls is null
@@ -81,43 +79,13 @@ public sealed class RedisServer : IAsyncDisposable
             start.ArgumentList.Add(argument);
         }
 
-        Process process;
         try
         {
-            process = Process.Start(start)!;
+            return await ServerProcess.StartAsync(start, port, TimeSpan.FromSeconds(20));
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
             throw new InvalidOperationException("redis-server is not installed; ./.ci/test.sh installs it (apt-get install redis-server).", ex);
         }
-
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, port);
-                return process;
-            }
-            catch (SocketException) when (!process.HasExited)
-            {
-                await Task.Delay(50);
-            }
-        }
-
-        process.Kill();
-        throw new TimeoutException($"redis-server did not listen on port {port} within 20 s.");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace Storage.Tests.Fixtures;
 
@@ -27,7 +25,7 @@ public sealed class S3Server : IAsyncDisposable
 
     public static async Task<S3Server> StartAsync()
     {
-        var server = new S3Server(FreePort());
+        var server = new S3Server(ServerProcess.FreePort());
         await server.RestartAsync();
         return server;
     }
@@ -45,33 +43,13 @@ public sealed class S3Server : IAsyncDisposable
     {
         await StopAsync();
         _process?.Dispose();
-        var start = new ProcessStartInfo(Executable()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(Executable());
         foreach (var argument in new[] { "-d", _data.Path, "-p", $"{Port}", "-a", "127.0.0.1", "--silent" })
         {
             start.ArgumentList.Add(argument);
         }
 
-        _process = Process.Start(start)!;
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, Port);
-                return;
-            }
-            catch (SocketException) when (!_process.HasExited)
-            {
-                await Task.Delay(50);
-            }
-        }
-
-        throw new TimeoutException($"s3rver did not listen on port {Port} within 30 s.");
+        _process = await ServerProcess.StartAsync(start, Port, TimeSpan.FromSeconds(30));
     }
 
     public async ValueTask DisposeAsync()
@@ -98,12 +76,5 @@ public sealed class S3Server : IAsyncDisposable
         }
 
         throw new InvalidOperationException("s3rver is not installed; ./.ci/test.sh installs it (npm install --prefix .tools s3rver@3.7.1).");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
