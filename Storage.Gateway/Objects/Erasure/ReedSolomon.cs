@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 
 namespace Storage.Gateway.Objects.Erasure;
 
@@ -164,6 +165,7 @@ public sealed class ReedSolomon
     /// shards[output] = Σ matrix[output, j] · shards[inputs[j]], slice by slice. Matrix rows are indexed by
     /// shard: parity rows of the encoding matrix, or data rows of a decoding matrix.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Apply(GaloisMatrix matrix, int columns, ReadOnlySpan<int> inputs, ReadOnlySpan<int> outputs, Memory<byte>[] shards, int length)
     {
         for (var offset = 0; offset < length; offset += SliceBytes)
