@@ -16,7 +16,7 @@ public static class AdminApi
 
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/admin").WithTags("Admin");
+        var group = routes.MapGroup("/admin").WithTags("Admin").RequireAdminAccess();
         group.MapGet("/nodes", (NodeAdministration admin, CancellationToken ct) => admin.DescribeAsync(ct));
         group.MapPost("/nodes", AddNodeAsync);
         group.MapPost("/sweep", async (PartReclaimer reclaimer, CancellationToken ct) => TypedResults.Ok(new SweepResponse(await reclaimer.SweepAsync(ct))));

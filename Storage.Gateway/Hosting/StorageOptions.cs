@@ -33,6 +33,9 @@ public sealed class StorageOptions : IValidatableObject
     /// <summary>How many folder nodes the embedded default creates when none are configured: one per part of a stripe.</summary>
     public int DefaultNodeCount => DataShards + ParityShards;
 
+    /// <summary>Bearer key for /admin from non-loopback clients; unset, /admin answers loopback clients only. Never logged.</summary>
+    public string? AdminKey { get; set; }
+
     /// <summary>Prefix of every Redis key the gateway uses (when metadata is in Redis), so a Redis can be shared.</summary>
     public string RedisKeyPrefix { get; set; } = Metadata.Redis.RedisMetadataStore.DefaultKeyPrefix;
 

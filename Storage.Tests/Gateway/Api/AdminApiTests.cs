@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Storage.Gateway.Api;
 using Storage.Tests.Fixtures;
 
 namespace Storage.Tests.Gateway.Api;
@@ -70,6 +71,33 @@ public sealed class AdminApiTests : GatewayTest
         using var malformed = new StringContent("{not json", System.Text.Encoding.UTF8, "application/json");
         Assert.Equal(HttpStatusCode.BadRequest, (await Gateway.Client.PostAsync("/admin/nodes", malformed)).StatusCode);
         Assert.Equal(9, (await Gateway.Client.GetFromJsonAsync<JsonElement>("/admin/nodes")).GetProperty("nodes").GetArrayLength());
+    }
+}
+
+public sealed class AdminAccessTests
+{
+    [Theory]
+    [InlineData("127.0.0.1", null, null, true)]
+    [InlineData("::1", null, null, true)]
+    [InlineData("10.1.2.3", null, null, false)]
+    [InlineData("10.1.2.3", "Bearer s3cret", "s3cret", true)]
+    [InlineData("10.1.2.3", "bearer s3cret ", "s3cret", true)]
+    [InlineData("10.1.2.3", "Bearer wrong", "s3cret", false)]
+    [InlineData("127.0.0.1", null, "s3cret", false)]
+    [InlineData("10.1.2.3", "Basic s3cret", "s3cret", false)]
+    public void Admin_access_is_loopback_only_without_a_key_and_key_only_with_one(string remote, string? authorization, string? key, bool allowed) =>
+        Assert.Equal(allowed, AdminAccess.IsAllowed(System.Net.IPAddress.Parse(remote), authorization, key));
+
+    [Fact]
+    public async Task With_an_admin_key_requests_without_it_are_refused()
+    {
+        await using var gateway = await GatewayHost.StartAsync(new Dictionary<string, string> { ["Storage:AdminKey"] = "s3cret" });
+        Assert.Equal(HttpStatusCode.Unauthorized, (await gateway.Client.GetAsync("/admin/nodes")).StatusCode);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/admin/nodes");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "s3cret");
+        Assert.Equal(HttpStatusCode.OK, (await gateway.Client.SendAsync(request)).StatusCode);
+        // The object and file APIs do not need the admin key.
+        Assert.Equal(HttpStatusCode.NotFound, (await gateway.Client.GetAsync("/object/none")).StatusCode);
     }
 }
 
