@@ -229,7 +229,12 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
         var previous = await GetObjectAsync(connection, transaction, record.Bucket, record.Key, cancellationToken);
         await ExecuteAsync(connection, transaction,
-            "INSERT INTO objects (bucket, key, record) VALUES ($bucket, $key, $record) ON CONFLICT (bucket, key) DO UPDATE SET record = excluded.record", [("$bucket", record.Bucket), ("$key", record.Key), ("$record", MetadataJsonContext.Serialize(record))], cancellationToken);
+            """
+            INSERT INTO objects (bucket, key, record) VALUES ($bucket, $key, $record)
+            ON CONFLICT (bucket, key) DO UPDATE SET record = excluded.record
+            """,
+            [("$bucket", record.Bucket), ("$key", record.Key), ("$record", MetadataJsonContext.Serialize(record))],
+            cancellationToken);
         foreach (var segment in record.Segments)
         {
             await ExecuteAsync(connection, transaction, "DELETE FROM reclaims WHERE id = $id", [("$id", segment.Id)], cancellationToken);
@@ -278,7 +283,12 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         }
 
         var moved = record!.WithPartMoved(move.SegmentId, move.Shard, move.ToNode);
-        await ExecuteAsync(connection, transaction, "UPDATE objects SET record = $record WHERE bucket = $bucket AND key = $key", [("$record", MetadataJsonContext.Serialize(moved)), ("$bucket", move.Bucket), ("$key", move.Key)], cancellationToken);
+        await ExecuteAsync(
+            connection,
+            transaction,
+            "UPDATE objects SET record = $record WHERE bucket = $bucket AND key = $key",
+            [("$record", MetadataJsonContext.Serialize(moved)), ("$bucket", move.Bucket), ("$key", move.Key)],
+            cancellationToken);
         var old = segment.Part(move.Shard);
         await AddUsageAsync(connection, transaction, [old with { NodeId = move.ToNode }], +1, cancellationToken);
         await UpsertReclaimAsync(connection, transaction, new ReclaimEntry($"move-{Guid.NewGuid():N}", [old], reclaimAt, Accounted: true, move.Bucket, move.Key), cancellationToken);
@@ -299,7 +309,19 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
     private static Task<int> UpsertReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ReclaimEntry entry, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction,
-            "INSERT INTO reclaims (id, parts, due, accounted, bucket, key) VALUES ($id, $parts, $due, $accounted, $bucket, $key) ON CONFLICT (id) DO UPDATE SET parts = excluded.parts, due = excluded.due, accounted = excluded.accounted", [("$id", entry.Id), ("$parts", MetadataJsonContext.Serialize(entry.Parts)), ("$due", entry.Due.ToUnixTimeMilliseconds()), ("$accounted", entry.Accounted ? 1 : 0), ("$bucket", (object?)entry.Bucket ?? DBNull.Value), ("$key", (object?)entry.Key ?? DBNull.Value)], cancellationToken);
+            """
+            INSERT INTO reclaims (id, parts, due, accounted, bucket, key) VALUES ($id, $parts, $due, $accounted, $bucket, $key)
+            ON CONFLICT (id) DO UPDATE SET parts = excluded.parts, due = excluded.due, accounted = excluded.accounted
+            """,
+            [
+                ("$id", entry.Id),
+                ("$parts", MetadataJsonContext.Serialize(entry.Parts)),
+                ("$due", entry.Due.ToUnixTimeMilliseconds()),
+                ("$accounted", entry.Accounted ? 1 : 0),
+                ("$bucket", (object?)entry.Bucket ?? DBNull.Value),
+                ("$key", (object?)entry.Key ?? DBNull.Value),
+            ],
+            cancellationToken);
 
     private static async Task AddUsageAsync(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<PartLocation> parts, int sign, CancellationToken cancellationToken)
     {
