@@ -72,7 +72,4 @@ public enum BucketDeleteResult
     NotEmpty,
 }
 
-public sealed class BucketNotFoundException(string bucket) : InvalidOperationException($"Bucket '{bucket}' does not exist.")
-{
-    public string Bucket { get; } = bucket;
-}
+public sealed class BucketNotFoundException(string bucket) : InvalidOperationException($"Bucket '{bucket}' does not exist.");

@@ -32,8 +32,6 @@ public sealed class NodeRegistry(TimeProvider time)
 
     public bool TryGet(string id, out NodeStatus status) => _nodes.TryGetValue(id, out status!);
 
-    public bool IsAvailable(string id) => _nodes.TryGetValue(id, out var status) && status.State != NodeState.Down;
-
     public void ReportUp(string id, NodeCapacity? capacity) =>
         Update(id, status => status with { State = NodeState.Up, Capacity = capacity, LastError = null, CheckedAt = time.GetUtcNow(), DownSince = null });
 

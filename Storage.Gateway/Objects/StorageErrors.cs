@@ -5,26 +5,13 @@ public abstract class StorageUnavailableException(string message, Exception? inn
 
 public sealed class InsufficientNodesException(int available, int required, int registered)
     : StorageUnavailableException(
-        $"Only {available} of {registered} storage nodes are available; writing needs at least {required}. Nothing was stored.")
-{
-    public int Available { get; } = available;
-
-    public int Required { get; } = required;
-}
+        $"Only {available} of {registered} storage nodes are available; writing needs at least {required}. Nothing was stored.");
 
 public sealed class NodeWriteException(string nodeId, Exception inner)
-    : StorageUnavailableException($"Storage node '{nodeId}' failed while storing a part ({inner.Message}). Nothing was stored.", inner)
-{
-    public string NodeId { get; } = nodeId;
-}
+    : StorageUnavailableException($"Storage node '{nodeId}' failed while storing a part ({inner.Message}). Nothing was stored.", inner);
 
 public sealed class DataUnavailableException(string message) : StorageUnavailableException(message);
 
 /// <summary>The client sent a body shorter or longer than it declared (400).</summary>
 public sealed class BodyLengthMismatchException(long expected, long received)
-    : Exception($"The request declared {expected} bytes but sent {received}. Nothing was stored.")
-{
-    public long Expected { get; } = expected;
-
-    public long Received { get; } = received;
-}
+    : Exception($"The request declared {expected} bytes but sent {received}. Nothing was stored.");

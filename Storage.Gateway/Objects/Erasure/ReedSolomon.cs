@@ -214,7 +214,5 @@ public sealed class ReedSolomon
 public sealed class InsufficientShardsException(int needed, int available)
     : InvalidOperationException($"Reconstruction needs {needed} intact shards but only {available} are available.")
 {
-    public int Needed { get; } = needed;
-
     public int Available { get; } = available;
 }
