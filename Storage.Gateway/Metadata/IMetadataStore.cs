@@ -32,6 +32,15 @@ public interface IMetadataStore
     /// <exception cref="BucketNotFoundException">The bucket does not exist.</exception>
     Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Atomically makes <paramref name="record"/> current (queuing a replaced version for deletion at
+    /// <paramref name="reclaimAt"/>) and removes the <paramref name="sources"/> from <paramref name="sourceBucket"/>
+    /// without reclaiming their segments, which the record now owns (and which stay accounted). Only if every source
+    /// still holds the segment it names (none for an empty source); false, with nothing changed, otherwise.
+    /// </summary>
+    /// <exception cref="BucketNotFoundException">The record's bucket does not exist.</exception>
+    Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
+
     /// <summary>Atomically removes the object and queues its segments for deletion; returns it, or null if absent.</summary>
     Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
 

@@ -13,13 +13,29 @@ public sealed record ObjectRecord(
     string ETag,
     DateTimeOffset LastModified,
     ObjectAttributes Attributes,
-    IReadOnlyList<Segment> Segments);
+    IReadOnlyList<Segment> Segments,
+    ObjectChecksum? Checksum = null);
 
-/// <summary>What clients set and get back: content type, the original file name, user metadata (x-amz-meta-*).</summary>
+/// <summary>
+/// A checksum the client sent and the gateway verified (S3's <c>x-amz-checksum-*</c>): algorithm name as S3
+/// spells it (CRC32, CRC32C, CRC64NVME, SHA1, SHA256), base64 value, and whether it covers the whole object
+/// (FULL_OBJECT) or is a checksum of part checksums (COMPOSITE, value ending in <c>-N</c>).
+/// </summary>
+public sealed record ObjectChecksum(string Algorithm, string Value, string Type = ObjectChecksum.FullObject)
+{
+    public const string FullObject = "FULL_OBJECT";
+    public const string Composite = "COMPOSITE";
+}
+
+/// <summary>
+/// What clients set and get back: content type, the original file name (REST file API), the Content-Disposition
+/// header as sent (S3), user metadata (x-amz-meta-*, names in lower case).
+/// </summary>
 public sealed record ObjectAttributes(
     string? ContentType = null,
     string? FileName = null,
-    IReadOnlyDictionary<string, string>? UserMetadata = null)
+    IReadOnlyDictionary<string, string>? UserMetadata = null,
+    string? ContentDisposition = null)
 {
     public static ObjectAttributes None { get; } = new();
 }
@@ -61,6 +77,9 @@ public sealed record ReclaimEntry(string Id, IReadOnlyList<PartLocation> Parts, 
     public static ReclaimEntry ForSegments(IReadOnlyList<Segment> segments, DateTimeOffset due, bool accounted) =>
         new(segments[0].Id, [.. segments.Parts()], due, accounted);
 }
+
+/// <summary>An object record whose segment (null: it has none) becomes part of an assembled object.</summary>
+public sealed record AssembledSource(string Key, string? SegmentId);
 
 /// <summary>Healing or rebalancing moves one part of a segment of an object from one node to another.</summary>
 public sealed record PartMove(string Bucket, string Key, string SegmentId, int Shard, string FromNode, string ToNode);

@@ -36,14 +36,31 @@ public sealed class ObjectStore(
 {
     public async Task<ObjectRecord> PutAsync(string bucket, string key, Stream body, long? length, ObjectAttributes attributes, CancellationToken cancellationToken)
     {
-        using var activity = StorageTelemetry.Source.StartActivity("object.put");
+        var written = await WriteAsync(bucket, key, body, length, expectedMd5: null, cancellationToken);
+        return await CommitAsync(bucket, key, written, attributes, checksum: null, cancellationToken);
+    }
+
+    /// <summary>
+    /// Streams a body into the nodes as one segment; nothing is visible until <see cref="CommitAsync"/>. The bucket
+    /// is checked first, so a write to a missing bucket stores nothing.
+    /// </summary>
+    public async Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? length, byte[]? expectedMd5, CancellationToken cancellationToken)
+    {
+        using var activity = StorageTelemetry.Source.StartActivity("object.write");
         activity?.SetTag("storage.bucket", bucket);
         if (await metadata.GetBucketAsync(bucket, cancellationToken) is null)
         {
             throw new BucketNotFoundException(bucket);
         }
 
-        var written = await writer.WriteAsync($"{bucket}/{key}", body, length, cancellationToken);
+        var written = await writer.WriteAsync($"{bucket}/{key}", body, length, expectedMd5, cancellationToken);
+        activity?.SetTag("storage.object.size", written.Size);
+        return written;
+    }
+
+    /// <summary>Makes a written segment the current version of the key (atomically replacing any previous one).</summary>
+    public async Task<ObjectRecord> CommitAsync(string bucket, string key, WrittenSegment written, ObjectAttributes attributes, ObjectChecksum? checksum, CancellationToken cancellationToken)
+    {
         var record = new ObjectRecord(
             bucket,
             key,
@@ -51,11 +68,19 @@ public sealed class ObjectStore(
             Convert.ToHexStringLower(written.Md5),
             time.GetUtcNow(),
             attributes,
-            written.Segment is null ? [] : [written.Segment]);
-        await metadata.CommitObjectAsync(record, time.GetUtcNow() + options.Value.Maintenance.ReclaimDelay, cancellationToken);
-        activity?.SetTag("storage.object.size", written.Size);
+            written.Segment is null ? [] : [written.Segment],
+            checksum);
+        await metadata.CommitObjectAsync(record, ReclaimAt, cancellationToken);
         return record;
     }
+
+    /// <summary>
+    /// Makes <paramref name="record"/>, whose segments are those of the committed <paramref name="sources"/> (the
+    /// parts of a multipart upload), current, and removes the sources in the same step. False when a source
+    /// changed meanwhile.
+    /// </summary>
+    public Task<bool> CommitAssembledAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, CancellationToken cancellationToken) =>
+        metadata.CommitAssembledObjectAsync(record, sourceBucket, sources, ReclaimAt, cancellationToken);
 
     public Task<ObjectRecord?> HeadAsync(string bucket, string key, CancellationToken cancellationToken) =>
         metadata.GetObjectAsync(bucket, key, cancellationToken);
@@ -93,10 +118,14 @@ public sealed class ObjectStore(
     public async Task<bool> DeleteAsync(string bucket, string key, CancellationToken cancellationToken)
     {
         using var activity = StorageTelemetry.Source.StartActivity("object.delete");
-        return await metadata.DeleteObjectAsync(bucket, key, time.GetUtcNow() + options.Value.Maintenance.ReclaimDelay, cancellationToken) is not null;
+        return await metadata.DeleteObjectAsync(bucket, key, ReclaimAt, cancellationToken) is not null;
     }
+
     public Task<IReadOnlyList<ObjectRecord>> ListAsync(string bucket, string prefix, string? startAfter, int limit, CancellationToken cancellationToken) =>
         metadata.ListObjectsAsync(bucket, prefix, startAfter, limit, cancellationToken);
+
+    /// <summary>When parts released now (by an overwrite or delete) may be deleted: after readers in flight finish.</summary>
+    private DateTimeOffset ReclaimAt => time.GetUtcNow() + options.Value.Maintenance.ReclaimDelay;
 
     public async Task EnsureBucketAsync(string bucket, CancellationToken cancellationToken)
     {

@@ -30,7 +30,8 @@ public sealed class SegmentWriter(
     TimeProvider time,
     ILogger<SegmentWriter> logger)
 {
-    public async Task<WrittenSegment> WriteAsync(string identity, Stream body, long? declaredLength, CancellationToken cancellationToken)
+    /// <summary>Stores the body; a declared length or Content-MD5 (<paramref name="expectedMd5"/>) that does not match fails the write and keeps nothing.</summary>
+    public async Task<WrittenSegment> WriteAsync(string identity, Stream body, long? declaredLength, byte[]? expectedMd5, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var stripeBytes = settings.DataShards * settings.BlockSize;
@@ -50,7 +51,7 @@ public sealed class SegmentWriter(
             if (filled == 0)
             {
                 CheckDeclaredLength(declaredLength, 0);
-                return new WrittenSegment(null, 0, md5.GetHashAndReset());
+                return new WrittenSegment(null, 0, CheckDigest(md5.GetHashAndReset(), expectedMd5));
             }
 
             var replicate = filled < stripeBytes && filled < settings.SmallObjectThreshold;
@@ -107,10 +108,11 @@ public sealed class SegmentWriter(
 
             await digesting;
             CheckDeclaredLength(declaredLength, total);
+            var digest = CheckDigest(md5.GetHashAndReset(), expectedMd5);
             segment = segment with { Size = total };
             await parts.CompleteAsync();
             telemetry.BytesWritten.Add(total);
-            return new WrittenSegment(segment, total, md5.GetHashAndReset());
+            return new WrittenSegment(segment, total, digest);
         }
         finally
         {
@@ -128,6 +130,9 @@ public sealed class SegmentWriter(
         md5.AppendData(data, 0, length);
         return Task.CompletedTask;
     }
+
+    private static byte[] CheckDigest(byte[] md5, byte[]? expected) =>
+        expected is null || md5.AsSpan().SequenceEqual(expected) ? md5 : throw new ContentDigestMismatchException("Content-MD5");
 
     private static void CheckDeclaredLength(long? declared, long received)
     {

@@ -15,3 +15,10 @@ public sealed class DataUnavailableException(string message) : StorageUnavailabl
 /// <summary>The client sent a body shorter or longer than it declared (400).</summary>
 public sealed class BodyLengthMismatchException(long expected, long received)
     : Exception($"The request declared {expected} bytes but sent {received}. Nothing was stored.");
+
+/// <summary>The body does not match a digest the client declared for it (Content-MD5, a checksum, the payload hash): 400.</summary>
+public sealed class ContentDigestMismatchException(string digest)
+    : Exception($"The body does not match its {digest}. Nothing was stored.")
+{
+    public string Digest { get; } = digest;
+}

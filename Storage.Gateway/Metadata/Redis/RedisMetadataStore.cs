@@ -40,6 +40,31 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
         return 'OK'
         """);
 
+    private static readonly RedisScript Assemble = new("""
+        if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 'NOBUCKET' end
+        if (redis.call('HGET', KEYS[2], ARGV[2]) or '') ~= ARGV[4] then return 'CONFLICT' end
+        local sources = tonumber(ARGV[8])
+        for i = 0, sources - 1 do
+          local current = redis.call('HGET', KEYS[6], ARGV[9 + 2 * i])
+          if not current then return 'CHANGED' end
+          local segments = cjson.decode(current).segments
+          local id = ''
+          if segments and #segments > 0 then id = segments[1].id end
+          if id ~= ARGV[10 + 2 * i] then return 'CHANGED' end
+        end
+        for i = 0, sources - 1 do
+          redis.call('HDEL', KEYS[6], ARGV[9 + 2 * i])
+          redis.call('ZREM', KEYS[7], ARGV[9 + 2 * i])
+        end
+        redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+        redis.call('ZADD', KEYS[3], 0, ARGV[2])
+        if ARGV[5] ~= '' then
+          redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
+          redis.call('ZADD', KEYS[5], ARGV[7], ARGV[5])
+        end
+        return 'OK'
+        """);
+
     private static readonly RedisScript Lease = new("""
         local holder = redis.call('GET', KEYS[1])
         if holder and holder ~= ARGV[1] then return 0 end
@@ -141,6 +166,38 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
             previous => new Swap(json, ReclaimOf(previous, reclaimAt), [.. record.Segments.Select(s => s.Id)], usage),
             cancellationToken);
         return outcome.Applied ? outcome.Previous : throw new BucketNotFoundException(record.Bucket);
+    }
+
+    public async Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    {
+        var json = MetadataJsonContext.Serialize(record);
+        for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
+        {
+            var previousJson = (await redis.ExecuteAsync(cancellationToken, "HGET", ObjectsOf(record.Bucket), record.Key)).AsString();
+            var reclaim = ReclaimOf(Parse(previousJson), reclaimAt);
+            RedisArg[] arguments =
+            [
+                record.Bucket, record.Key, json, previousJson ?? string.Empty,
+                reclaim?.Id ?? string.Empty, reclaim is null ? string.Empty : MetadataJsonContext.Serialize(reclaim), reclaimAt.ToUnixTimeMilliseconds(),
+                sources.Count, .. sources.SelectMany(s => new RedisArg[] { s.Key, s.SegmentId ?? string.Empty }),
+            ];
+            var outcome = (await Assemble.RunAsync(
+                redis,
+                [Buckets, ObjectsOf(record.Bucket), KeysOf(record.Bucket), Reclaims, ReclaimsDue, ObjectsOf(sourceBucket), KeysOf(sourceBucket)],
+                arguments,
+                cancellationToken)).AsString();
+            switch (outcome)
+            {
+                case "OK":
+                    return true;
+                case "CHANGED":
+                    return false;
+                case "NOBUCKET":
+                    throw new BucketNotFoundException(record.Bucket);
+            }
+        }
+
+        throw new RedisConnectionException($"Committing '{record.Bucket}/{record.Key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
     }
 
     public async Task<bool> ReplacePartAsync(PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>

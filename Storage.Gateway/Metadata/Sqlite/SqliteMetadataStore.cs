@@ -112,6 +112,9 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     public Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync((connection, transaction, ct) => CommitObjectAsync(connection, transaction, record, reclaimAt, ct), cancellationToken);
 
+    public Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync((connection, transaction, ct) => CommitAssembledObjectAsync(connection, transaction, record, sourceBucket, sources, reclaimAt, ct), cancellationToken);
+
     public Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync((connection, transaction, ct) => DeleteObjectAsync(connection, transaction, bucket, key, reclaimAt, ct), cancellationToken);
 
@@ -220,6 +223,40 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
     private static async Task<ObjectRecord?> CommitObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
     {
+        var previous = await ReplaceObjectAsync(connection, transaction, record, reclaimAt, cancellationToken);
+        foreach (var segment in record.Segments)
+        {
+            await ExecuteAsync(connection, transaction, "DELETE FROM reclaims WHERE id = $id", [("$id", segment.Id)], cancellationToken);
+        }
+
+        await AddUsageAsync(connection, transaction, record.Segments.Parts(), +1, cancellationToken);
+        return previous;
+    }
+
+    private static async Task<bool> CommitAssembledObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    {
+        foreach (var source in sources)
+        {
+            var current = await GetObjectAsync(connection, transaction, sourceBucket, source.Key, cancellationToken);
+            if (current is null || (current.Segments.Count > 0 ? current.Segments[0].Id : null) != source.SegmentId)
+            {
+                return false;
+            }
+        }
+
+        await ReplaceObjectAsync(connection, transaction, record, reclaimAt, cancellationToken);
+        foreach (var source in sources)
+        {
+            await ExecuteAsync(connection, transaction,
+                "DELETE FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", sourceBucket), ("$key", source.Key)], cancellationToken);
+        }
+
+        return true;
+    }
+
+    /// <summary>Writes the record over any previous version, whose segments are queued for deletion; returns that version.</summary>
+    private static async Task<ObjectRecord?> ReplaceObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    {
         var bucketExists = await QueryAsync(connection, transaction, r => r.GetInt64(0),
             "SELECT 1 FROM buckets WHERE name = $name", [("$name", record.Bucket)], cancellationToken);
         if (bucketExists.Count == 0)
@@ -235,12 +272,6 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             """,
             [("$bucket", record.Bucket), ("$key", record.Key), ("$record", MetadataJsonContext.Serialize(record))],
             cancellationToken);
-        foreach (var segment in record.Segments)
-        {
-            await ExecuteAsync(connection, transaction, "DELETE FROM reclaims WHERE id = $id", [("$id", segment.Id)], cancellationToken);
-        }
-
-        await AddUsageAsync(connection, transaction, record.Segments.Parts(), +1, cancellationToken);
         if (previous is not null)
         {
             await QueueReclaimAsync(connection, transaction, previous, reclaimAt, cancellationToken);

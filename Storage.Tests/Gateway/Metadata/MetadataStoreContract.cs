@@ -61,6 +61,49 @@ public abstract class MetadataStoreContract
     }
 
     [Fact]
+    public async Task An_assembled_commit_takes_over_its_sources_segments_without_reclaiming_or_recounting_them()
+    {
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        await store.CreateBucketAsync(new BucketRecord(".parts", Now), default);
+        var part1 = Object(".parts", "u/1");
+        var part2 = Object(".parts", "u/2");
+        var empty = Object(".parts", "u/3") with { Size = 0, Segments = [] };
+        foreach (var part in new[] { part1, part2, empty })
+        {
+            await store.CommitObjectAsync(part, Now, default);
+        }
+
+        var usage = await store.GetNodeUsageAsync(default);
+        var old = Object("b", "k");
+        await store.CommitObjectAsync(old, Now, default);
+        var assembled = Object("b", "k") with { Segments = [part1.Segments[0], part2.Segments[0]], Checksum = new ObjectChecksum("CRC32", "AAAAAA==-2", ObjectChecksum.Composite) };
+        AssembledSource[] sources = [new("u/1", part1.Segments[0].Id), new("u/2", part2.Segments[0].Id), new("u/3", null)];
+
+        Assert.False(await store.CommitAssembledObjectAsync(assembled, ".parts", [new("u/1", "another-segment")], Now, default));
+        Assert.False(await store.CommitAssembledObjectAsync(assembled, ".parts", [new("u/9", null)], Now, default));
+        Assert.Equal(old.Segments[0].Id, (await store.GetObjectAsync("b", "k", default))!.Segments[0].Id);
+
+        Assert.True(await store.CommitAssembledObjectAsync(assembled, ".parts", sources, Now.AddMinutes(5), default));
+        var stored = await store.GetObjectAsync("b", "k", default);
+        Assert.Equal([part1.Segments[0].Id, part2.Segments[0].Id], stored!.Segments.Select(s => s.Id));
+        Assert.Equal(assembled.Checksum, stored.Checksum);
+        Assert.Empty(await store.ListObjectsAsync(".parts", "", null, 10, default));
+        var reclaim = Assert.Single(await store.GetDueReclaimsAsync(Now.AddMinutes(5), 10, default));
+        Assert.Equal(old.Segments[0].Id, reclaim.Id);
+
+        // The parts were counted when they were committed; assembling them adds nothing (only the old object's parts remain extra).
+        var after = await store.GetNodeUsageAsync(default);
+        var oldBytes = old.Segments.Parts().GroupBy(p => p.NodeId).ToDictionary(g => g.Key, g => g.Sum(p => p.Length));
+        foreach (var (node, used) in after)
+        {
+            Assert.Equal(usage.GetValueOrDefault(node)?.BytesUsed ?? 0, used.BytesUsed - oldBytes.GetValueOrDefault(node));
+        }
+
+        await Assert.ThrowsAsync<BucketNotFoundException>(() => store.CommitAssembledObjectAsync(assembled with { Bucket = "nope" }, ".parts", [], Now, default));
+    }
+
+    [Fact]
     public async Task An_overwrite_returns_the_old_version_and_queues_its_parts_after_the_grace_period()
     {
         var store = await CreateStoreAsync();
