@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Storage.Gateway.Api;
+using Storage.Gateway.Api.S3;
 using Storage.Gateway.Maintenance;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Metadata.Redis;
@@ -53,6 +54,9 @@ public static class GatewayExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Healer>());
         services.AddSingleton<Rebalancer>();
         services.AddHostedService(sp => sp.GetRequiredService<Rebalancer>());
+        services.AddS3Api();
+        services.AddSingleton<AbandonedUploadSweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<AbandonedUploadSweeper>());
 
         services.AddHealthChecks()
             .AddCheck<MetadataHealthCheck>("metadata")
@@ -75,6 +79,7 @@ public static class GatewayExtensions
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapDefaultEndpoints();
+        app.UseS3Api();
         app.MapObjectApi();
         app.MapFileApi();
         app.MapAdminApi();

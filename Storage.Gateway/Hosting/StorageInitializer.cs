@@ -52,6 +52,7 @@ public sealed class StorageInitializer(
 
         await store.EnsureBucketAsync(settings.RestApi.ObjectsBucket, cancellationToken);
         await store.EnsureBucketAsync(settings.RestApi.FilesBucket, cancellationToken);
+        await store.EnsureBucketAsync(Objects.Multipart.MultipartUploads.Bucket, cancellationToken);
         var tolerance = NodeAdministration.Tolerance(registry.Available.Count, settings.DataShards, settings.ParityShards);
         logger.Log(tolerance.Reduced ? LogLevel.Warning : LogLevel.Information, "Layout {Data}+{Parity}: {Summary}", settings.DataShards, settings.ParityShards, tolerance.Summary);
         logger.LogInformation("Erasure kernel: {Kernel} (fastest measured on this CPU)", GaloisKernel.Best.Name);

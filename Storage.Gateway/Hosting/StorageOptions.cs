@@ -43,6 +43,8 @@ public sealed class StorageOptions : IValidatableObject
 
     public RestApiOptions RestApi { get; set; } = new();
 
+    public S3Options S3 { get; set; } = new();
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (DataShards + ParityShards > 256)
@@ -98,6 +100,44 @@ public sealed class RestApiOptions
     public string ObjectsBucket { get; set; } = "objects";
 
     public string FilesBucket { get; set; } = "files";
+}
+
+/// <summary>The S3 API (<c>Storage:S3</c>).</summary>
+public sealed class S3Options
+{
+    /// <summary>The region clients sign for; requests signed for another region are refused.</summary>
+    [Required]
+    public string Region { get; set; } = "us-east-1";
+
+    /// <summary>
+    /// Enables virtual-hosted-style addressing: a request for host <c>&lt;bucket&gt;.&lt;domain&gt;</c> addresses that
+    /// bucket. Unset, only path-style (<c>/bucket/key</c>) is served.
+    /// </summary>
+    public string? VirtualHostDomain { get; set; }
+
+    /// <summary>Access keys that may sign requests. Empty: one key pair is generated into the data folder on first start.</summary>
+    public List<S3Credential> Credentials { get; set; } = [];
+
+    /// <summary>Buckets whose objects anyone may read and list without signing.</summary>
+    public List<string> PublicReadBuckets { get; set; } = [];
+
+    /// <summary>Largest difference between a request's signing time and the gateway's clock.</summary>
+    public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>A multipart upload neither completed nor aborted within this time is aborted and its parts deleted.</summary>
+    public TimeSpan AbandonedUploadAge { get; set; } = TimeSpan.FromDays(1);
+}
+
+/// <summary>An access key and its secret; the secret is never logged or shown.</summary>
+public sealed class S3Credential
+{
+    [Required]
+    public string AccessKey { get; set; } = string.Empty;
+
+    [Required]
+    public string SecretKey { get; set; } = string.Empty;
+
+    public override string ToString() => $"{AccessKey} (secret hidden)";
 }
 
 public static class NodeIds

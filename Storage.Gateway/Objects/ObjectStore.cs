@@ -82,6 +82,9 @@ public sealed class ObjectStore(
     public Task<bool> CommitAssembledAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, CancellationToken cancellationToken) =>
         metadata.CommitAssembledObjectAsync(record, sourceBucket, sources, ReclaimAt, cancellationToken);
 
+    public async Task<bool> BucketExistsAsync(string bucket, CancellationToken cancellationToken) =>
+        await metadata.GetBucketAsync(bucket, cancellationToken) is not null;
+
     public Task<ObjectRecord?> HeadAsync(string bucket, string key, CancellationToken cancellationToken) =>
         metadata.GetObjectAsync(bucket, key, cancellationToken);
 

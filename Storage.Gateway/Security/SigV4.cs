@@ -5,7 +5,7 @@ using System.Text;
 namespace Storage.Gateway.Security;
 
 /// <summary>
-/// AWS Signature Version 4 for S3 requests (header form). The canonical request keeps the path as S3 does:
+/// AWS Signature Version 4 for S3 requests: the signer nodes use and the pieces the S3 API's verifier shares. The canonical request keeps the path as S3 does:
 /// each segment URI-encoded once, never normalised, so keys with <c>//</c>, <c>..</c> or <c>:</c> sign correctly.
 /// </summary>
 public static class SigV4
@@ -32,18 +32,39 @@ public static class SigV4
             ["x-amz-date"] = amzDate,
         };
         var signedHeaders = string.Join(';', headers.Keys);
-        var canonicalRequest = string.Join('\n',
-            request.Method.Method,
-            CanonicalPath(uri.AbsolutePath),
-            CanonicalQuery(uri.Query),
-            string.Concat(headers.Select(h => $"{h.Key}:{h.Value}\n")),
-            signedHeaders,
-            payloadHash);
-        var scope = $"{date}/{region}/{Service}/aws4_request";
-        var stringToSign = string.Join('\n', Algorithm, amzDate, scope, Hex(SHA256.HashData(Encoding.UTF8.GetBytes(canonicalRequest))));
-        var signature = Hex(HMACSHA256.HashData(SigningKey(secretKey, date, region), Encoding.UTF8.GetBytes(stringToSign)));
+        var canonicalRequest = CanonicalRequest(request.Method.Method, CanonicalPath(uri.AbsolutePath), CanonicalQuery(uri.Query), headers, payloadHash);
+        var scope = Scope(date, region);
+        var signature = Sign(SigningKey(secretKey, date, region), StringToSign(Algorithm, amzDate, scope, Sha256Hex(canonicalRequest)));
         request.Headers.TryAddWithoutValidation("Authorization", $"{Algorithm} Credential={accessKey}/{scope}, SignedHeaders={signedHeaders}, Signature={signature}");
     }
+
+    /// <summary>The canonical request; <paramref name="headers"/> are the signed headers by lower-case name, in order, values already trimmed.</summary>
+    public static string CanonicalRequest(string method, string canonicalPath, string canonicalQuery, IEnumerable<KeyValuePair<string, string>> headers, string payloadHash)
+    {
+        var builder = new StringBuilder(256);
+        builder.Append(method).Append('\n').Append(canonicalPath).Append('\n').Append(canonicalQuery).Append('\n');
+        var names = new List<string>();
+        foreach (var (name, value) in headers)
+        {
+            builder.Append(name).Append(':').Append(value).Append('\n');
+            names.Add(name);
+        }
+
+        builder.Append('\n').AppendJoin(';', names).Append('\n').Append(payloadHash);
+        return builder.ToString();
+    }
+
+    public static string Scope(string date, string region) => $"{date}/{region}/{Service}/aws4_request";
+
+    /// <summary>The string to sign of any SigV4 step: a request (<see cref="Algorithm"/>) or a chunk or trailer of a streamed body.</summary>
+    public static string StringToSign(string algorithm, string amzDate, string scope, string hashes) =>
+        $"{algorithm}\n{amzDate}\n{scope}\n{hashes}";
+
+    /// <summary>Hex HMAC-SHA256 of the string to sign.</summary>
+    public static string Sign(byte[] signingKey, string stringToSign) =>
+        Convert.ToHexStringLower(HMACSHA256.HashData(signingKey, Encoding.UTF8.GetBytes(stringToSign)));
+
+    public static string Sha256Hex(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
     /// <summary>HMAC chain date → region → service → "aws4_request".</summary>
     public static byte[] SigningKey(string secretKey, string date, string region)
@@ -86,6 +107,4 @@ public static class SigV4
 
         return builder.ToString();
     }
-
-    private static string Hex(byte[] bytes) => Convert.ToHexStringLower(bytes);
 }

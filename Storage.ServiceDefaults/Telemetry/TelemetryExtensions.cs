@@ -100,9 +100,16 @@ public static class TelemetryExtensions
             activity.SetTag("http.request.method", context.Request.Method);
             activity.SetTag("url.path", context.Request.Path.Value);
             activity.SetTag("url.scheme", context.Request.Scheme);
+            var name = activity.DisplayName;
             await next(context);
             var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText;
-            activity.DisplayName = route is null ? context.Request.Method : $"{context.Request.Method} {route}";
+
+            // A handler that named the span (the S3 API names it after the operation) knows best.
+            if (activity.DisplayName == name)
+            {
+                activity.DisplayName = route is null ? context.Request.Method : $"{context.Request.Method} {route}";
+            }
+
             activity.SetTag("http.route", route);
             activity.SetTag("http.response.status_code", context.Response.StatusCode);
             if (context.Response.StatusCode >= 500)

@@ -1,0 +1,56 @@
+using System.Globalization;
+using Storage.Gateway.Metadata;
+using Storage.Gateway.Objects;
+
+namespace Storage.Gateway.Api.S3;
+
+/// <summary>The object an <c>x-amz-copy-source</c> header names, opened for streaming (CopyObject, UploadPartCopy).</summary>
+public sealed class CopySource(ObjectRecord record, ObjectReadResult content) : IAsyncDisposable
+{
+    public ObjectRecord Record { get; } = record;
+
+    public ObjectReadResult Content { get; } = content;
+
+    public ValueTask DisposeAsync() => Content.DisposeAsync();
+
+    /// <summary>Parses the header (<c>[/]bucket/key[?versionId=null]</c>, URL-encoded), checks the copy-source conditions and opens the bytes.</summary>
+    public static async Task<CopySource> OpenAsync(S3Context context, ObjectStore store, ByteRange? range)
+    {
+        var header = context.Header("x-amz-copy-source") ?? throw S3Exception.InvalidArgument("x-amz-copy-source is required.");
+        var question = header.IndexOf('?', StringComparison.Ordinal);
+        if (question >= 0)
+        {
+            if (header[(question + 1)..] != "versionId=null")
+            {
+                throw S3Exception.NotImplemented("Copying a specific version");
+            }
+
+            header = header[..question];
+        }
+
+        var path = Uri.UnescapeDataString(header).TrimStart('/');
+        var slash = path.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0 || slash == path.Length - 1 || !BucketNames.IsValid(path[..slash]))
+        {
+            throw S3Exception.InvalidArgument("x-amz-copy-source must be bucket/key.");
+        }
+
+        var (bucket, key) = (path[..slash], path[(slash + 1)..]);
+        var record = await store.HeadAsync(bucket, key, context.Aborted)
+            ?? throw (await store.BucketExistsAsync(bucket, context.Aborted) ? S3Exception.NoSuchKey(key) : S3Exception.NoSuchBucket(bucket));
+        if (S3ObjectHeaders.FailedPrecondition(context.Request, record, "x-amz-copy-source-") is not null)
+        {
+            throw new S3Exception(412, "PreconditionFailed", "At least one of the copy-source preconditions you specified did not hold.");
+        }
+
+        try
+        {
+            var content = await store.GetAsync(bucket, key, range, context.Aborted) ?? throw S3Exception.NoSuchKey(key);
+            return new CopySource(content.Record, content);
+        }
+        catch (RangeNotSatisfiableException)
+        {
+            throw S3Exception.InvalidArgument(string.Create(CultureInfo.InvariantCulture, $"The x-amz-copy-source-range is outside the source's {record.Size} bytes."));
+        }
+    }
+}

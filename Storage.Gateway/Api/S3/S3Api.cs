@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.Options;
+using Storage.Gateway.Hosting;
+using Storage.Gateway.Metadata;
+using Storage.Gateway.Objects;
+using Storage.Gateway.Objects.Multipart;
+using Storage.Gateway.Security;
+
+namespace Storage.Gateway.Api.S3;
+
+/// <summary>
+/// The S3 front door: every request whose first path segment is not one of the gateway's own APIs (or whose host
+/// names a bucket) is authenticated, routed to its S3 operation by method and sub-resource, and answered in S3's
+/// wire format, errors included.
+/// </summary>
+public sealed class S3Api(
+    SignatureVerifier verifier,
+    S3BucketOperations buckets,
+    S3ObjectOperations objects,
+    S3ListOperations lists,
+    S3MultipartOperations multipart,
+    IOptions<StorageOptions> options,
+    ILogger<S3Api> logger)
+{
+    /// <summary>Sub-resources S3 has and this server does not; they get 501 rather than being mistaken for plain requests.</summary>
+    private static readonly string[] UnsupportedSubresources =
+    [
+        "acl", "policy", "policyStatus", "lifecycle", "cors", "tagging", "encryption", "object-lock", "replication", "website", "logging",
+        "notification", "ownershipControls", "publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics", "inventory",
+        "intelligent-tiering", "versions", "retention", "legal-hold", "torrent", "restore", "select", "attributes",
+    ];
+
+    public async Task HandleAsync(S3Context context)
+    {
+        context.Response.Headers["x-amz-request-id"] = context.RequestId;
+        if (context.Http.Features.Get<IStatusCodePagesFeature>() is { } statusPages)
+        {
+            statusPages.Enabled = false;
+        }
+
+        try
+        {
+            if (context.Bucket is { } bucket && !BucketNames.IsValid(bucket))
+            {
+                throw new S3Exception(400, "InvalidBucketName", $"'{bucket}' is not a valid bucket name. {BucketNames.Rules}");
+            }
+
+            context.Signing = verifier.Verify(context.Request, context.RawPath, context.RawQuery);
+            var (operation, handler, publicRead) = Route(context);
+            context.Operation = operation;
+            if (Activity.Current is { } activity)
+            {
+                activity.DisplayName = $"S3 {operation}";
+                activity.SetTag("s3.operation", operation);
+                activity.SetTag("s3.bucket", context.Bucket);
+            }
+
+            if (context.Signing is null && !(publicRead && options.Value.S3.PublicReadBuckets.Contains(context.Bucket!)))
+            {
+                throw S3Exception.AccessDenied("Access Denied: sign the request with AWS Signature Version 4.");
+            }
+
+            await handler();
+        }
+        catch (OperationCanceledException) when (context.Aborted.IsCancellationRequested)
+        {
+            context.Http.Abort();
+        }
+        catch (Exception ex)
+        {
+            await FailAsync(context, ex);
+        }
+    }
+
+    private (string Operation, Func<Task> Handler, bool PublicRead) Route(S3Context context)
+    {
+        var method = context.Request.Method;
+        if (UnsupportedSubresources.FirstOrDefault(context.Has) is { } subresource)
+        {
+            throw S3Exception.NotImplemented($"The '{subresource}' sub-resource");
+        }
+
+        if (context.Bucket is null)
+        {
+            return HttpMethods.IsGet(method)
+                ? ("ListBuckets", () => buckets.ListBucketsAsync(context), false)
+                : throw MethodNotAllowed(method);
+        }
+
+        if (context.Key is null)
+        {
+            return method switch
+            {
+                "PUT" when context.Has("versioning") => throw S3Exception.NotImplemented("Enabling versioning"),
+                "PUT" => ("CreateBucket", () => buckets.CreateBucketAsync(context), false),
+                "DELETE" => ("DeleteBucket", () => buckets.DeleteBucketAsync(context), false),
+                "HEAD" => ("HeadBucket", () => buckets.HeadBucketAsync(context), true),
+                "GET" when context.Has("location") => ("GetBucketLocation", () => buckets.GetLocationAsync(context), true),
+                "GET" when context.Has("versioning") => ("GetBucketVersioning", () => buckets.GetVersioningAsync(context), false),
+                "GET" when context.Has("uploads") => ("ListMultipartUploads", () => multipart.ListUploadsAsync(context), false),
+                "GET" when context.Query("list-type") == "2" => ("ListObjectsV2", () => lists.ListV2Async(context), true),
+                "GET" => ("ListObjects", () => lists.ListV1Async(context), true),
+                "POST" when context.Has("delete") => ("DeleteObjects", () => objects.DeleteObjectsAsync(context), false),
+                _ => throw MethodNotAllowed(method),
+            };
+        }
+
+        var copy = context.Request.Headers.ContainsKey("x-amz-copy-source");
+        return method switch
+        {
+            "PUT" when context.Has("uploadId") && copy => ("UploadPartCopy", () => multipart.UploadPartCopyAsync(context), false),
+            "PUT" when context.Has("uploadId") => ("UploadPart", () => multipart.UploadPartAsync(context), false),
+            "PUT" when copy => ("CopyObject", () => objects.CopyObjectAsync(context), false),
+            "PUT" => ("PutObject", () => objects.PutObjectAsync(context), false),
+            "GET" when context.Has("uploadId") => ("ListParts", () => multipart.ListPartsAsync(context), false),
+            "GET" => ("GetObject", () => objects.GetObjectAsync(context, headOnly: false), true),
+            "HEAD" => ("HeadObject", () => objects.GetObjectAsync(context, headOnly: true), true),
+            "DELETE" when context.Has("uploadId") => ("AbortMultipartUpload", () => multipart.AbortAsync(context), false),
+            "DELETE" => ("DeleteObject", () => objects.DeleteObjectAsync(context), false),
+            "POST" when context.Has("uploads") => ("CreateMultipartUpload", () => multipart.CreateAsync(context), false),
+            "POST" when context.Has("uploadId") => ("CompleteMultipartUpload", () => multipart.CompleteAsync(context), false),
+            _ => throw MethodNotAllowed(method),
+        };
+    }
+
+    private static S3Exception MethodNotAllowed(string method) =>
+        new(405, "MethodNotAllowed", $"The specified method {method} is not allowed against this resource.");
+
+    private async Task FailAsync(S3Context context, Exception exception)
+    {
+        var error = exception switch
+        {
+            S3Exception s3 => s3,
+            BucketNotFoundException => S3Exception.NoSuchBucket(context.Bucket ?? string.Empty),
+            ContentDigestMismatchException { Digest: "x-amz-content-sha256" } => new S3Exception(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."),
+            ContentDigestMismatchException digest => new S3Exception(400, "BadDigest", $"The {digest.Digest} you specified did not match the calculated one. Nothing was stored."),
+            BodyLengthMismatchException or InvalidRequestBodyException => new S3Exception(400, "IncompleteBody", exception.Message),
+            BadHttpRequestException bad => new S3Exception(bad.StatusCode, "InvalidRequest", bad.Message),
+            RangeNotSatisfiableException => new S3Exception(416, "InvalidRange", "The requested range is not satisfiable."),
+            StorageUnavailableException => new S3Exception(503, "ServiceUnavailable", exception.Message),
+            _ => new S3Exception(500, "InternalError", "We encountered an internal error; it has been logged. Please try again."),
+        };
+
+        if (error.Status >= 500)
+        {
+            var level = error.Status == 500 ? LogLevel.Error : LogLevel.Warning;
+            logger.Log(level, exception, "S3 {Operation} {Resource} failed ({RequestId}): {Code}", context.Operation, context.Resource, context.RequestId, error.Code);
+        }
+        else
+        {
+            logger.LogInformation("S3 {Operation} {Resource} refused ({RequestId}): {Code} {Message}", context.Operation, context.Resource, context.RequestId, error.Code, error.Message);
+        }
+
+        if (context.Response.HasStarted)
+        {
+            context.Http.Abort();
+            return;
+        }
+
+        context.Response.Clear();
+        context.Response.Headers["x-amz-request-id"] = context.RequestId;
+        if (error.Status == 503)
+        {
+            context.Response.Headers.RetryAfter = "5";
+        }
+
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            context.Response.StatusCode = error.Status;
+            return;
+        }
+
+        await S3Xml.WriteAsync(context.Response, S3Xml.Error(error, context), CancellationToken.None, error.Status);
+    }
+}
+
+public static class S3ApiExtensions
+{
+    public static IServiceCollection AddS3Api(this IServiceCollection services)
+    {
+        services.AddSingleton<S3Credentials>();
+        services.AddSingleton<SignatureVerifier>();
+        services.AddSingleton<MultipartUploads>();
+        services.AddSingleton<S3BucketOperations>();
+        services.AddSingleton<S3ObjectOperations>();
+        services.AddSingleton<S3ListOperations>();
+        services.AddSingleton<S3MultipartOperations>();
+        services.AddSingleton<S3Api>();
+        return services;
+    }
+
+    /// <summary>Serves S3 requests; everything else continues to the gateway's own APIs.</summary>
+    public static IApplicationBuilder UseS3Api(this IApplicationBuilder app)
+    {
+        var api = app.ApplicationServices.GetRequiredService<S3Api>();
+        var domain = app.ApplicationServices.GetRequiredService<IOptions<StorageOptions>>().Value.S3.VirtualHostDomain;
+        return app.Use(async (http, next) =>
+        {
+            if (S3Context.From(http, domain) is { } context)
+            {
+                await api.HandleAsync(context);
+                return;
+            }
+
+            await next(http);
+        });
+    }
+}

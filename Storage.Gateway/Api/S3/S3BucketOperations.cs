@@ -1,0 +1,96 @@
+using Microsoft.Extensions.Options;
+using Storage.Gateway.Hosting;
+using Storage.Gateway.Metadata;
+using Storage.Gateway.Objects.Multipart;
+
+namespace Storage.Gateway.Api.S3;
+
+/// <summary>ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation and GetBucketVersioning.</summary>
+public sealed class S3BucketOperations(IMetadataStore metadata, IOptions<StorageOptions> options, TimeProvider time)
+{
+    public const string Owner = "storage";
+
+    private const int MaxConfigurationBytes = 64 * 1024;
+
+    public async Task ListBucketsAsync(S3Context context)
+    {
+        var buckets = (await metadata.ListBucketsAsync(context.Aborted)).Where(b => b.Name != MultipartUploads.Bucket);
+        await S3Xml.WriteAsync(context.Response, S3Xml.Element("ListAllMyBucketsResult",
+            S3Xml.Owner(Owner),
+            S3Xml.Element("Buckets", buckets.Select(b => S3Xml.Element("Bucket", S3Xml.Element("Name", b.Name), S3Xml.Element("CreationDate", S3Xml.Timestamp(b.CreatedAt)))))),
+            context.Aborted);
+    }
+
+    public async Task CreateBucketAsync(S3Context context)
+    {
+        var name = context.Bucket!;
+        if (!BucketNames.IsValid(name))
+        {
+            throw new S3Exception(400, "InvalidBucketName", $"'{name}' is not a valid bucket name. {BucketNames.Rules}");
+        }
+
+        // An optional CreateBucketConfiguration; its LocationConstraint must be this gateway's region.
+        using (var payload = S3Payload.Open(context))
+        {
+            if (context.Request.ContentLength is > 0 || context.Header("x-amz-decoded-content-length") is not (null or "0"))
+            {
+                var configuration = await S3Xml.ReadAsync(payload.Stream, MaxConfigurationBytes, context.Aborted);
+                var location = configuration.ChildValue("LocationConstraint");
+                if (location is { Length: > 0 } && location != options.Value.S3.Region)
+                {
+                    throw new S3Exception(400, "InvalidLocationConstraint", $"The location constraint '{location}' is not this server's region '{options.Value.S3.Region}'.");
+                }
+            }
+        }
+
+        if (!await metadata.CreateBucketAsync(new BucketRecord(name, time.GetUtcNow()), context.Aborted))
+        {
+            throw new S3Exception(409, "BucketAlreadyOwnedByYou", $"The bucket '{name}' already exists.");
+        }
+
+        context.Response.Headers.Location = "/" + name;
+    }
+
+    public async Task DeleteBucketAsync(S3Context context)
+    {
+        switch (await metadata.DeleteBucketAsync(context.Bucket!, context.Aborted))
+        {
+            case BucketDeleteResult.NotFound:
+                throw S3Exception.NoSuchBucket(context.Bucket!);
+            case BucketDeleteResult.NotEmpty:
+                throw new S3Exception(409, "BucketNotEmpty", "The bucket you tried to delete is not empty.");
+            default:
+                context.Response.StatusCode = StatusCodes.Status204NoContent;
+                break;
+        }
+    }
+
+    public async Task HeadBucketAsync(S3Context context)
+    {
+        await RequireAsync(context);
+        context.Response.Headers["x-amz-bucket-region"] = options.Value.S3.Region;
+    }
+
+    public async Task GetLocationAsync(S3Context context)
+    {
+        await RequireAsync(context);
+
+        // S3 reports us-east-1 as an empty constraint; clients map it back.
+        var region = options.Value.S3.Region;
+        await S3Xml.WriteAsync(context.Response, S3Xml.Element("LocationConstraint", region == "us-east-1" ? null : region), context.Aborted);
+    }
+
+    public async Task GetVersioningAsync(S3Context context)
+    {
+        await RequireAsync(context);
+        await S3Xml.WriteAsync(context.Response, S3Xml.Element("VersioningConfiguration"), context.Aborted);
+    }
+
+    public async Task RequireAsync(S3Context context)
+    {
+        if (await metadata.GetBucketAsync(context.Bucket!, context.Aborted) is null)
+        {
+            throw S3Exception.NoSuchBucket(context.Bucket!);
+        }
+    }
+}

@@ -1,0 +1,209 @@
+using System.Globalization;
+using Storage.Gateway.Metadata;
+using Storage.Gateway.Objects;
+using Storage.Gateway.Objects.Integrity;
+using Storage.Gateway.Objects.Multipart;
+
+namespace Storage.Gateway.Api.S3;
+
+/// <summary>CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.</summary>
+public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore store, S3BucketOperations buckets)
+{
+    private const int MaxListed = 1000;
+    private const int MaxCompleteDocumentBytes = 4 * 1024 * 1024;
+
+    public async Task CreateAsync(S3Context context)
+    {
+        var (bucket, key) = S3ObjectOperations.Target(context);
+        var algorithm = context.Header("x-amz-checksum-algorithm")?.ToUpperInvariant();
+        if (algorithm is not null && !PayloadChecksum.Algorithms.Contains(algorithm))
+        {
+            throw S3Exception.InvalidArgument($"x-amz-checksum-algorithm must be one of {string.Join(", ", PayloadChecksum.Algorithms)}.");
+        }
+
+        var upload = await uploads.CreateAsync(bucket, key, S3ObjectHeaders.AttributesFrom(context.Request), algorithm, context.Aborted);
+        if (algorithm is not null)
+        {
+            context.Response.Headers["x-amz-checksum-algorithm"] = algorithm;
+        }
+
+        await S3Xml.WriteAsync(context.Response, S3Xml.Element("InitiateMultipartUploadResult",
+            S3Xml.Element("Bucket", bucket), S3Xml.Element("Key", key), S3Xml.Element("UploadId", upload.UploadId)), context.Aborted);
+    }
+
+    public async Task UploadPartAsync(S3Context context)
+    {
+        var (upload, number) = await PartTargetAsync(context);
+        using var payload = S3Payload.Open(context);
+        var written = await store.WriteAsync(MultipartUploads.Bucket, $"{upload.UploadId}/{number}", payload.Stream, payload.Length, payload.ContentMd5, context.Aborted);
+        var part = await uploads.PutPartAsync(upload, number, written, payload.VerifiedChecksum, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
+        context.Response.Headers.ETag = $"\"{part.ETag}\"";
+        S3ObjectHeaders.WriteChecksum(context.Response, part.Checksum);
+    }
+
+    public async Task UploadPartCopyAsync(S3Context context)
+    {
+        var (upload, number) = await PartTargetAsync(context);
+        ByteRange? range = null;
+        if (context.Header("x-amz-copy-source-range") is { } rangeHeader)
+        {
+            if (!ByteRange.TryParse(rangeHeader, out var parsed) || parsed.First is null || parsed.Last is null)
+            {
+                throw S3Exception.InvalidArgument("x-amz-copy-source-range must be bytes=first-last.");
+            }
+
+            range = parsed;
+        }
+
+        await using var source = await CopySource.OpenAsync(context, store, range);
+        var written = await store.WriteAsync(MultipartUploads.Bucket, $"{upload.UploadId}/{number}", source.Content.Content, source.Content.Length, expectedMd5: null, context.Aborted);
+        var part = await uploads.PutPartAsync(upload, number, written, checksum: null, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
+        await S3Xml.WriteAsync(context.Response, S3Xml.Element("CopyPartResult",
+            S3Xml.Element("ETag", $"\"{part.ETag}\""), S3Xml.Element("LastModified", S3Xml.Timestamp(part.LastModified))), context.Aborted);
+    }
+
+    public async Task CompleteAsync(S3Context context)
+    {
+        var upload = await UploadAsync(context);
+        var document = await ReadDocumentAsync(context);
+        if (document.Name.LocalName != "CompleteMultipartUpload")
+        {
+            throw S3Exception.MalformedXml("the root element must be CompleteMultipartUpload.");
+        }
+
+        var requested = new List<CompletedPart>();
+        foreach (var part in document.Children("Part"))
+        {
+            if (!int.TryParse(part.ChildValue("PartNumber"), NumberStyles.None, CultureInfo.InvariantCulture, out var number) || part.ChildValue("ETag") is not { } etag)
+            {
+                throw S3Exception.MalformedXml("every Part needs a PartNumber and an ETag.");
+            }
+
+            var checksum = upload.ChecksumAlgorithm is { } algorithm ? part.ChildValue("Checksum" + algorithm) : null;
+            requested.Add(new CompletedPart(number, etag, checksum));
+        }
+
+        ObjectRecord completed;
+        try
+        {
+            completed = await uploads.CompleteAsync(upload, requested, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
+        }
+        catch (MultipartCompletionException ex)
+        {
+            throw ex.Problem switch
+            {
+                CompletionProblem.NoParts => S3Exception.MalformedXml(ex.Message),
+                CompletionProblem.EntityTooSmall => new S3Exception(400, "EntityTooSmall", ex.Message),
+                CompletionProblem.InvalidPartOrder => new S3Exception(400, "InvalidPartOrder", ex.Message),
+                _ => new S3Exception(400, "InvalidPart", ex.Message),
+            };
+        }
+
+        await S3Xml.WriteAsync(context.Response, S3Xml.Element("CompleteMultipartUploadResult",
+            S3Xml.Element("Location", $"{context.Request.Scheme}://{context.Request.Host}/{completed.Bucket}/{Uri.EscapeDataString(completed.Key)}"),
+            S3Xml.Element("Bucket", completed.Bucket),
+            S3Xml.Element("Key", completed.Key),
+            S3Xml.Element("ETag", $"\"{completed.ETag}\""),
+            completed.Checksum is { } sum ? S3Xml.Element("Checksum" + sum.Algorithm, sum.Value) : null,
+            completed.Checksum is { } type ? S3Xml.Element("ChecksumType", type.Type) : null), context.Aborted);
+    }
+
+    public async Task AbortAsync(S3Context context)
+    {
+        var upload = await UploadAsync(context);
+        if (!await uploads.AbortAsync(upload, context.Aborted))
+        {
+            throw S3Exception.NoSuchUpload(upload.UploadId);
+        }
+
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+
+    public async Task ListPartsAsync(S3Context context)
+    {
+        var upload = await UploadAsync(context);
+        var marker = Number(context, "part-number-marker", 0, int.MaxValue, 0);
+        var maxParts = Number(context, "max-parts", 0, int.MaxValue, MaxListed);
+        var parts = await uploads.ListPartsAsync(upload.UploadId, marker, Math.Clamp(maxParts, 1, MaxListed) + 1, context.Aborted);
+        var shown = parts.Take(Math.Min(maxParts, MaxListed)).ToList();
+        var truncated = parts.Count > shown.Count;
+        await S3Xml.WriteAsync(context.Response, S3Xml.Element("ListPartsResult",
+            S3Xml.Element("Bucket", upload.Bucket),
+            S3Xml.Element("Key", upload.Key),
+            S3Xml.Element("UploadId", upload.UploadId),
+            S3Xml.Owner(S3BucketOperations.Owner),
+            S3Xml.Element("Initiator", S3Xml.Element("ID", S3BucketOperations.Owner), S3Xml.Element("DisplayName", S3BucketOperations.Owner)),
+            S3Xml.Element("StorageClass", "STANDARD"),
+            S3Xml.Element("PartNumberMarker", marker),
+            S3Xml.Element("NextPartNumberMarker", shown.Count > 0 ? shown[^1].Number : marker),
+            S3Xml.Element("MaxParts", maxParts),
+            S3Xml.Element("IsTruncated", truncated ? "true" : "false"),
+            upload.ChecksumAlgorithm is { } algorithm ? S3Xml.Element("ChecksumAlgorithm", algorithm) : null,
+            shown.Select(p => S3Xml.Element("Part",
+                S3Xml.Element("PartNumber", p.Number),
+                S3Xml.Element("LastModified", S3Xml.Timestamp(p.LastModified)),
+                S3Xml.Element("ETag", $"\"{p.ETag}\""),
+                S3Xml.Element("Size", p.Size),
+                p.Checksum is { } checksum ? S3Xml.Element("Checksum" + checksum.Algorithm, checksum.Value) : null))), context.Aborted);
+    }
+
+    public async Task ListUploadsAsync(S3Context context)
+    {
+        await buckets.RequireAsync(context);
+        var maxUploads = Number(context, "max-uploads", 0, int.MaxValue, MaxListed);
+        var (keyMarker, uploadIdMarker) = (context.Query("key-marker"), context.Query("upload-id-marker"));
+        var prefix = context.Query("prefix") ?? string.Empty;
+        var found = await uploads.ListUploadsAsync(context.Bucket!, prefix, keyMarker, uploadIdMarker, Math.Clamp(maxUploads, 1, MaxListed) + 1, context.Aborted);
+        var shown = found.Take(Math.Min(maxUploads, MaxListed)).ToList();
+        var truncated = found.Count > shown.Count;
+        await S3Xml.WriteAsync(context.Response, S3Xml.Element("ListMultipartUploadsResult",
+            S3Xml.Element("Bucket", context.Bucket),
+            S3Xml.Element("KeyMarker", keyMarker ?? string.Empty),
+            S3Xml.Element("UploadIdMarker", uploadIdMarker ?? string.Empty),
+            S3Xml.Element("NextKeyMarker", truncated ? shown[^1].Key : string.Empty),
+            S3Xml.Element("NextUploadIdMarker", truncated ? shown[^1].UploadId : string.Empty),
+            S3Xml.Element("Prefix", prefix),
+            S3Xml.Element("MaxUploads", maxUploads),
+            S3Xml.Element("IsTruncated", truncated ? "true" : "false"),
+            shown.Select(u => S3Xml.Element("Upload",
+                S3Xml.Element("Key", u.Key),
+                S3Xml.Element("UploadId", u.UploadId),
+                S3Xml.Element("Initiator", S3Xml.Element("ID", S3BucketOperations.Owner), S3Xml.Element("DisplayName", S3BucketOperations.Owner)),
+                S3Xml.Owner(S3BucketOperations.Owner),
+                S3Xml.Element("StorageClass", "STANDARD"),
+                S3Xml.Element("Initiated", S3Xml.Timestamp(u.Initiated)),
+                u.ChecksumAlgorithm is { } algorithm ? S3Xml.Element("ChecksumAlgorithm", algorithm) : null))), context.Aborted);
+    }
+
+    private async Task<(MultipartUpload Upload, int Number)> PartTargetAsync(S3Context context)
+    {
+        var number = Number(context, "partNumber", 1, MultipartUploads.MaxParts, null);
+        return (await UploadAsync(context), number);
+    }
+
+    private async Task<MultipartUpload> UploadAsync(S3Context context)
+    {
+        var (bucket, key) = S3ObjectOperations.Target(context);
+        var uploadId = context.Query("uploadId") ?? string.Empty;
+        return await uploads.GetAsync(bucket, key, uploadId, context.Aborted) ?? throw S3Exception.NoSuchUpload(uploadId);
+    }
+
+    private static async Task<System.Xml.Linq.XElement> ReadDocumentAsync(S3Context context)
+    {
+        using var payload = S3Payload.Open(context);
+        return await S3Xml.ReadAsync(payload.Stream, MaxCompleteDocumentBytes, context.Aborted);
+    }
+
+    private static int Number(S3Context context, string name, int min, int max, int? fallback)
+    {
+        var text = context.Query(name);
+        if (text is null && fallback is { } value)
+        {
+            return value;
+        }
+
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number >= min && number <= max
+            ? number
+            : throw S3Exception.InvalidArgument($"{name} must be a whole number from {min} to {max}.");
+    }
+}

@@ -1,0 +1,190 @@
+using System.Globalization;
+using System.Xml.Linq;
+using Storage.Gateway.Metadata;
+using Storage.Gateway.Objects;
+
+namespace Storage.Gateway.Api.S3;
+
+/// <summary>PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects and CopyObject.</summary>
+public sealed class S3ObjectOperations(ObjectStore store)
+{
+    private const int MaxDeleteKeys = 1000;
+    private const int MaxDeleteDocumentBytes = 2 * 1024 * 1024;
+    private const int MaxKeyBytes = 1024;
+
+    public async Task PutObjectAsync(S3Context context)
+    {
+        var (bucket, key) = Target(context);
+        var attributes = S3ObjectHeaders.AttributesFrom(context.Request);
+        using var payload = S3Payload.Open(context);
+        var written = await store.WriteAsync(bucket, key, payload.Stream, payload.Length, payload.ContentMd5, context.Aborted);
+        var record = await store.CommitAsync(bucket, key, written, attributes, payload.VerifiedChecksum, context.Aborted);
+        context.Response.Headers.ETag = $"\"{record.ETag}\"";
+        S3ObjectHeaders.WriteChecksum(context.Response, record.Checksum);
+    }
+
+    public async Task GetObjectAsync(S3Context context, bool headOnly)
+    {
+        var (bucket, key) = Target(context);
+        var record = await store.HeadAsync(bucket, key, context.Aborted) ?? throw await NotFoundAsync(context, bucket, key);
+        if (S3ObjectHeaders.FailedPrecondition(context.Request, record) is { } status)
+        {
+            if (status == StatusCodes.Status412PreconditionFailed)
+            {
+                throw new S3Exception(status, "PreconditionFailed", "At least one of the preconditions you specified did not hold.");
+            }
+
+            context.Response.StatusCode = status;
+            context.Response.Headers.ETag = $"\"{record.ETag}\"";
+            return;
+        }
+
+        var range = RequestedRange(context, record);
+        S3ObjectHeaders.Write(context, record);
+        if (headOnly)
+        {
+            context.Response.ContentLength = record.Size;
+            return;
+        }
+
+        ObjectReadResult? result;
+        try
+        {
+            result = await store.GetAsync(bucket, key, range, context.Aborted);
+        }
+        catch (RangeNotSatisfiableException)
+        {
+            context.Response.Headers.ContentRange = $"bytes */{record.Size}";
+            throw new S3Exception(416, "InvalidRange", "The requested range is not satisfiable.");
+        }
+
+        await using var read = result ?? throw await NotFoundAsync(context, bucket, key);
+
+        // Re-sent in case the object was replaced between the head and the read.
+        S3ObjectHeaders.Write(context, read.Record);
+        if (range is not null)
+        {
+            context.Response.StatusCode = StatusCodes.Status206PartialContent;
+            context.Response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes {read.Offset}-{read.Offset + read.Length - 1}/{read.Record.Size}");
+        }
+
+        context.Response.ContentLength = read.Length;
+        await read.Content.CopyToAsync(context.Response.Body, 128 * 1024, context.Aborted);
+    }
+
+    public async Task DeleteObjectAsync(S3Context context)
+    {
+        var (bucket, key) = Target(context);
+        await RequireBucketAsync(bucket, context.Aborted);
+        await store.DeleteAsync(bucket, key, context.Aborted);
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+
+    public async Task DeleteObjectsAsync(S3Context context)
+    {
+        var bucket = context.Bucket!;
+        await RequireBucketAsync(bucket, context.Aborted);
+        XElement document;
+        using (var payload = S3Payload.Open(context))
+        {
+            document = await S3Xml.ReadAsync(payload.Stream, MaxDeleteDocumentBytes, context.Aborted);
+        }
+
+        var keys = document.Children("Object").Select(o => o.ChildValue("Key")).ToList();
+        if (document.Name.LocalName != "Delete" || keys.Count is 0 or > MaxDeleteKeys || keys.Any(k => string.IsNullOrEmpty(k)))
+        {
+            throw S3Exception.MalformedXml($"a Delete document lists 1 to {MaxDeleteKeys} Object elements, each with a Key.");
+        }
+
+        var quiet = string.Equals(document.ChildValue("Quiet"), "true", StringComparison.OrdinalIgnoreCase);
+        var result = S3Xml.Element("DeleteResult");
+        foreach (var key in keys)
+        {
+            if (System.Text.Encoding.UTF8.GetByteCount(key!) > MaxKeyBytes)
+            {
+                result.Add(S3Xml.Element("Error", S3Xml.Element("Key", key), S3Xml.Element("Code", "KeyTooLongError"), S3Xml.Element("Message", "Your key is too long.")));
+                continue;
+            }
+
+            await store.DeleteAsync(bucket, key!, context.Aborted);
+            if (!quiet)
+            {
+                result.Add(S3Xml.Element("Deleted", S3Xml.Element("Key", key)));
+            }
+        }
+
+        await S3Xml.WriteAsync(context.Response, result, context.Aborted);
+    }
+
+    public async Task CopyObjectAsync(S3Context context)
+    {
+        var (bucket, key) = Target(context);
+        var source = await CopySource.OpenAsync(context, store, range: null);
+        await using (source)
+        {
+            var directive = context.Header("x-amz-metadata-directive")?.ToUpperInvariant() ?? "COPY";
+            if (directive is not ("COPY" or "REPLACE"))
+            {
+                throw S3Exception.InvalidArgument("x-amz-metadata-directive must be COPY or REPLACE.");
+            }
+
+            if (directive == "COPY" && source.Record.Bucket == bucket && source.Record.Key == key)
+            {
+                throw S3Exception.InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.");
+            }
+
+            var attributes = directive == "REPLACE" ? S3ObjectHeaders.AttributesFrom(context.Request) : source.Record.Attributes;
+            var written = await store.WriteAsync(bucket, key, source.Content.Content, source.Record.Size, expectedMd5: null, context.Aborted);
+
+            // The bytes are identical, so a whole-object checksum still holds; a composite one described the parts.
+            var checksum = source.Record.Checksum is { Type: ObjectChecksum.FullObject } full ? full : null;
+            var record = await store.CommitAsync(bucket, key, written, attributes, checksum, context.Aborted);
+            await S3Xml.WriteAsync(context.Response, S3Xml.Element("CopyObjectResult", S3Xml.Element("ETag", $"\"{record.ETag}\""), S3Xml.Element("LastModified", S3Xml.Timestamp(record.LastModified))), context.Aborted);
+        }
+    }
+
+    /// <summary>The bucket and key of an object request, the key checked against S3's length limit.</summary>
+    public static (string Bucket, string Key) Target(S3Context context)
+    {
+        var key = context.Key!;
+        if (System.Text.Encoding.UTF8.GetByteCount(key) > MaxKeyBytes)
+        {
+            throw new S3Exception(400, "KeyTooLongError", $"Object keys are at most {MaxKeyBytes} bytes of UTF-8.");
+        }
+
+        return (context.Bucket!, key);
+    }
+
+    private async Task RequireBucketAsync(string bucket, CancellationToken cancellationToken)
+    {
+        if (!await store.BucketExistsAsync(bucket, cancellationToken))
+        {
+            throw S3Exception.NoSuchBucket(bucket);
+        }
+    }
+
+    private async Task<S3Exception> NotFoundAsync(S3Context context, string bucket, string key) =>
+        await store.BucketExistsAsync(bucket, context.Aborted) ? S3Exception.NoSuchKey(key) : S3Exception.NoSuchBucket(bucket);
+
+    /// <summary>The Range header (S3 ignores one it cannot parse) or partNumber (a part of a multipart object).</summary>
+    private static ByteRange? RequestedRange(S3Context context, ObjectRecord record)
+    {
+        if (context.Query("partNumber") is { } partText)
+        {
+            if (!int.TryParse(partText, NumberStyles.None, CultureInfo.InvariantCulture, out var part) || part < 1 || part > Math.Max(1, record.Segments.Count))
+            {
+                throw new S3Exception(416, "InvalidPartNumber", "The requested partnumber is not satisfiable.");
+            }
+
+            if (record.Segments.Count <= 1)
+            {
+                return null;
+            }
+
+            var offset = record.Segments.Take(part - 1).Sum(s => s.Size);
+            return new ByteRange(offset, offset + record.Segments[part - 1].Size - 1, null);
+        }
+
+        return ByteRange.TryParse(context.Request.Headers.Range.ToString(), out var range) ? range : null;
+    }
+}

@@ -1,0 +1,279 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Storage.Gateway.Metadata;
+
+namespace Storage.Gateway.Objects.Multipart;
+
+/// <summary>A multipart upload in progress: its target, when it began, and what the finished object will carry.</summary>
+public sealed record MultipartUpload(string Bucket, string Key, string UploadId, DateTimeOffset Initiated, ObjectAttributes Attributes, string? ChecksumAlgorithm);
+
+/// <summary>An uploaded part: number, size, MD5 (hex) and the checksum the client sent, if any.</summary>
+public sealed record UploadedPart(int Number, long Size, string ETag, DateTimeOffset LastModified, ObjectChecksum? Checksum);
+
+/// <summary>One part a completion names (the client's list, in the client's order).</summary>
+public sealed record CompletedPart(int Number, string ETag, string? Checksum);
+
+/// <summary>Why a completion was refused; S3 has an error code for each.</summary>
+public enum CompletionProblem
+{
+    /// <summary>No parts listed.</summary>
+    NoParts,
+
+    /// <summary>Part numbers not strictly ascending.</summary>
+    InvalidPartOrder,
+
+    /// <summary>A listed part is missing, or its ETag or checksum differs from the uploaded one.</summary>
+    InvalidPart,
+
+    /// <summary>A part other than the last is smaller than the minimum.</summary>
+    EntityTooSmall,
+}
+
+public sealed class MultipartCompletionException(CompletionProblem problem, string message) : Exception(message)
+{
+    public CompletionProblem Problem { get; } = problem;
+}
+
+/// <summary>
+/// Multipart uploads on top of the object layer. Uploads and their parts are ordinary records in a hidden bucket
+/// (its name is not a valid S3 name, so no client can reach it): a part is a committed segment, so it is
+/// accounted, healed and rebalanced like any object, and re-uploading a part number reclaims the old one. Completing
+/// turns the parts' segments into the object's segments in one atomic metadata step, without copying a byte.
+/// </summary>
+public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata, TimeProvider time)
+{
+    /// <summary>Not a valid S3 bucket name (leading dot), so unreachable through any front door.</summary>
+    public const string Bucket = ".multipart";
+
+    public const int MaxParts = 10_000;
+
+    public const long MinimumPartSize = 5L * 1024 * 1024;
+
+    private const string UploadPrefix = "u/";
+    private const string PartPrefix = "p/";
+
+    /// <summary>Separates key and upload id in an upload's record key; sorts before every character a key continues with.</summary>
+    private const char IdSeparator = '\u0001';
+
+    public async Task<MultipartUpload> CreateAsync(string bucket, string key, ObjectAttributes attributes, string? checksumAlgorithm, CancellationToken cancellationToken)
+    {
+        if (await metadata.GetBucketAsync(bucket, cancellationToken) is null)
+        {
+            throw new BucketNotFoundException(bucket);
+        }
+
+        var upload = new MultipartUpload(bucket, key, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), time.GetUtcNow(), attributes, checksumAlgorithm);
+        var record = new ObjectRecord(Bucket, UploadKey(bucket, key, upload.UploadId), 0, string.Empty, upload.Initiated, attributes, [],
+            checksumAlgorithm is null ? null : new ObjectChecksum(checksumAlgorithm, string.Empty));
+        await metadata.CommitObjectAsync(record, time.GetUtcNow(), cancellationToken);
+        return upload;
+    }
+
+    public async Task<MultipartUpload?> GetAsync(string bucket, string key, string uploadId, CancellationToken cancellationToken) =>
+        IsUploadId(uploadId) && await metadata.GetObjectAsync(Bucket, UploadKey(bucket, key, uploadId), cancellationToken) is { } record
+            ? ToUpload(record)
+            : null;
+
+    /// <summary>Stores a part; null when the upload does not exist (any bytes written are released).</summary>
+    public async Task<UploadedPart?> PutPartAsync(MultipartUpload upload, int number, WrittenSegment written, ObjectChecksum? checksum, CancellationToken cancellationToken)
+    {
+        var partKey = PartKey(upload.UploadId, number);
+        var record = await store.CommitAsync(Bucket, partKey, written, ObjectAttributes.None, checksum, cancellationToken);
+
+        // An abort that ran while this part was uploading could not see it: remove it now rather than leave it behind.
+        if (await GetAsync(upload.Bucket, upload.Key, upload.UploadId, cancellationToken) is null)
+        {
+            await store.DeleteAsync(Bucket, partKey, cancellationToken);
+            return null;
+        }
+
+        return ToPart(record);
+    }
+
+    /// <summary>Parts in number order, after <paramref name="afterNumber"/>.</summary>
+    public async Task<IReadOnlyList<UploadedPart>> ListPartsAsync(string uploadId, int afterNumber, int limit, CancellationToken cancellationToken) =>
+        [.. (await metadata.ListObjectsAsync(Bucket, $"{PartPrefix}{uploadId}/", afterNumber > 0 ? PartKey(uploadId, afterNumber) : null, limit, cancellationToken)).Select(ToPart)];
+
+    /// <summary>Uploads of a bucket in key order (then upload id), starting after the given key and upload id.</summary>
+    public async Task<IReadOnlyList<MultipartUpload>> ListUploadsAsync(string bucket, string prefix, string? keyMarker, string? uploadIdMarker, int limit, CancellationToken cancellationToken)
+    {
+        string? after = keyMarker is null ? null
+            : uploadIdMarker is null ? $"{UploadPrefix}{bucket}/{keyMarker}{(char)(IdSeparator + 1)}"
+            : UploadKey(bucket, keyMarker, uploadIdMarker);
+        var records = await metadata.ListObjectsAsync(Bucket, $"{UploadPrefix}{bucket}/{prefix}", after, limit, cancellationToken);
+        return [.. records.Select(ToUpload)];
+    }
+
+    /// <summary>
+    /// Validates the client's part list and atomically replaces the key with the assembled object; parts not listed
+    /// are released. Returns null when the upload does not exist.
+    /// </summary>
+    /// <exception cref="MultipartCompletionException">The list is empty, out of order, names a wrong part, or a part is too small.</exception>
+    public async Task<ObjectRecord?> CompleteAsync(MultipartUpload upload, IReadOnlyList<CompletedPart> requested, CancellationToken cancellationToken)
+    {
+        if (requested.Count == 0)
+        {
+            throw new MultipartCompletionException(CompletionProblem.NoParts, "You must specify at least one part.");
+        }
+
+        for (var i = 1; i < requested.Count; i++)
+        {
+            if (requested[i].Number <= requested[i - 1].Number)
+            {
+                throw new MultipartCompletionException(CompletionProblem.InvalidPartOrder, "The list of parts was not in ascending order of part number.");
+            }
+        }
+
+        var uploaded = (await AllPartsAsync(upload.UploadId, cancellationToken)).ToDictionary(p => p.Number);
+        var chosen = new List<UploadedPart>(requested.Count);
+        foreach (var (index, want) in requested.Index())
+        {
+            if (!uploaded.TryGetValue(want.Number, out var part) || !string.Equals(want.ETag.Trim('"'), part.ETag, StringComparison.OrdinalIgnoreCase)
+                || (want.Checksum is not null && want.Checksum != part.Checksum?.Value))
+            {
+                throw new MultipartCompletionException(CompletionProblem.InvalidPart, $"Part {want.Number} was not uploaded or its ETag or checksum does not match.");
+            }
+
+            if (index < requested.Count - 1 && part.Size < MinimumPartSize)
+            {
+                throw new MultipartCompletionException(CompletionProblem.EntityTooSmall, $"Part {want.Number} is {part.Size} bytes; every part but the last must be at least {MinimumPartSize} bytes.");
+            }
+
+            chosen.Add(part);
+        }
+
+        var partRecords = new List<ObjectRecord>(chosen.Count);
+        foreach (var part in chosen)
+        {
+            partRecords.Add((await metadata.GetObjectAsync(Bucket, PartKey(upload.UploadId, part.Number), cancellationToken))!);
+        }
+
+        var record = new ObjectRecord(
+            upload.Bucket,
+            upload.Key,
+            chosen.Sum(p => p.Size),
+            MultipartETag(chosen),
+            time.GetUtcNow(),
+            upload.Attributes,
+            [.. partRecords.SelectMany(r => r.Segments)],
+            CompositeChecksum(upload.ChecksumAlgorithm, chosen));
+        var sources = partRecords.Select(r => new AssembledSource(r.Key, r.Segments.Count > 0 ? r.Segments[0].Id : null)).ToArray();
+        if (!await store.CommitAssembledAsync(record, Bucket, sources, cancellationToken))
+        {
+            throw new MultipartCompletionException(CompletionProblem.InvalidPart, "A part was replaced or the upload was aborted while completing; list the parts and try again.");
+        }
+
+        foreach (var unused in uploaded.Values.ExceptBy(chosen.Select(p => p.Number), p => p.Number))
+        {
+            await store.DeleteAsync(Bucket, PartKey(upload.UploadId, unused.Number), cancellationToken);
+        }
+
+        await metadata.DeleteObjectAsync(Bucket, UploadKey(upload.Bucket, upload.Key, upload.UploadId), time.GetUtcNow(), cancellationToken);
+        return record;
+    }
+
+    /// <summary>Deletes the upload and releases its parts; false when it does not exist.</summary>
+    public async Task<bool> AbortAsync(MultipartUpload upload, CancellationToken cancellationToken)
+    {
+        // The upload record goes first, so a part arriving meanwhile sees it gone and removes itself.
+        if (!await store.DeleteAsync(Bucket, UploadKey(upload.Bucket, upload.Key, upload.UploadId), cancellationToken))
+        {
+            return false;
+        }
+
+        foreach (var part in await AllPartsAsync(upload.UploadId, cancellationToken))
+        {
+            await store.DeleteAsync(Bucket, PartKey(upload.UploadId, part.Number), cancellationToken);
+        }
+
+        return true;
+    }
+
+    /// <summary>Aborts every upload begun before <paramref name="initiatedBefore"/>; returns how many.</summary>
+    public async Task<int> AbortBeforeAsync(DateTimeOffset initiatedBefore, CancellationToken cancellationToken)
+    {
+        var aborted = 0;
+        string? after = null;
+        while (true)
+        {
+            var page = await metadata.ListObjectsAsync(Bucket, UploadPrefix, after, 1000, cancellationToken);
+            foreach (var record in page)
+            {
+                if (record.LastModified < initiatedBefore && await AbortAsync(ToUpload(record), cancellationToken))
+                {
+                    aborted++;
+                }
+            }
+
+            if (page.Count < 1000)
+            {
+                return aborted;
+            }
+
+            after = page[^1].Key;
+        }
+    }
+
+    public static bool IsUploadId(string uploadId) => uploadId.Length == 32 && uploadId.All(char.IsAsciiHexDigitLower);
+
+    /// <summary>S3's multipart ETag: MD5 of the concatenated binary part MD5s, then "-" and the part count.</summary>
+    public static string MultipartETag(IReadOnlyCollection<UploadedPart> parts)
+    {
+        // MD5 because S3 defines the ETag so; it identifies content, it protects nothing.
+        using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+        foreach (var part in parts)
+        {
+            md5.AppendData(Convert.FromHexString(part.ETag));
+        }
+
+        return Convert.ToHexStringLower(md5.GetHashAndReset()) + "-" + parts.Count.ToString(CultureInfo.InvariantCulture);
+    }
+
+    private async Task<List<UploadedPart>> AllPartsAsync(string uploadId, CancellationToken cancellationToken)
+    {
+        var parts = new List<UploadedPart>();
+        while (true)
+        {
+            var page = await ListPartsAsync(uploadId, parts.Count > 0 ? parts[^1].Number : 0, 1000, cancellationToken);
+            parts.AddRange(page);
+            if (page.Count < 1000)
+            {
+                return parts;
+            }
+        }
+    }
+
+    /// <summary>S3's COMPOSITE checksum (checksum of the parts' checksums, "-N"), when every part has one of the upload's algorithm.</summary>
+    private static ObjectChecksum? CompositeChecksum(string? algorithm, List<UploadedPart> parts)
+    {
+        if (algorithm is null || parts.Any(p => p.Checksum?.Algorithm != algorithm) || Integrity.PayloadChecksum.Create(algorithm) is not { } digest)
+        {
+            return null;
+        }
+
+        using (digest)
+        {
+            foreach (var part in parts)
+            {
+                digest.Append(Convert.FromBase64String(part.Checksum!.Value));
+            }
+
+            return new ObjectChecksum(algorithm, $"{digest.GetBase64()}-{parts.Count.ToString(CultureInfo.InvariantCulture)}", ObjectChecksum.Composite);
+        }
+    }
+
+    private static string UploadKey(string bucket, string key, string uploadId) => $"{UploadPrefix}{bucket}/{key}{IdSeparator}{uploadId}";
+
+    private static string PartKey(string uploadId, int number) => $"{PartPrefix}{uploadId}/{number.ToString("D5", CultureInfo.InvariantCulture)}";
+
+    private static MultipartUpload ToUpload(ObjectRecord record)
+    {
+        var path = record.Key[UploadPrefix.Length..];
+        var slash = path.IndexOf('/', StringComparison.Ordinal);
+        var separator = path.LastIndexOf(IdSeparator);
+        return new MultipartUpload(path[..slash], path[(slash + 1)..separator], path[(separator + 1)..], record.LastModified, record.Attributes, record.Checksum?.Algorithm);
+    }
+
+    private static UploadedPart ToPart(ObjectRecord record) =>
+        new(int.Parse(record.Key.AsSpan(record.Key.LastIndexOf('/') + 1), CultureInfo.InvariantCulture), record.Size, record.ETag, record.LastModified, record.Checksum);
+}
