@@ -58,8 +58,9 @@ public sealed class S3Context
     public string? Header(string name) => Request.Headers.TryGetValue(name, out var value) ? value.ToString() : null;
 
     /// <summary>
-    /// The S3 request this HTTP request is, or null when it belongs to another API (its first path segment is a
-    /// reserved name and its host does not name a bucket).
+    /// The S3 request this HTTP request is, or null when it belongs to another API: its host does not name a bucket,
+    /// its first path segment is a reserved name and one of the gateway's own endpoints matched it. (A reserved name
+    /// no endpoint matches stays with S3, which explains that it is no valid bucket name.)
     /// </summary>
     public static S3Context? From(HttpContext http, string? virtualHostDomain)
     {
@@ -87,7 +88,7 @@ public sealed class S3Context
         var path = rawPath[1..];
         var slash = path.IndexOf('/', StringComparison.Ordinal);
         var first = Uri.UnescapeDataString(slash < 0 ? path : path[..slash]);
-        if (ReservedNames.Contains(first))
+        if (ReservedNames.Contains(first) && http.GetEndpoint() is not null)
         {
             return null;
         }

@@ -36,8 +36,11 @@ public static class S3ObjectHeaders
             ContentDisposition: request.Headers.ContentDisposition is { Count: > 0 } disposition ? disposition.ToString() : null);
     }
 
-    /// <summary>Everything HEAD and GET return about an object, with the response-* overrides of a (presigned) GET.</summary>
-    public static void Write(S3Context context, ObjectRecord record)
+    /// <summary>
+    /// Everything HEAD and GET return about an object, with the response-* overrides of a (presigned) GET. The
+    /// stored checksum only when the whole object is sent: a client would check it against a range.
+    /// </summary>
+    public static void Write(S3Context context, ObjectRecord record, bool wholeObject)
     {
         var response = context.Response;
         var headers = response.Headers;
@@ -68,7 +71,7 @@ public static class S3ObjectHeaders
             headers["x-amz-mp-parts-count"] = record.Segments.Count.ToString(CultureInfo.InvariantCulture);
         }
 
-        if (record.Checksum is { } checksum && string.Equals(context.Header("x-amz-checksum-mode"), "ENABLED", StringComparison.OrdinalIgnoreCase))
+        if (wholeObject && record.Checksum is { } checksum && string.Equals(context.Header("x-amz-checksum-mode"), "ENABLED", StringComparison.OrdinalIgnoreCase))
         {
             headers[PayloadChecksum.HeaderFor(checksum.Algorithm)] = checksum.Value;
             headers["x-amz-checksum-type"] = checksum.Type;

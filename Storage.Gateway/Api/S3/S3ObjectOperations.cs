@@ -40,7 +40,7 @@ public sealed class S3ObjectOperations(ObjectStore store)
         }
 
         var range = RequestedRange(context, record);
-        S3ObjectHeaders.Write(context, record);
+        S3ObjectHeaders.Write(context, record, wholeObject: range is null);
         if (headOnly)
         {
             context.Response.ContentLength = record.Size;
@@ -61,7 +61,7 @@ public sealed class S3ObjectOperations(ObjectStore store)
         await using var read = result ?? throw await NotFoundAsync(context, bucket, key);
 
         // Re-sent in case the object was replaced between the head and the read.
-        S3ObjectHeaders.Write(context, read.Record);
+        S3ObjectHeaders.Write(context, read.Record, wholeObject: range is null);
         if (range is not null)
         {
             context.Response.StatusCode = StatusCodes.Status206PartialContent;
