@@ -10,6 +10,7 @@ public sealed class S3Gateway : IAsyncLifetime
     public const string Secret = "test secret/with+chars";
     public const string Region = "us-east-1";
     public const string PublicBucket = "public";
+    public const string VirtualHostDomain = "s3.storage.test";
 
     public GatewayHost Host { get; private set; } = null!;
 
@@ -21,6 +22,7 @@ public sealed class S3Gateway : IAsyncLifetime
             ["Storage:S3:Credentials:0:AccessKey"] = AccessKey,
             ["Storage:S3:Credentials:0:SecretKey"] = Secret,
             ["Storage:S3:PublicReadBuckets:0"] = PublicBucket,
+            ["Storage:S3:VirtualHostDomain"] = VirtualHostDomain,
         });
 
     public async Task DisposeAsync() => await Host.DisposeAsync();
