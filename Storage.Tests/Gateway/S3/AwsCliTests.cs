@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Storage.Tests.Fixtures;
+
+namespace Storage.Tests.Gateway.S3;
+
+/// <summary>The gateway driven by the AWS CLI (installed by the test command): high-level s3 commands and s3api calls.</summary>
+public sealed class AwsCliTests(S3Gateway gateway) : IClassFixture<S3Gateway>
+{
+    [Fact]
+    public async Task Copy_up_and_down_of_50_MiB_goes_multipart_and_round_trips()
+    {
+        using var folder = new TempDirectory("aws-cli");
+        var original = Path.Combine(folder.Path, "big.bin");
+        await File.WriteAllBytesAsync(original, TestData.Bytes(50 * 1024 * 1024, 21));
+        await AwsAsync("s3", "mb", "s3://cli-big");
+        await AwsAsync("s3", "cp", original, "s3://cli-big/dir/big file.bin");
+
+        var head = JsonDocument.Parse(await AwsAsync("s3api", "head-object", "--bucket", "cli-big", "--key", "dir/big file.bin")).RootElement;
+        Assert.Equal(50 * 1024 * 1024, head.GetProperty("ContentLength").GetInt64());
+        Assert.Matches("^\"[0-9a-f]{32}-[0-9]+\"$", head.GetProperty("ETag").GetString());
+
+        var listing = await AwsAsync("s3", "ls", "s3://cli-big/dir/");
+        Assert.Contains("52428800 big file.bin", listing, StringComparison.Ordinal);
+
+        var downloaded = Path.Combine(folder.Path, "back.bin");
+        await AwsAsync("s3", "cp", "s3://cli-big/dir/big file.bin", downloaded);
+        Assert.Equal(await HashAsync(original), await HashAsync(downloaded));
+    }
+
+    [Fact]
+    public async Task Sync_ls_and_rm_manage_a_tree()
+    {
+        using var folder = new TempDirectory("aws-sync");
+        Directory.CreateDirectory(Path.Combine(folder.Path, "sub", "deeper"));
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "top.txt"), "top");
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "sub", "a b+c.txt"), "spaced");
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "sub", "deeper", "ключ.txt"), "unicode");
+        await AwsAsync("s3", "mb", "s3://cli-sync");
+        await AwsAsync("s3", "sync", folder.Path, "s3://cli-sync/tree");
+
+        var recursive = await AwsAsync("s3", "ls", "--recursive", "s3://cli-sync/tree/");
+        Assert.Contains("tree/top.txt", recursive, StringComparison.Ordinal);
+        Assert.Contains("tree/sub/a b+c.txt", recursive, StringComparison.Ordinal);
+        Assert.Contains("tree/sub/deeper/ключ.txt", recursive, StringComparison.Ordinal);
+        Assert.Contains("PRE sub/", await AwsAsync("s3", "ls", "s3://cli-sync/tree/"), StringComparison.Ordinal);
+
+        // A second sync finds nothing to do: sizes and times match what the listing reports.
+        Assert.Equal(string.Empty, (await AwsAsync("s3", "sync", folder.Path, "s3://cli-sync/tree")).Trim());
+
+        await AwsAsync("s3", "rm", "--recursive", "s3://cli-sync/tree");
+        Assert.Equal(string.Empty, (await TryAwsAsync("s3", "ls", "--recursive", "s3://cli-sync/")).Output.Trim());
+        await AwsAsync("s3", "rb", "s3://cli-sync");
+        Assert.DoesNotContain("cli-sync", await AwsAsync("s3", "ls"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Api_calls_cover_metadata_copy_listing_deletes_and_uploads()
+    {
+        using var folder = new TempDirectory("aws-api");
+        var file = Path.Combine(folder.Path, "doc.txt");
+        await File.WriteAllTextAsync(file, "document body");
+        await AwsAsync("s3api", "create-bucket", "--bucket", "cli-api");
+        Assert.DoesNotContain("Enabled", await AwsAsync("s3api", "get-bucket-versioning", "--bucket", "cli-api"), StringComparison.Ordinal);
+        await AwsAsync("s3api", "get-bucket-location", "--bucket", "cli-api");
+        await AwsAsync("s3api", "head-bucket", "--bucket", "cli-api");
+
+        await AwsAsync("s3api", "put-object", "--bucket", "cli-api", "--key", "doc", "--body", file, "--content-type", "text/plain", "--metadata", "owner=ops");
+        var head = JsonDocument.Parse(await AwsAsync("s3api", "head-object", "--bucket", "cli-api", "--key", "doc")).RootElement;
+        Assert.Equal("text/plain", head.GetProperty("ContentType").GetString());
+        Assert.Equal("ops", head.GetProperty("Metadata").GetProperty("owner").GetString());
+        Assert.Equal($"\"{Convert.ToHexStringLower(MD5.HashData(await File.ReadAllBytesAsync(file)))}\"", head.GetProperty("ETag").GetString());
+
+        await AwsAsync("s3api", "copy-object", "--bucket", "cli-api", "--key", "copy", "--copy-source", "cli-api/doc");
+        var listed = JsonDocument.Parse(await AwsAsync("s3api", "list-objects-v2", "--bucket", "cli-api", "--max-keys", "1")).RootElement;
+        Assert.Equal("copy", listed.GetProperty("Contents")[0].GetProperty("Key").GetString());
+
+        var range = Path.Combine(folder.Path, "range.txt");
+        await AwsAsync("s3api", "get-object", "--bucket", "cli-api", "--key", "copy", "--range", "bytes=0-7", range);
+        Assert.Equal("document", await File.ReadAllTextAsync(range));
+
+        var upload = JsonDocument.Parse(await AwsAsync("s3api", "create-multipart-upload", "--bucket", "cli-api", "--key", "pending")).RootElement.GetProperty("UploadId").GetString()!;
+        Assert.Contains(upload, await AwsAsync("s3api", "list-multipart-uploads", "--bucket", "cli-api"), StringComparison.Ordinal);
+        await AwsAsync("s3api", "abort-multipart-upload", "--bucket", "cli-api", "--key", "pending", "--upload-id", upload);
+
+        var deleted = JsonDocument.Parse(await AwsAsync("s3api", "delete-objects", "--bucket", "cli-api", "--delete", "{\"Objects\":[{\"Key\":\"doc\"},{\"Key\":\"copy\"}]}")).RootElement;
+        Assert.Equal(2, deleted.GetProperty("Deleted").GetArrayLength());
+        await AwsAsync("s3api", "delete-bucket", "--bucket", "cli-api");
+
+        var (exitCode, missing) = await TryAwsAsync("s3api", "head-bucket", "--bucket", "cli-api");
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("404", missing, StringComparison.Ordinal);
+    }
+
+    private async Task<string> AwsAsync(params string[] arguments)
+    {
+        var (exitCode, output) = await TryAwsAsync(arguments);
+        return exitCode == 0 ? output : throw new InvalidOperationException($"aws {string.Join(' ', arguments)} exited with {exitCode}: {output}");
+    }
+
+    /// <summary>Runs the aws command against the gateway with its own credentials and no user configuration; stdout, then stderr.</summary>
+    private async Task<(int ExitCode, string Output)> TryAwsAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("aws") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("--endpoint-url");
+        start.ArgumentList.Add(gateway.BaseAddress.ToString().TrimEnd('/'));
+        start.ArgumentList.Add("--output");
+        start.ArgumentList.Add("json");
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["AWS_ACCESS_KEY_ID"] = S3Gateway.AccessKey;
+        start.Environment["AWS_SECRET_ACCESS_KEY"] = S3Gateway.Secret;
+        start.Environment["AWS_DEFAULT_REGION"] = S3Gateway.Region;
+        start.Environment["AWS_CONFIG_FILE"] = "/nonexistent/aws-config";
+        start.Environment["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/aws-credentials";
+        start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
+        start.Environment["AWS_PAGER"] = string.Empty;
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        return (process.ExitCode, await output + await error);
+    }
+
+    private static async Task<string> HashAsync(string path)
+    {
+        await using var file = File.OpenRead(path);
+        return Convert.ToHexString(await SHA256.HashDataAsync(file));
+    }
+}
