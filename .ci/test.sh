@@ -13,12 +13,14 @@ if ! command -v dotnet >/dev/null 2>&1; then
 fi
 dotnet --version
 
-log "Servers the tests start"
-# Real servers the tests start as processes: redis-server (Debian) for Redis metadata, and s3rver (npm, under
-# Node.js) as the foreign S3 server standing in for MinIO nodes (no MinIO server is installable here).
+log "Servers and clients the tests start"
+# Real processes the tests start: redis-server (Debian) for Redis metadata, s3rver (npm, under Node.js) as the
+# foreign S3 server standing in for MinIO nodes (no MinIO server is installable here), and the AWS CLI (Debian)
+# as a real S3 client of the gateway.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v aws >/dev/null 2>&1 || missing+=(awscli)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "Installing: ${missing[*]}"
   sudo_cmd=""
@@ -27,6 +29,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 redis-server --version
+aws --version
 if [ ! -x .tools/node_modules/.bin/s3rver ]; then
   echo "Installing s3rver 3.7.1 into .tools/"
   npm install --silent --no-audit --no-fund --prefix .tools s3rver@3.7.1 >/dev/null
