@@ -61,6 +61,7 @@ public sealed class ObjectStore(
     /// <summary>Makes a written segment the current version of the key (atomically replacing any previous one).</summary>
     public async Task<ObjectRecord> CommitAsync(string bucket, string key, WrittenSegment written, ObjectAttributes attributes, ObjectChecksum? checksum, CancellationToken cancellationToken)
     {
+        using var activity = StorageTelemetry.Source.StartActivity("object.commit");
         var record = new ObjectRecord(
             bucket,
             key,

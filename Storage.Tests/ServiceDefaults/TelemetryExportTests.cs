@@ -48,7 +48,7 @@ public sealed class TelemetryExportTests
         (string Path, string Text)[] expected =
         [
             ("/v1/traces", "gateway-under-test"),
-            ("/v1/traces", "object.put"),
+            ("/v1/traces", "object.write"),
             ("/v1/traces", "segment.write"),
             ("/v1/traces", "node.put"),
             ("/v1/traces", "object.get"),
