@@ -94,14 +94,17 @@ public sealed class ObjectStore(
     /// <exception cref="DataUnavailableException">Too many of its parts are lost.</exception>
     public async Task<ObjectReadResult?> GetAsync(string bucket, string key, ByteRange? range, CancellationToken cancellationToken)
     {
-        using var activity = StorageTelemetry.Source.StartActivity("object.get");
-        activity?.SetTag("storage.bucket", bucket);
         var record = await metadata.GetObjectAsync(bucket, key, cancellationToken);
-        if (record is null)
-        {
-            return null;
-        }
+        return record is null ? null : await OpenAsync(record, range, cancellationToken);
+    }
 
+    /// <summary>Opens a record already read (one metadata read per request); its parts stay until the reclaim delay passes.</summary>
+    /// <exception cref="RangeNotSatisfiableException">The range starts at or beyond the end.</exception>
+    /// <exception cref="DataUnavailableException">Too many of its parts are lost.</exception>
+    public async Task<ObjectReadResult> OpenAsync(ObjectRecord record, ByteRange? range, CancellationToken cancellationToken)
+    {
+        using var activity = StorageTelemetry.Source.StartActivity("object.get");
+        activity?.SetTag("storage.bucket", record.Bucket);
         var (offset, length) = range is { } r
             ? r.Resolve(record.Size) ?? throw new RangeNotSatisfiableException(record.Size)
             : (0, record.Size);

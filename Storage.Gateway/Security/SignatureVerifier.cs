@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -18,6 +19,9 @@ public sealed record SigningContext(string AccessKey, byte[] SigningKey, string 
 /// </summary>
 public sealed class SignatureVerifier(S3Credentials credentials, IOptions<StorageOptions> options, TimeProvider time)
 {
+    /// <summary>Signing keys by access key, date and region: four HMACs saved per request; at most a few per key and day.</summary>
+    private readonly ConcurrentDictionary<(string AccessKey, string Date, string Region), byte[]> _signingKeys = new();
+
     public const string StreamingSigned = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
     public const string StreamingSignedTrailer = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
     public const string StreamingUnsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
@@ -144,7 +148,12 @@ public sealed class SignatureVerifier(S3Credentials credentials, IOptions<Storag
         var headers = names.Select(name => KeyValuePair.Create(name, CanonicalHeaderValue(request.Headers[name])));
         var canonicalRequest = SigV4.CanonicalRequest(request.Method, SigV4.CanonicalPath(rawPath), canonicalQuery, headers, payloadHash);
         var scope = SigV4.Scope(date, region);
-        var signingKey = SigV4.SigningKey(secret, date, region);
+        if (_signingKeys.Count > 1024)
+        {
+            _signingKeys.Clear();
+        }
+
+        var signingKey = _signingKeys.GetOrAdd((accessKey, date, region), static (id, secret) => SigV4.SigningKey(secret, id.Date, id.Region), secret);
         var expected = SigV4.Sign(signingKey, SigV4.StringToSign(SigV4.Algorithm, amzDate, scope, SigV4.Sha256Hex(canonicalRequest)));
         if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(signature.ToLowerInvariant())))
         {

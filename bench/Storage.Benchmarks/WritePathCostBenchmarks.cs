@@ -5,7 +5,8 @@ namespace Storage.Benchmarks;
 
 /// <summary>
 /// What every byte of a PUT costs besides erasure coding, on one core: MD5 (the S3 ETag; inherently
-/// sequential), CRC-32C (per-block checksums), against a plain memory copy of one 1.5 MiB stripe.
+/// sequential), CRC-32C (per-block checksums), and what S3 clients may add: SHA-256 (signed payloads and chunks),
+/// CRC-32 and CRC-64/NVME (flexible checksums, carry-less folding), against a plain memory copy of one 1.5 MiB stripe.
 /// </summary>
 [Config(typeof(Config))]
 public class WritePathCostBenchmarks
@@ -29,6 +30,22 @@ public class WritePathCostBenchmarks
 
     [Benchmark]
     public uint Crc32C() => Storage.Gateway.Objects.Integrity.Crc32C.Compute(_stripe);
+
+    [Benchmark]
+    public ulong Crc32() => Storage.Gateway.Objects.Integrity.ReflectedCrc.Crc32.Compute(_stripe);
+
+    [Benchmark]
+    public ulong Crc64Nvme() => Storage.Gateway.Objects.Integrity.ReflectedCrc.Crc64Nvme.Compute(_stripe);
+
+    [Benchmark]
+    public ulong Crc32Table()
+    {
+        var crc = Storage.Gateway.Objects.Integrity.ReflectedCrc.Crc32;
+        return crc.Finish(crc.AppendBytewise(crc.Initial, _stripe));
+    }
+
+    [Benchmark]
+    public byte[] Sha256() => SHA256.HashData(_stripe);
 
     private sealed class Config() : ThroughputConfig(new ThroughputColumn(
         "MB/s",

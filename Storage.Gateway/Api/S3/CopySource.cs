@@ -45,8 +45,7 @@ public sealed class CopySource(ObjectRecord record, ObjectReadResult content) : 
 
         try
         {
-            var content = await store.GetAsync(bucket, key, range, context.Aborted) ?? throw S3Exception.NoSuchKey(key);
-            return new CopySource(content.Record, content);
+            return new CopySource(record, await store.OpenAsync(record, range, context.Aborted));
         }
         catch (RangeNotSatisfiableException)
         {

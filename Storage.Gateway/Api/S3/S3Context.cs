@@ -65,7 +65,7 @@ public sealed class S3Context
     public static S3Context? From(HttpContext http, string? virtualHostDomain)
     {
         var target = http.Features.Get<IHttpRequestFeature>()?.RawTarget ?? http.Request.Path + http.Request.QueryString;
-        if (Uri.TryCreate(target, UriKind.Absolute, out var absolute) && absolute.Scheme is "http" or "https")
+        if (!target.StartsWith('/') && Uri.TryCreate(target, UriKind.Absolute, out var absolute) && absolute.Scheme is "http" or "https")
         {
             target = absolute.PathAndQuery;
         }

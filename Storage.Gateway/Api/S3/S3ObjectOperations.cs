@@ -47,10 +47,10 @@ public sealed class S3ObjectOperations(ObjectStore store)
             return;
         }
 
-        ObjectReadResult? result;
+        ObjectReadResult read;
         try
         {
-            result = await store.GetAsync(bucket, key, range, context.Aborted);
+            read = await store.OpenAsync(record, range, context.Aborted);
         }
         catch (RangeNotSatisfiableException)
         {
@@ -58,10 +58,7 @@ public sealed class S3ObjectOperations(ObjectStore store)
             throw new S3Exception(416, "InvalidRange", "The requested range is not satisfiable.");
         }
 
-        await using var read = result ?? throw await NotFoundAsync(context, bucket, key);
-
-        // Re-sent in case the object was replaced between the head and the read.
-        S3ObjectHeaders.Write(context, read.Record, wholeObject: range is null);
+        await using var _ = read;
         if (range is not null)
         {
             context.Response.StatusCode = StatusCodes.Status206PartialContent;
