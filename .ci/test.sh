@@ -15,12 +15,14 @@ dotnet --version
 
 log "Servers and clients the tests start"
 # Real processes the tests start: redis-server (Debian) for Redis metadata, s3rver (npm, under Node.js) as the
-# foreign S3 server standing in for MinIO nodes (no MinIO server is installable here), and the AWS CLI (Debian)
-# as a real S3 client of the gateway.
+# foreign S3 server standing in for MinIO nodes (no MinIO server is installable here), and the AWS CLI, s3cmd and
+# rclone (Debian) as real S3 clients of the gateway.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v aws >/dev/null 2>&1 || missing+=(awscli)
+command -v s3cmd >/dev/null 2>&1 || missing+=(s3cmd)
+command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "Installing: ${missing[*]}"
   sudo_cmd=""
@@ -30,6 +32,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 redis-server --version
 aws --version
+s3cmd --version
+rclone --version | head -1
 if [ ! -x .tools/node_modules/.bin/s3rver ]; then
   echo "Installing s3rver 3.7.1 into .tools/"
   npm install --silent --no-audit --no-fund --prefix .tools s3rver@3.7.1 >/dev/null

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Storage.Tests.Fixtures;
@@ -93,38 +92,25 @@ public sealed class AwsCliTests(S3Gateway gateway) : IClassFixture<S3Gateway>
         Assert.Contains("404", missing, StringComparison.Ordinal);
     }
 
-    private async Task<string> AwsAsync(params string[] arguments)
-    {
-        var (exitCode, output) = await TryAwsAsync(arguments);
-        return exitCode == 0 ? output : throw new InvalidOperationException($"aws {string.Join(' ', arguments)} exited with {exitCode}: {output}");
-    }
+    private Task<string> AwsAsync(params string[] arguments) =>
+        CommandLine.RunCheckedAsync("aws", [.. Common, .. arguments], Environment, TimeSpan.FromMinutes(3));
 
-    /// <summary>Runs the aws command against the gateway with its own credentials and no user configuration; stdout, then stderr.</summary>
-    private async Task<(int ExitCode, string Output)> TryAwsAsync(params string[] arguments)
-    {
-        var start = new ProcessStartInfo("aws") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add("--endpoint-url");
-        start.ArgumentList.Add(gateway.BaseAddress.ToString().TrimEnd('/'));
-        start.ArgumentList.Add("--output");
-        start.ArgumentList.Add("json");
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
+    private Task<(int ExitCode, string Output)> TryAwsAsync(params string[] arguments) =>
+        CommandLine.RunAsync("aws", [.. Common, .. arguments], Environment, TimeSpan.FromMinutes(3));
 
-        start.Environment["AWS_ACCESS_KEY_ID"] = S3Gateway.AccessKey;
-        start.Environment["AWS_SECRET_ACCESS_KEY"] = S3Gateway.Secret;
-        start.Environment["AWS_DEFAULT_REGION"] = S3Gateway.Region;
-        start.Environment["AWS_CONFIG_FILE"] = "/nonexistent/aws-config";
-        start.Environment["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/aws-credentials";
-        start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
-        start.Environment["AWS_PAGER"] = string.Empty;
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
-        return (process.ExitCode, await output + await error);
-    }
+    private string[] Common => ["--endpoint-url", gateway.BaseAddress.ToString().TrimEnd('/'), "--output", "json"];
+
+    /// <summary>The gateway's credentials and no user configuration.</summary>
+    private static Dictionary<string, string?> Environment => new()
+    {
+        ["AWS_ACCESS_KEY_ID"] = S3Gateway.AccessKey,
+        ["AWS_SECRET_ACCESS_KEY"] = S3Gateway.Secret,
+        ["AWS_DEFAULT_REGION"] = S3Gateway.Region,
+        ["AWS_CONFIG_FILE"] = "/nonexistent/aws-config",
+        ["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/aws-credentials",
+        ["AWS_EC2_METADATA_DISABLED"] = "true",
+        ["AWS_PAGER"] = string.Empty,
+    };
 
     private static async Task<string> HashAsync(string path)
     {
