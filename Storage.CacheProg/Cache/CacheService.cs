@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using Storage.CacheProg.Protocol;
+
+namespace Storage.CacheProg.Cache;
+
+/// <summary>
+/// The cache behind a protocol session: gets look locally first, then remotely (a remote hit is downloaded,
+/// verified and kept locally); puts are answered once the body is durable locally and uploaded in the background.
+/// Remote trouble is a miss or a dropped upload, never a failed build.
+/// </summary>
+public sealed class CacheService : ICacheBackend, IAsyncDisposable
+{
+    private readonly CacheProgOptions _options;
+    private readonly RemoteTier? _remote;
+    private readonly UploadQueue? _uploads;
+    private readonly TextWriter _diagnostics;
+    private readonly bool _drainOnClose;
+    private int _remoteErrorsReported;
+
+    /// <param name="options">Where the tiers are.</param>
+    /// <param name="diagnostics">stderr: the user's terminal (stdout belongs to the protocol).</param>
+    /// <param name="drainOnClose">Direct mode waits (up to CloseTimeout) for uploads at close; the worker keeps uploading instead.</param>
+    public CacheService(CacheProgOptions options, TextWriter diagnostics, bool drainOnClose)
+    {
+        _options = options;
+        _diagnostics = diagnostics;
+        _drainOnClose = drainOnClose;
+        Local = new LocalTier(options.CacheDirectory, options.MaxLocalBytes);
+        if (options.RemoteEnabled)
+        {
+            _remote = new RemoteTier(options);
+            if (!options.ReadOnly)
+            {
+                _uploads = new UploadQueue(_remote, options, Stats, diagnostics);
+            }
+        }
+    }
+
+    public CacheStats Stats { get; } = new();
+
+    public LocalTier Local { get; }
+
+    /// <summary>Uploads queued or in flight.</summary>
+    public int PendingUploads => _uploads?.Pending ?? 0;
+
+    public string NewTemporaryPath() => Local.NewTemporaryPath();
+
+    public async Task<CacheResponse> GetAsync(long id, byte[] actionId, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        if (Local.Get(actionId) is { } local)
+        {
+            Stats.LocalHit(local.Entry.Size, Stopwatch.GetElapsedTime(started));
+            return Hit(id, local);
+        }
+
+        if (_remote is not null)
+        {
+            try
+            {
+                if (await FetchAsync(actionId, cancellationToken) is { } fetched)
+                {
+                    Stats.RemoteHit(fetched.Entry.Size, Stopwatch.GetElapsedTime(started));
+                    return Hit(id, fetched);
+                }
+            }
+            catch (RemoteUnavailableException ex)
+            {
+                Stats.Error("get");
+                if (Interlocked.Exchange(ref _remoteErrorsReported, 1) == 0)
+                {
+                    await _diagnostics.WriteLineAsync($"storage-cacheprog: the remote cache is unavailable ({ex.Message}); continuing with the local tier.");
+                }
+            }
+        }
+
+        Stats.Miss(Stopwatch.GetElapsedTime(started));
+        return new CacheResponse(id, Miss: true);
+    }
+
+    public async Task<CacheResponse> PutAsync(long id, byte[] actionId, byte[] outputId, ReceivedBody body, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var entry = ActionEntry.Create(outputId, body.Size, DateTimeOffset.UtcNow);
+        var path = await Local.PutAsync(actionId, entry, body.TemporaryPath, cancellationToken);
+        Stats.Put(body.Size, Stopwatch.GetElapsedTime(started));
+        _uploads?.Enqueue(new UploadJob(actionId, entry, path));
+        return new CacheResponse(id, OutputID: outputId, Size: entry.Size, Time: entry.Time, DiskPath: path);
+    }
+
+    public async Task CloseAsync(CancellationToken cancellationToken)
+    {
+        if (_drainOnClose && _uploads is not null && !await _uploads.DrainAsync(_options.CloseTimeout, cancellationToken))
+        {
+            await _diagnostics.WriteLineAsync($"storage-cacheprog: {_uploads.Pending} uploads still pending after {_options.CloseTimeout.TotalSeconds:0} s; the next build will offer them again.");
+        }
+    }
+
+    /// <summary>Waits for queued uploads (the worker at shutdown, tests, benchmarks).</summary>
+    public Task<bool> DrainAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        _uploads?.DrainAsync(timeout, cancellationToken) ?? Task.FromResult(true);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_uploads is not null)
+        {
+            await _uploads.DisposeAsync();
+        }
+
+        _remote?.Dispose();
+    }
+
+    private async Task<LocalEntry?> FetchAsync(byte[] actionId, CancellationToken cancellationToken)
+    {
+        if (await _remote!.GetActionAsync(actionId, cancellationToken) is not { } entry)
+        {
+            return null;
+        }
+
+        var bodyPath = Local.BodyPath(entry.OutputID);
+        if (!File.Exists(bodyPath) || new FileInfo(bodyPath).Length != entry.Size)
+        {
+            var temporary = Local.NewTemporaryPath();
+            try
+            {
+                if (!await _remote.DownloadAsync(entry, temporary, cancellationToken))
+                {
+                    Stats.Error("verify");
+                    await _diagnostics.WriteLineAsync($"storage-cacheprog: remote object {entry.OutputID}-d does not match its OutputID; refused.");
+                    return null;
+                }
+
+                await Local.PutAsync(actionId, entry, temporary, cancellationToken);
+            }
+            finally
+            {
+                File.Delete(temporary);
+            }
+        }
+        else
+        {
+            await Local.WriteActionAsync(actionId, entry, cancellationToken);
+        }
+
+        return new LocalEntry(entry, bodyPath);
+    }
+
+    private static CacheResponse Hit(long id, LocalEntry hit) =>
+        new(id, OutputID: Convert.FromHexString(hit.Entry.OutputID), Size: hit.Entry.Size, Time: hit.Entry.Time, DiskPath: hit.DiskPath);
+}

@@ -1,0 +1,162 @@
+namespace Storage.CacheProg.Cache;
+
+/// <summary>A hit in the local tier: the entry and the absolute path of its body.</summary>
+public sealed record LocalEntry(ActionEntry Entry, string DiskPath);
+
+/// <summary>
+/// The local disk tier, in the workshop layout: bodies as <c>&lt;OutputID hex&gt;-d</c> and action entries as
+/// <c>&lt;ActionID hex&gt;-a.json</c> in one folder. Bodies are written to a temporary file, flushed to disk and
+/// renamed, so a name always holds a complete body and DiskPaths stay valid after the session closes. A hit
+/// refreshes the body's modification time, which least-recently-used trimming goes by.
+/// </summary>
+public sealed class LocalTier
+{
+    public const string BodySuffix = "-d";
+    public const string ActionSuffix = "-a.json";
+
+    private readonly string _temporary;
+
+    public LocalTier(string root, long maxBytes)
+    {
+        Root = Path.GetFullPath(root);
+        MaxBytes = maxBytes;
+        _temporary = Path.Combine(Root, "tmp");
+        var owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(_temporary);
+        }
+        else
+        {
+            Directory.CreateDirectory(Root, owner);
+            Directory.CreateDirectory(_temporary, owner);
+        }
+    }
+
+    public string Root { get; }
+
+    public long MaxBytes { get; }
+
+    public string NewTemporaryPath() => Path.Combine(_temporary, Guid.NewGuid().ToString("N"));
+
+    public string BodyPath(string outputIdHex) => Path.Combine(Root, outputIdHex + BodySuffix);
+
+    /// <summary>The entry and its body, if both are here and the body has the recorded size.</summary>
+    public LocalEntry? Get(byte[] actionId)
+    {
+        byte[] json;
+        try
+        {
+            json = File.ReadAllBytes(ActionPath(actionId));
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+
+        if (ActionEntry.Parse(json) is not { } entry)
+        {
+            return null;
+        }
+
+        var body = new FileInfo(BodyPath(entry.OutputID));
+        if (!body.Exists || body.Length != entry.Size)
+        {
+            return null;
+        }
+
+        try
+        {
+            body.LastWriteTimeUtc = DateTime.UtcNow;
+        }
+        catch (IOException)
+        {
+            // Recency is a hint for trimming; a hit is still a hit.
+        }
+
+        return new LocalEntry(entry, body.FullName);
+    }
+
+    /// <summary>Makes a verified temporary file the body for its OutputID (durable before it is named) and records the action.</summary>
+    public async Task<string> PutAsync(byte[] actionId, ActionEntry entry, string temporaryPath, CancellationToken cancellationToken)
+    {
+        var bodyPath = BodyPath(entry.OutputID);
+        if (File.Exists(bodyPath) && new FileInfo(bodyPath).Length == entry.Size)
+        {
+            File.Delete(temporaryPath);
+        }
+        else
+        {
+            await FlushToDiskAsync(temporaryPath, cancellationToken);
+            File.Move(temporaryPath, bodyPath, overwrite: true);
+        }
+
+        await WriteActionAsync(actionId, entry, cancellationToken);
+        return bodyPath;
+    }
+
+    public async Task WriteActionAsync(byte[] actionId, ActionEntry entry, CancellationToken cancellationToken)
+    {
+        var temporary = NewTemporaryPath();
+        await File.WriteAllBytesAsync(temporary, entry.ToJson(), cancellationToken);
+        await FlushToDiskAsync(temporary, cancellationToken);
+        File.Move(temporary, ActionPath(actionId), overwrite: true);
+    }
+
+    /// <summary>Size and count of the bodies held.</summary>
+    public (long Bytes, int Bodies) Measure()
+    {
+        var bodies = Bodies().ToList();
+        return (bodies.Sum(b => b.Length), bodies.Count);
+    }
+
+    /// <summary>Deletes least recently used bodies until the tier is under 90 % of its limit; returns bytes freed.</summary>
+    public long Trim()
+    {
+        if (MaxBytes <= 0)
+        {
+            return 0;
+        }
+
+        var bodies = Bodies().ToList();
+        var total = bodies.Sum(b => b.Length);
+        if (total <= MaxBytes)
+        {
+            return 0;
+        }
+
+        long freed = 0;
+        foreach (var body in bodies.OrderBy(b => b.LastWriteTimeUtc))
+        {
+            if (total - freed <= MaxBytes * 9 / 10)
+            {
+                break;
+            }
+
+            try
+            {
+                body.Delete();
+                freed += body.Length;
+            }
+            catch (IOException)
+            {
+                // In use or already gone; the next trim sees it again.
+            }
+        }
+
+        // Action entries whose bodies are gone are misses anyway; they are small and overwritten on the next put.
+        return freed;
+    }
+
+    private IEnumerable<FileInfo> Bodies() =>
+        new DirectoryInfo(Root).EnumerateFiles("*" + BodySuffix, SearchOption.TopDirectoryOnly);
+
+    private string ActionPath(byte[] actionId) => Path.Combine(Root, Convert.ToHexStringLower(actionId) + ActionSuffix);
+
+    private static async Task FlushToDiskAsync(string path, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1, FileOptions.Asynchronous);
+        await file.FlushAsync(cancellationToken);
+        file.Flush(flushToDisk: true);
+    }
+}

@@ -1,0 +1,176 @@
+using System.Net;
+using System.Security.Cryptography;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Polly;
+using Polly.CircuitBreaker;
+
+namespace Storage.CacheProg.Cache;
+
+/// <summary>
+/// The shared tier on any S3 endpoint (the gateway, MinIO, AWS) in the workshop layout: <c>&lt;prefix&gt;&lt;ActionID
+/// hex&gt;-a.json</c> and <c>&lt;prefix&gt;&lt;OutputID hex&gt;-d</c>. Every call runs under a deadline and a circuit breaker,
+/// so a slow or failing remote costs a build at most a timeout, then nothing until it recovers. Downloads are
+/// verified against their OutputID before they are kept.
+/// </summary>
+public sealed class RemoteTier : IDisposable
+{
+    private readonly AmazonS3Client _s3;
+    private readonly ResiliencePipeline _pipeline;
+    private readonly CacheProgOptions _options;
+
+    public RemoteTier(CacheProgOptions options)
+    {
+        _options = options;
+        AWSCredentials credentials = options.AccessKey is { Length: > 0 } accessKey
+            ? options.SessionToken is { Length: > 0 } token
+                ? new SessionAWSCredentials(accessKey, options.SecretKey, token)
+                : new BasicAWSCredentials(accessKey, options.SecretKey)
+            : new AnonymousAWSCredentials();
+        _s3 = new AmazonS3Client(credentials, new AmazonS3Config
+        {
+            ServiceURL = options.Endpoint!.ToString(),
+            ForcePathStyle = true,
+            AuthenticationRegion = options.Region,
+
+            // Bodies are verified against their SHA-256 OutputID here, which is stronger than the SDK's CRCs; and plain
+            // (not aws-chunked) uploads work with every S3 server.
+            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+            MaxErrorRetry = 1,
+            Timeout = options.RemoteTimeout,
+        });
+        _pipeline = new ResiliencePipelineBuilder()
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = 0.5,
+                MinimumThroughput = 4,
+                SamplingDuration = TimeSpan.FromSeconds(10),
+                BreakDuration = TimeSpan.FromSeconds(30),
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => !IsNotFound(ex)),
+            })
+            .Build();
+    }
+
+    /// <summary>The remote's action entry, or null when it has none.</summary>
+    /// <exception cref="RemoteUnavailableException">The remote failed, timed out, or the breaker is open.</exception>
+    public Task<ActionEntry?> GetActionAsync(byte[] actionId, CancellationToken cancellationToken) =>
+        RunAsync(async ct =>
+        {
+            using var response = await _s3.GetObjectAsync(_options.Bucket, ActionKey(actionId), ct);
+            using var buffer = new MemoryStream();
+            await response.ResponseStream.CopyToAsync(buffer, ct);
+            return ActionEntry.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+        }, cancellationToken);
+
+    /// <summary>
+    /// Downloads a body to <paramref name="path"/>, hashing it; true only if it has the expected size and SHA-256
+    /// (a corrupt or foreign object is refused: the caller deletes the file and reports a miss).
+    /// </summary>
+    public Task<bool> DownloadAsync(ActionEntry entry, string path, CancellationToken cancellationToken) =>
+        RunAsync(async ct =>
+        {
+            using var response = await _s3.GetObjectAsync(_options.Bucket, BodyKey(entry.OutputID), ct);
+            if (response.ContentLength != entry.Size)
+            {
+                return false;
+            }
+
+            using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous);
+            var buffer = new byte[81920];
+            long total = 0;
+            int read;
+            while ((read = await response.ResponseStream.ReadAsync(buffer, ct)) > 0)
+            {
+                sha256.AppendData(buffer, 0, read);
+                await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                total += read;
+            }
+
+            return total == entry.Size && string.Equals(Convert.ToHexStringLower(sha256.GetHashAndReset()), entry.OutputID, StringComparison.OrdinalIgnoreCase);
+        }, cancellationToken, BodyTimeout(entry.Size));
+
+    public Task<bool> HasBodyAsync(string outputIdHex, CancellationToken cancellationToken) =>
+        RunAsync(async ct =>
+        {
+            try
+            {
+                await _s3.GetObjectMetadataAsync(_options.Bucket, BodyKey(outputIdHex), ct);
+                return true;
+            }
+            catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+            {
+                return false;
+            }
+        }, cancellationToken);
+
+    public Task UploadBodyAsync(string outputIdHex, string path, long size, CancellationToken cancellationToken) =>
+        RunAsync(async ct =>
+        {
+            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _options.Bucket, Key = BodyKey(outputIdHex), FilePath = path, UseChunkEncoding = false }, ct);
+            return true;
+        }, cancellationToken, BodyTimeout(size));
+
+    public Task UploadActionAsync(byte[] actionId, ActionEntry entry, CancellationToken cancellationToken) =>
+        RunAsync(async ct =>
+        {
+            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _options.Bucket, Key = ActionKey(actionId), InputStream = new MemoryStream(entry.ToJson()), ContentType = "application/json", UseChunkEncoding = false }, ct);
+            return true;
+        }, cancellationToken);
+
+    /// <summary>Every key under the prefix, with sizes (for <c>clean</c>).</summary>
+    public async IAsyncEnumerable<(string Key, long Size)> ListAsync(string prefix, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string? token = null;
+        do
+        {
+            var page = await _s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = prefix, ContinuationToken = token }, cancellationToken);
+            foreach (var item in page.S3Objects ?? [])
+            {
+                yield return (item.Key, item.Size ?? 0);
+            }
+
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+        }
+        while (token is not null);
+    }
+
+    public Task DeleteAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
+        _s3.DeleteObjectsAsync(new DeleteObjectsRequest { BucketName = _options.Bucket, Objects = [.. keys.Select(k => new KeyVersion { Key = k })], Quiet = true }, cancellationToken);
+
+    public void Dispose() => _s3.Dispose();
+
+    private string ActionKey(byte[] actionId) => _options.Prefix + Convert.ToHexStringLower(actionId) + LocalTier.ActionSuffix;
+
+    private string BodyKey(string outputIdHex) => _options.Prefix + outputIdHex.ToLowerInvariant() + LocalTier.BodySuffix;
+
+    /// <summary>Large bodies get time for their bytes at a modest 5 MB/s on top of the request timeout.</summary>
+    private TimeSpan BodyTimeout(long size) => _options.RemoteTimeout + TimeSpan.FromSeconds(size / 5e6);
+
+    private async Task<T?> RunAsync<T>(Func<CancellationToken, Task<T?>> call, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(timeout ?? _options.RemoteTimeout);
+
+            return await _pipeline.ExecuteAsync(async ct => await call(ct), deadline.Token);
+        }
+        catch (Exception ex) when (IsNotFound(ex))
+        {
+            return default;
+        }
+        catch (Exception ex) when (ex is BrokenCircuitException or AmazonServiceException or HttpRequestException or IOException
+            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            throw new RemoteUnavailableException(ex.Message, ex);
+        }
+    }
+
+    private static bool IsNotFound(Exception ex) => ex is AmazonS3Exception { StatusCode: HttpStatusCode.NotFound };
+}
+
+/// <summary>The remote tier could not answer (error, timeout, open circuit): a get becomes a miss, an upload waits for the next build.</summary>
+public sealed class RemoteUnavailableException(string message, Exception inner) : Exception(message, inner);

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+
+namespace Storage.CacheProg.Cache;
+
+/// <summary>One put to copy to the remote: the body (unless the remote has it) and then the action entry.</summary>
+public sealed record UploadJob(byte[] ActionId, ActionEntry Entry, string BodyPath);
+
+/// <summary>
+/// Background uploads: a bounded queue served by a fixed number of workers. A put never waits for the remote: when
+/// the queue is full the upload is dropped and counted (the next build that puts it tries again). Bodies the remote
+/// already has are not sent again; the action entry goes last, so a remote reader never sees an entry without its body.
+/// </summary>
+public sealed class UploadQueue : IAsyncDisposable
+{
+    private readonly Channel<UploadJob> _jobs;
+    private readonly RemoteTier _remote;
+    private readonly CacheStats _stats;
+    private readonly TextWriter _diagnostics;
+    private readonly Task[] _workers;
+    private readonly CancellationTokenSource _stopping = new();
+    private int _pending;
+
+    public UploadQueue(RemoteTier remote, CacheProgOptions options, CacheStats stats, TextWriter diagnostics)
+    {
+        _remote = remote;
+        _stats = stats;
+        _diagnostics = diagnostics;
+        _jobs = Channel.CreateBounded<UploadJob>(new BoundedChannelOptions(options.UploadQueueCapacity) { FullMode = BoundedChannelFullMode.Wait });
+        stats.QueueDepth = () => Volatile.Read(ref _pending);
+        _workers = [.. Enumerable.Range(0, options.UploadConcurrency).Select(_ => Task.Run(WorkAsync))];
+    }
+
+    /// <summary>Uploads queued or in progress.</summary>
+    public int Pending => Volatile.Read(ref _pending);
+
+    public void Enqueue(UploadJob job)
+    {
+        Interlocked.Increment(ref _pending);
+        if (!_jobs.Writer.TryWrite(job))
+        {
+            Interlocked.Decrement(ref _pending);
+            _stats.UploadDropped();
+        }
+    }
+
+    /// <summary>Waits until every queued upload is done or <paramref name="timeout"/> passes; true when all are done.</summary>
+    public async Task<bool> DrainAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (Pending > 0)
+        {
+            if (deadline.Elapsed >= timeout)
+            {
+                return false;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(10), cancellationToken);
+        }
+
+        return true;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _jobs.Writer.TryComplete();
+        await _stopping.CancelAsync();
+        await Task.WhenAll(_workers).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        _stopping.Dispose();
+    }
+
+    private async Task WorkAsync()
+    {
+        await foreach (var job in _jobs.Reader.ReadAllAsync(_stopping.Token).WithCancellation(_stopping.Token))
+        {
+            try
+            {
+                var started = Stopwatch.GetTimestamp();
+                if (await _remote.HasBodyAsync(job.Entry.OutputID, _stopping.Token))
+                {
+                    _stats.UploadSkipped();
+                }
+                else
+                {
+                    await _remote.UploadBodyAsync(job.Entry.OutputID, job.BodyPath, job.Entry.Size, _stopping.Token);
+                }
+
+                await _remote.UploadActionAsync(job.ActionId, job.Entry, _stopping.Token);
+                _stats.Uploaded(job.Entry.Size, Stopwatch.GetElapsedTime(started));
+            }
+            catch (Exception ex) when (ex is RemoteUnavailableException or FileNotFoundException or IOException)
+            {
+                _stats.Error("upload");
+                if (_stats.Errors == 1)
+                {
+                    await _diagnostics.WriteLineAsync($"storage-cacheprog: upload failed ({ex.Message}); builds continue from the local tier.");
+                }
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _pending);
+            }
+        }
+    }
+}

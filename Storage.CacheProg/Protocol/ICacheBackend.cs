@@ -1,0 +1,19 @@
+namespace Storage.CacheProg.Protocol;
+
+/// <summary>A put's body as received: a temporary file in the local tier's folder, already hashed while it was decoded.</summary>
+public sealed record ReceivedBody(string TemporaryPath, long Size, byte[] Sha256);
+
+/// <summary>What a protocol session asks of the cache; every method answers, none throws for a cache miss or a remote failure.</summary>
+public interface ICacheBackend
+{
+    /// <summary>A fresh temporary file path next to the local tier, for a put's body.</summary>
+    string NewTemporaryPath();
+
+    Task<CacheResponse> GetAsync(long id, byte[] actionId, CancellationToken cancellationToken);
+
+    /// <summary>Stores a verified body (its SHA-256 equals <paramref name="outputId"/>); answers once it is durable locally.</summary>
+    Task<CacheResponse> PutAsync(long id, byte[] actionId, byte[] outputId, ReceivedBody body, CancellationToken cancellationToken);
+
+    /// <summary>The session's <c>close</c>: whatever must happen before the go command is told the cache is done.</summary>
+    Task CloseAsync(CancellationToken cancellationToken);
+}
