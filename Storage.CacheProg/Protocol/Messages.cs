@@ -24,7 +24,7 @@ public sealed record CacheRequest(
 
 /// <summary>A response (cmd/go/internal/cacheprog.Response); unset members are omitted, as Go's omitempty does.</summary>
 public sealed record CacheResponse(
-    long ID,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] long ID,
     string? Err = null,
     IReadOnlyList<string>? KnownCommands = null,
     bool Miss = false,
