@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Amazon.S3.Model;
+using Storage.CacheProg.Cache;
+using Storage.CacheProg.Protocol;
+using Storage.Tests.Fixtures;
+
+namespace Storage.Tests.CacheProg;
+
+/// <summary>The S3 tier against the gateway's S3 API on real Kestrel: sharing, verification, outages, read-only mode.</summary>
+public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway>, IAsyncLifetime
+{
+    private readonly TempDirectory _folder = new("cacheprog-remote");
+    private readonly string _bucket = $"gocache-{Guid.NewGuid():N}"[..20];
+
+    public async Task InitializeAsync() => await gateway.Client().PutBucketAsync(_bucket);
+
+    public Task DisposeAsync()
+    {
+        _folder.Dispose();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task A_put_on_one_machine_is_a_verified_remote_hit_on_another_then_a_local_one()
+    {
+        var body = TestData.Bytes(700_000, 41);
+        var (action, output) = (RandomNumberGenerator.GetBytes(32), SHA256.HashData(body));
+        await using (var first = Cache("a"))
+        {
+            await PutAsync(first, action, body);
+            Assert.True(await first.DrainAsync(TimeSpan.FromSeconds(30), default));
+            Assert.Equal(1, first.Stats.Uploads);
+        }
+
+        await using var second = Cache("b");
+        var hit = await second.GetAsync(7, action, default);
+        Assert.False(hit.Miss);
+        Assert.Equal(output, hit.OutputID);
+        Assert.Equal(body, await File.ReadAllBytesAsync(hit.DiskPath!));
+        Assert.StartsWith(Path.Combine(_folder.Path, "b"), hit.DiskPath, StringComparison.Ordinal);
+        Assert.Equal(1, second.Stats.RemoteHits);
+
+        var again = await second.GetAsync(8, action, default);
+        Assert.Equal(hit.DiskPath, again.DiskPath);
+        Assert.Equal(1, second.Stats.RemoteHits);
+        Assert.Equal(2, second.Stats.Hits);
+    }
+
+    [Fact]
+    public async Task A_corrupted_remote_object_is_refused_and_becomes_a_miss()
+    {
+        var body = TestData.Bytes(50_000, 42);
+        var action = RandomNumberGenerator.GetBytes(32);
+        await using (var first = Cache("a"))
+        {
+            await PutAsync(first, action, body);
+            await first.DrainAsync(TimeSpan.FromSeconds(30), default);
+        }
+
+        var tampered = body.ToArray();
+        tampered[100] ^= 1;
+        await gateway.Client().PutObjectAsync(new PutObjectRequest { BucketName = _bucket, Key = Convert.ToHexStringLower(SHA256.HashData(body)) + "-d", InputStream = new MemoryStream(tampered) });
+
+        await using var second = Cache("b");
+        Assert.True((await second.GetAsync(1, action, default)).Miss);
+        Assert.True(second.Stats.Errors >= 1);
+        Assert.Empty(Directory.GetFiles(Path.Combine(_folder.Path, "b"), "*-d"));
+    }
+
+    [Fact]
+    public async Task Bodies_the_remote_has_are_not_sent_twice_and_read_only_never_writes()
+    {
+        var body = TestData.Bytes(20_000, 43);
+        await using (var writer = Cache("a"))
+        {
+            await PutAsync(writer, RandomNumberGenerator.GetBytes(32), body);
+            await writer.DrainAsync(TimeSpan.FromSeconds(30), default);
+            await PutAsync(writer, RandomNumberGenerator.GetBytes(32), body);
+            await writer.DrainAsync(TimeSpan.FromSeconds(30), default);
+            Assert.Contains("(1 already remote", writer.Stats.Summary(), StringComparison.Ordinal);
+        }
+
+        var before = (await gateway.Client().ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket })).KeyCount;
+        await using (var reader = Cache("r", readOnly: true))
+        {
+            await PutAsync(reader, RandomNumberGenerator.GetBytes(32), TestData.Bytes(1000, 44));
+            await reader.DrainAsync(TimeSpan.FromSeconds(5), default);
+            Assert.Equal(0, reader.Stats.Uploads);
+        }
+
+        Assert.Equal(before, (await gateway.Client().ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket })).KeyCount);
+    }
+
+    [Fact]
+    public async Task A_remote_that_is_down_costs_at_most_a_timeout_then_nothing()
+    {
+        var options = Options("down") with { Endpoint = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}"), RemoteTimeout = TimeSpan.FromSeconds(1) };
+        await using var cache = new CacheService(options, TextWriter.Null, drainOnClose: true);
+        var body = TestData.Bytes(3000, 45);
+        var stored = await PutAsync(cache, RandomNumberGenerator.GetBytes(32), body);
+        Assert.Null(stored.Err);
+
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.True((await cache.GetAsync(i, RandomNumberGenerator.GetBytes(32), default)).Miss);
+        }
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"20 gets took {clock.Elapsed}");
+        Assert.True(cache.Stats.Errors >= 1);
+    }
+
+    private CacheService Cache(string name, bool readOnly = false) =>
+        new(Options(name) with { ReadOnly = readOnly }, TextWriter.Null, drainOnClose: true);
+
+    private CacheProgOptions Options(string name) => new()
+    {
+        CacheDirectory = Path.Combine(_folder.Path, name),
+        Endpoint = gateway.BaseAddress,
+        AccessKey = S3Gateway.AccessKey,
+        SecretKey = S3Gateway.Secret,
+        Bucket = _bucket,
+    };
+
+    private static async Task<CacheResponse> PutAsync(CacheService cache, byte[] action, byte[] body)
+    {
+        var path = cache.NewTemporaryPath();
+        await File.WriteAllBytesAsync(path, body);
+        return await cache.PutAsync(1, action, SHA256.HashData(body), new ReceivedBody(path, body.Length, SHA256.HashData(body)), default);
+    }
+}
