@@ -17,6 +17,8 @@ log "Servers and clients the tests start"
 # Real processes the tests start: redis-server (Debian) for Redis metadata, s3rver (npm, under Node.js) as the
 # foreign S3 server standing in for MinIO nodes (no MinIO server is installable here), and the AWS CLI, s3cmd and
 # rclone (Debian) as real S3 clients of the gateway.
+sudo_cmd=""
+[ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
@@ -25,12 +27,22 @@ command -v s3cmd >/dev/null 2>&1 || missing+=(s3cmd)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "Installing: ${missing[*]}"
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 redis-server --version
+
+# Go 1.24+ for the GOCACHEPROG tests: Debian 12 has only 1.19, so Go 1.27 comes from trixie-backports, pinned low
+# so that nothing else is upgraded from it.
+if [ ! -x /usr/lib/go-1.27/bin/go ]; then
+  echo "Installing golang-1.27-go from trixie-backports"
+  printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    | $sudo_cmd tee /etc/apt/sources.list.d/trixie-backports.sources >/dev/null
+  printf 'Package: *\nPin: release n=trixie-backports\nPin-Priority: 100\n' | $sudo_cmd tee /etc/apt/preferences.d/trixie-backports >/dev/null
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq -t trixie-backports golang-1.27-go >/dev/null
+fi
+/usr/lib/go-1.27/bin/go version
 aws --version
 s3cmd --version
 rclone --version | head -1
