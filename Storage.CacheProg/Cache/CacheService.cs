@@ -45,6 +45,17 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
     public string NewTemporaryPath() => Local.NewTemporaryPath();
 
+    public void SessionStarted() => _uploads?.SessionStarted();
+
+    public async Task CloseAsync(CancellationToken cancellationToken)
+    {
+        _uploads?.SessionEnded();
+        if (_drainOnClose && _uploads is not null && !await _uploads.DrainAsync(_options.CloseTimeout, cancellationToken))
+        {
+            await _diagnostics.WriteLineAsync($"storage-cacheprog: {_uploads.Pending} uploads still pending after {_options.CloseTimeout.TotalSeconds:0} s; the next build will offer them again.");
+        }
+    }
+
     public async Task<CacheResponse> GetAsync(long id, byte[] actionId, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
@@ -86,14 +97,6 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         Stats.Put(body.Size, Stopwatch.GetElapsedTime(started));
         _uploads?.Enqueue(new UploadJob(actionId, entry, path));
         return new CacheResponse(id, OutputID: outputId, Size: entry.Size, Time: entry.Time, DiskPath: path);
-    }
-
-    public async Task CloseAsync(CancellationToken cancellationToken)
-    {
-        if (_drainOnClose && _uploads is not null && !await _uploads.DrainAsync(_options.CloseTimeout, cancellationToken))
-        {
-            await _diagnostics.WriteLineAsync($"storage-cacheprog: {_uploads.Pending} uploads still pending after {_options.CloseTimeout.TotalSeconds:0} s; the next build will offer them again.");
-        }
     }
 
     /// <summary>Waits for queued uploads (the worker at shutdown, tests, benchmarks).</summary>

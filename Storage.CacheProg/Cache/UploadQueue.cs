@@ -8,8 +8,11 @@ public sealed record UploadJob(byte[] ActionId, ActionEntry Entry, string BodyPa
 
 /// <summary>
 /// Background uploads: a bounded queue served by a fixed number of workers. A put never waits for the remote: when
-/// the queue is full the upload is dropped and counted (the next build that puts it tries again). Bodies the remote
-/// already has are not sent again; the action entry goes last, so a remote reader never sees an entry without its body.
+/// the queue is full the upload is dropped and counted (the next build that puts it tries again). Uploads hold off
+/// while a build is running (unless the backlog passes a high-water mark), so a build never competes with its own
+/// uploads for CPU; they run at full concurrency once it ends (the worker) or at close (direct mode). Large bodies
+/// the remote already has are not sent again; the action entry goes last, so a remote reader never sees an entry
+/// without its body.
 /// </summary>
 public sealed class UploadQueue : IAsyncDisposable
 {
@@ -19,7 +22,13 @@ public sealed class UploadQueue : IAsyncDisposable
     private readonly TextWriter _diagnostics;
     private readonly Task[] _workers;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly int _highWater;
     private int _pending;
+    private int _activeSessions;
+    private volatile bool _draining;
+
+    /// <summary>Bodies smaller than this are simply sent: asking first would cost as much as sending.</summary>
+    private const long AskFirstAbove = 64 * 1024;
 
     public UploadQueue(RemoteTier remote, CacheProgOptions options, CacheStats stats, TextWriter diagnostics)
     {
@@ -28,8 +37,14 @@ public sealed class UploadQueue : IAsyncDisposable
         _diagnostics = diagnostics;
         _jobs = Channel.CreateBounded<UploadJob>(new BoundedChannelOptions(options.UploadQueueCapacity) { FullMode = BoundedChannelFullMode.Wait });
         stats.QueueDepth = () => Volatile.Read(ref _pending);
+        _highWater = Math.Max(1, options.UploadQueueCapacity / 2);
         _workers = [.. Enumerable.Range(0, options.UploadConcurrency).Select(_ => Task.Run(WorkAsync))];
     }
+
+    /// <summary>A build (protocol session) started: uploads wait for it unless the backlog is large.</summary>
+    public void SessionStarted() => Interlocked.Increment(ref _activeSessions);
+
+    public void SessionEnded() => Interlocked.Decrement(ref _activeSessions);
 
     /// <summary>Uploads queued or in progress.</summary>
     public int Pending => Volatile.Read(ref _pending);
@@ -47,6 +62,7 @@ public sealed class UploadQueue : IAsyncDisposable
     /// <summary>Waits until every queued upload is done or <paramref name="timeout"/> passes; true when all are done.</summary>
     public async Task<bool> DrainAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
+        _draining = true;
         var deadline = Stopwatch.StartNew();
         while (Pending > 0)
         {
@@ -75,8 +91,13 @@ public sealed class UploadQueue : IAsyncDisposable
         {
             try
             {
+                while (!_draining && Volatile.Read(ref _activeSessions) > 0 && Pending < _highWater)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(50), _stopping.Token);
+                }
+
                 var started = Stopwatch.GetTimestamp();
-                if (await _remote.HasBodyAsync(job.Entry.OutputID, _stopping.Token))
+                if (job.Entry.Size > AskFirstAbove && await _remote.HasBodyAsync(job.Entry.OutputID, _stopping.Token))
                 {
                     _stats.UploadSkipped();
                 }

@@ -14,6 +14,9 @@ public interface ICacheBackend
     /// <summary>Stores a verified body (its SHA-256 equals <paramref name="outputId"/>); answers once it is durable locally.</summary>
     Task<CacheResponse> PutAsync(long id, byte[] actionId, byte[] outputId, ReceivedBody body, CancellationToken cancellationToken);
 
-    /// <summary>The session's <c>close</c>: whatever must happen before the go command is told the cache is done.</summary>
+    /// <summary>A session (one go command) began.</summary>
+    void SessionStarted();
+
+    /// <summary>The session ended (its <c>close</c>, or its input ended): whatever must happen before the go command is told the cache is done.</summary>
     Task CloseAsync(CancellationToken cancellationToken);
 }

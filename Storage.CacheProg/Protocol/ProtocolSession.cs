@@ -22,6 +22,8 @@ public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostic
         var reader = new ProtocolReader(input);
         var inFlight = new ConcurrentDictionary<long, Task>();
         await writer.WriteAsync(new CacheResponse(0, KnownCommands: KnownCommands), cancellationToken);
+        backend.SessionStarted();
+        var closed = false;
         try
         {
             while (await reader.ReadRequestAsync(cancellationToken) is { } request)
@@ -40,6 +42,7 @@ public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostic
                         break;
                     case CacheRequest.Close:
                         await Task.WhenAll(inFlight.Values);
+                        closed = true;
                         await backend.CloseAsync(cancellationToken);
                         await writer.WriteAsync(new CacheResponse(request.ID), cancellationToken);
                         return true;
@@ -57,6 +60,13 @@ public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostic
             await diagnostics.WriteLineAsync($"storage-cacheprog: {ex.Message} Ending the session.");
             await Task.WhenAll(inFlight.Values);
             return false;
+        }
+        finally
+        {
+            if (!closed)
+            {
+                await backend.CloseAsync(CancellationToken.None);
+            }
         }
     }
 

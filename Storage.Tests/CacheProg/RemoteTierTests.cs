@@ -69,9 +69,9 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
     }
 
     [Fact]
-    public async Task Bodies_the_remote_has_are_not_sent_twice_and_read_only_never_writes()
+    public async Task Large_bodies_the_remote_has_are_not_sent_twice_and_read_only_never_writes()
     {
-        var body = TestData.Bytes(20_000, 43);
+        var body = TestData.Bytes(100_000, 43);
         await using (var writer = Cache("a"))
         {
             await PutAsync(writer, RandomNumberGenerator.GetBytes(32), body);

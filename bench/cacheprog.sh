@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The GOCACHEPROG figures in one run: `go build std` with the go command's own cache (cold and warm, the
+# baselines) and with storage-cacheprog in direct mode and through connect + serve:
+#   (a) local tier warm, (b) local tier empty and remote warm, (c) everything empty (plus the time until every
+#   upload is durable). The remote is the gateway on loopback (8 folder nodes, SQLite), started here.
+# Usage: ./bench/cacheprog.sh [--out FILE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=""
+[ "${1:-}" = "--out" ] && out="$2"
+
+go=${GO:-/usr/lib/go-1.27/bin/go}
+[ -x "$go" ] || { echo "Go 1.27 not found: run ./.ci/test.sh once (it installs golang-1.27-go)"; exit 1; }
+for project in Storage.Gateway Storage.CacheProg; do dotnet build -c Release -v q --nologo "$project" >/dev/null; done
+prog="$PWD/Storage.CacheProg/bin/Release/net10.0/storage-cacheprog"
+work="$(mktemp -d /tmp/cacheprog-bench.XXXXXX)"
+gateway_pid=""; workers=()
+cleanup() {
+  for pid in "${workers[@]}" $gateway_pid; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+export S3_ACCESS_KEY_ID=AKIDCACHEBENCH S3_SECRET_ACCESS_KEY=cache-bench-secret S3_ENDPOINT="http://127.0.0.1:$port"
+dotnet Storage.Gateway/bin/Release/net10.0/Storage.Gateway.dll --urls "$S3_ENDPOINT" --Storage:DataPath="$work/gateway" \
+  --Storage:S3:Credentials:0:AccessKey=$S3_ACCESS_KEY_ID --Storage:S3:Credentials:0:SecretKey=$S3_SECRET_ACCESS_KEY \
+  --Logging:LogLevel:Default=Warning >"$work/gateway.log" 2>&1 &
+gateway_pid=$!
+until curl -fs "$S3_ENDPOINT/alive" >/dev/null; do sleep 0.2; done
+for bucket in direct worker; do
+  "$go" version >/dev/null
+  AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$S3_SECRET_ACCESS_KEY AWS_DEFAULT_REGION=us-east-1 \
+    aws --endpoint-url "$S3_ENDPOINT" s3 mb "s3://$bucket" >/dev/null
+done
+
+# One `go build std` with a fresh GOCACHE (so only GOCACHEPROG can help) and the given GOCACHEPROG; prints seconds.
+build() {
+  local name=$1 cacheprog=$2 gocache=${3:-$work/gocache-$1}
+  local start end
+  start=$(date +%s.%N)
+  env HOME="$work/home" GOPATH="$work/gopath" GOCACHE="$gocache" GOCACHEPROG="$cacheprog" GOTOOLCHAIN=local \
+    GOFLAGS= GOTELEMETRY=off CGO_ENABLED=0 "$go" build std 2>"$work/$name.err"
+  end=$(date +%s.%N)
+  echo "$end - $start" | bc
+}
+
+start_worker() {  # name bucket -> socket path; http port in $work/<name>.port
+  local name=$1 bucket=$2 http
+  http=$(free_port); echo "$http" >"$work/$name.port"
+  "$prog" serve --listen "unix:$work/$name.sock" --http "http://127.0.0.1:$http" --dir "$work/$name-local" --bucket "$bucket" \
+    >"$work/$name.log" 2>&1 &
+  workers+=($!)
+  until [ -S "$work/$name.sock" ]; do sleep 0.05; done
+}
+
+# Seconds from now until the worker has no upload queued or in flight.
+drain_seconds() {
+  local name=$1 start now
+  start=$(date +%s.%N)
+  until curl -fs "http://127.0.0.1:$(cat "$work/$name.port")/stats" | grep -q ' 0 queued'; do sleep 0.05; done
+  now=$(date +%s.%N)
+  echo "$now - $start" | bc
+}
+
+native_cold=$(build native-cold "" "$work/gocache-native")
+native_warm=$(build native-warm "" "$work/gocache-native")
+
+direct="$prog --dir $work/direct-local --bucket direct --close-timeout 120"
+direct_cold=$(build direct-cold "$direct")
+direct_warm=$(build direct-warm "$direct")
+direct_remote=$(build direct-remote "$prog --dir $work/direct-empty --bucket direct")
+
+start_worker worker1 worker
+connect="$prog connect unix:$work/worker1.sock"
+worker_cold=$(build worker-cold "$connect")
+worker_drain=$(drain_seconds worker1)
+worker_warm=$(build worker-warm "$connect")
+start_worker worker2 worker
+worker_remote=$(build worker-remote "$prog connect unix:$work/worker2.sock")
+
+ratio() { echo "scale=2; $1 / $2" | bc; }
+report=$(cat <<REPORT
+Machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), $("$go" version | cut -d' ' -f3), .NET $(dotnet --version); $(date -u +%Y-%m-%d)
+
+| \`go build std\`, fresh GOCACHE each time | seconds | vs native | target |
+|---|---:|---:|---|
+| native cache, cold (baseline) | $native_cold | 1.00 × cold | |
+| native cache, warm (baseline) | $native_warm | 1.00 × warm | |
+| (a) direct mode, local tier warm | $direct_warm | $(ratio "$direct_warm" "$native_warm") × warm | ≤ 1.6 × warm |
+| (a) connect + serve, local tier warm | $worker_warm | $(ratio "$worker_warm" "$native_warm") × warm | ≤ 1.4 × warm |
+| (b) direct mode, local empty, remote warm | $direct_remote | $(ratio "$direct_remote" "$native_cold") × cold | ≤ 0.15 × cold |
+| (b) connect + new worker, local empty, remote warm | $worker_remote | $(ratio "$worker_remote" "$native_cold") × cold | ≤ 0.15 × cold |
+| (c) direct mode, everything empty (close waits for uploads) | $direct_cold | $(ratio "$direct_cold" "$native_cold") × cold | ≤ 1.10 × cold |
+| (c) connect + serve, everything empty | $worker_cold | $(ratio "$worker_cold" "$native_cold") × cold | ≤ 1.10 × cold |
+| (c) worker: uploads durable this long after that build | $worker_drain | | |
+
+Direct-mode statistics (stderr of each build):
+$(for f in direct-cold direct-warm direct-remote; do echo "- $f: $(grep storage-cacheprog "$work/$f.err" | tail -1)"; done)
+Worker statistics after the runs: $(curl -fs "http://127.0.0.1:$(cat "$work/worker1.port")/stats")
+REPORT
+)
+echo "$report"
+[ -n "$out" ] && echo "$report" >"$out"
+exit 0
