@@ -11,9 +11,11 @@ out=""
 
 go=${GO:-/usr/lib/go-1.27/bin/go}
 [ -x "$go" ] || { echo "Go 1.27 not found: run ./.ci/test.sh once (it installs golang-1.27-go)"; exit 1; }
-for project in Storage.Gateway Storage.CacheProg; do dotnet build -c Release -v q --nologo "$project" >/dev/null; done
-prog="$PWD/Storage.CacheProg/bin/Release/net10.0/storage-cacheprog"
 work="$(mktemp -d /tmp/cacheprog-bench.XXXXXX)"
+dotnet build -c Release -v q --nologo Storage.Gateway >/dev/null
+# Installed as users would: published, ReadyToRun.
+dotnet publish -c Release -r linux-x64 -v q --nologo Storage.CacheProg -o "$work/bin" >/dev/null
+prog="$work/bin/storage-cacheprog"
 gateway_pid=""; workers=()
 cleanup() {
   for pid in "${workers[@]}" $gateway_pid; do kill "$pid" 2>/dev/null || true; done
