@@ -15,6 +15,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
     private readonly UploadQueue? _uploads;
     private readonly TextWriter _diagnostics;
     private readonly bool _drainOnClose;
+    private readonly SemaphoreSlim _trimming = new(1, 1);
     private int _remoteErrorsReported;
 
     /// <param name="options">Where the tiers are.</param>
@@ -50,6 +51,12 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
     public async Task CloseAsync(CancellationToken cancellationToken)
     {
         _uploads?.SessionEnded();
+        if (!_drainOnClose)
+        {
+            // The worker outlives sessions: keep its local tier under the limit after each build, off the build's path.
+            _ = Task.Run(TrimAsync, CancellationToken.None);
+        }
+
         if (_drainOnClose && _uploads is not null && !await _uploads.DrainAsync(_options.CloseTimeout, cancellationToken))
         {
             await _diagnostics.WriteLineAsync($"storage-cacheprog: {_uploads.Pending} uploads still pending after {_options.CloseTimeout.TotalSeconds:0} s; the next build will offer them again.");
@@ -105,12 +112,36 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _trimming.WaitAsync();
+        _trimming.Dispose();
         if (_uploads is not null)
         {
             await _uploads.DisposeAsync();
         }
 
         _remote?.Dispose();
+    }
+
+    /// <summary>One least-recently-used trim at a time.</summary>
+    public async Task TrimAsync()
+    {
+        if (!await _trimming.WaitAsync(0))
+        {
+            return;
+        }
+
+        try
+        {
+            Local.Trim();
+        }
+        catch (IOException ex)
+        {
+            await _diagnostics.WriteLineAsync($"storage-cacheprog: trimming the local tier failed ({ex.Message}); retrying after the next build.");
+        }
+        finally
+        {
+            _trimming.Release();
+        }
     }
 
     private async Task<LocalEntry?> FetchAsync(byte[] actionId, CancellationToken cancellationToken)

@@ -19,6 +19,10 @@ public sealed class CacheStats
     private static readonly Histogram<double> Latency = Meter.CreateHistogram<double>("cacheprog.latency", "ms", "Request latency by command and outcome");
 
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
+
+    public CacheStats() =>
+        Meter.CreateObservableGauge("cacheprog.upload_queue", () => QueueDepth(), description: "Uploads queued or in flight");
+
     private long _gets;
     private long _localHits;
     private long _remoteHits;

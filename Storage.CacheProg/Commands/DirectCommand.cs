@@ -21,7 +21,7 @@ public static class DirectCommand
         }
 
         StatsHistory.Append(options.CacheDirectory, cache.Stats.ToRecord());
-        cache.Local.Trim();
+        await cache.TrimAsync();
         return closed ? 0 : 1;
     }
 }

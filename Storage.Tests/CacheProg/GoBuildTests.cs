@@ -56,6 +56,20 @@ public sealed class GoBuildTests(S3Gateway gateway) : IClassFixture<S3Gateway>, 
     }
 
     [Fact]
+    public async Task Go_build_std_in_direct_mode_and_through_a_worker_yields_the_native_cache_outputs()
+    {
+        var native = await BuildStdAsync("native", cacheProg: null);
+        Assert.True(native.Count > 250, $"only {native.Count} packages");
+
+        var direct = await BuildStdAsync("direct", $"{GoToolchain.CacheProg} --dir {Path.Combine(_sandbox.Path, "std-direct")}");
+        Assert.Equal(native, direct);
+
+        await using var worker = await WorkerAsync("std-worker", await NewBucketAsync());
+        var connected = await BuildStdAsync("connect", worker.ConnectCommandLine);
+        Assert.Equal(native, connected);
+    }
+
+    [Fact]
     public async Task A_remote_that_dies_mid_build_does_not_fail_the_build()
     {
         var module = GoToolchain.WriteModule(Path.Combine(_sandbox.Path, "module"));
@@ -90,6 +104,30 @@ public sealed class GoBuildTests(S3Gateway gateway) : IClassFixture<S3Gateway>, 
         environment["S3_SECRET_ACCESS_KEY"] = S3Gateway.Secret;
         var output = await CommandLine.RunCheckedAsync(GoToolchain.Go, ["-C", module, "build", "-trimpath", "-o", binary, "."], environment, BuildTimeout);
         return (await File.ReadAllBytesAsync(binary), output);
+    }
+
+    /// <summary>
+    /// <c>go build std</c> with a fresh GOCACHE, then every package's compiled export data (as <c>go list -export</c>
+    /// reports it: a DiskPath of the helper, or a file of the native cache) by its SHA-256.
+    /// </summary>
+    private async Task<SortedDictionary<string, string>> BuildStdAsync(string name, string? cacheProg)
+    {
+        var environment = GoToolchain.SandboxEnvironment(_sandbox.Path, cacheProg, Path.Combine(_sandbox.Path, "gocache-std-" + name));
+        environment["S3_ACCESS_KEY_ID"] = S3Gateway.AccessKey;
+        environment["S3_SECRET_ACCESS_KEY"] = S3Gateway.Secret;
+        await CommandLine.RunCheckedAsync(GoToolchain.Go, ["build", "-trimpath", "std"], environment, BuildTimeout);
+        var listing = await CommandLine.RunCheckedAsync(GoToolchain.Go, ["list", "-trimpath", "-export", "-f", "{{.ImportPath}} {{.Export}}", "std"], environment, BuildTimeout);
+        var exports = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in listing.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = line.Split(' ', 2);
+            if (parts.Length == 2 && Path.IsPathRooted(parts[1]) && File.Exists(parts[1]))
+            {
+                exports[parts[0]] = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(parts[1])));
+            }
+        }
+
+        return exports;
     }
 
     private async Task<Worker> WorkerAsync(string name, string bucket)

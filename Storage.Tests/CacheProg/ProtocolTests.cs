@@ -79,6 +79,28 @@ public sealed class ProtocolTests : IDisposable
     }
 
     [Fact]
+    public async Task A_slow_lookup_does_not_hold_back_a_fast_one_answers_go_out_of_order()
+    {
+        var local = RandomId();
+        Assert.True((await RunAsync(Put(1, local, TestData.Bytes(100, 3)), Close(2))).Closed);
+
+        // A remote that takes a second to say "no such key": the lookup that needs it answers last.
+        await using var slowRemote = await LoopbackServer.StartAsync(async context =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            context.Response.StatusCode = 404;
+        });
+        var options = new CacheProgOptions { CacheDirectory = _folder.Path, Endpoint = slowRemote.BaseAddress, Bucket = "b", ReadOnly = true };
+        await using var cache = new CacheService(options, TextWriter.Null, drainOnClose: true);
+        var output = new MemoryStream();
+        await new ProtocolSession(cache, TextWriter.Null).RunAsync(new MemoryStream([.. Get(10, RandomId()), .. Get(11, local), .. Close(12)]), output, CancellationToken.None);
+
+        var order = Encoding.UTF8.GetString(output.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => JsonDocument.Parse(line).RootElement.GetProperty("ID").GetInt64());
+        Assert.Equal([0L, 11, 10, 12], order);
+    }
+
+    [Fact]
     public async Task A_body_that_is_not_its_output_id_is_refused_and_not_stored()
     {
         var action = RandomId();
