@@ -30,7 +30,7 @@ public sealed record CacheProgOptions
     /// <summary>The local tier is trimmed, least recently used first, to stay under this size. 0 = unlimited.</summary>
     public long MaxLocalBytes { get; init; } = 10L * 1024 * 1024 * 1024;
 
-    public int UploadConcurrency { get; init; } = 8;
+    public int UploadConcurrency { get; init; } = 16;
 
     /// <summary>Uploads waiting beyond this are dropped (and counted), so a slow remote never holds a build back.</summary>
     public int UploadQueueCapacity { get; init; } = 10_000;

@@ -100,10 +100,28 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
     {
         var started = Stopwatch.GetTimestamp();
         var entry = ActionEntry.Create(outputId, body.Size, DateTimeOffset.UtcNow);
-        var path = await Local.PutAsync(actionId, entry, body.TemporaryPath, cancellationToken);
+        var path = await Local.PutAsync(actionId, entry, body.TemporaryPath, durable: true, cancellationToken);
         Stats.Put(body.Size, Stopwatch.GetElapsedTime(started));
         _uploads?.Enqueue(new UploadJob(actionId, entry, path));
         return new CacheResponse(id, OutputID: outputId, Size: entry.Size, Time: entry.Time, DiskPath: path);
+    }
+
+    /// <summary>Makes sure the remote bucket exists (best effort: a failure is reported and gets become misses).</summary>
+    public async Task PrepareRemoteAsync(CancellationToken cancellationToken)
+    {
+        if (_remote is null || _options.ReadOnly)
+        {
+            return;
+        }
+
+        try
+        {
+            await _remote.EnsureBucketAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is Amazon.Runtime.AmazonServiceException or HttpRequestException or IOException or OperationCanceledException)
+        {
+            await _diagnostics.WriteLineAsync($"storage-cacheprog: could not prepare bucket {_options.Bucket} at {_options.Endpoint} ({ex.Message}); continuing, remote errors become misses.");
+        }
     }
 
     /// <summary>Waits for queued uploads (the worker at shutdown, tests, benchmarks).</summary>
@@ -164,7 +182,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
                     return null;
                 }
 
-                await Local.PutAsync(actionId, entry, temporary, cancellationToken);
+                await Local.PutAsync(actionId, entry, temporary, durable: false, cancellationToken);
             }
             finally
             {
@@ -173,7 +191,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         }
         else
         {
-            await Local.WriteActionAsync(actionId, entry, cancellationToken);
+            await Local.WriteActionAsync(actionId, entry, durable: false, cancellationToken);
         }
 
         return new LocalEntry(entry, bodyPath);

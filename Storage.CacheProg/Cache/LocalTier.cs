@@ -77,8 +77,12 @@ public sealed class LocalTier
         return new LocalEntry(entry, body.FullName);
     }
 
-    /// <summary>Makes a verified temporary file the body for its OutputID (durable before it is named) and records the action.</summary>
-    public async Task<string> PutAsync(byte[] actionId, ActionEntry entry, string temporaryPath, CancellationToken cancellationToken)
+    /// <summary>
+    /// Makes a verified temporary file the body for its OutputID and records the action. With <paramref name="durable"/>
+    /// (a put: this may be the only copy) both are flushed to disk before they are named; a copy fetched from the
+    /// remote is not, since losing it in a crash only means fetching it again.
+    /// </summary>
+    public async Task<string> PutAsync(byte[] actionId, ActionEntry entry, string temporaryPath, bool durable, CancellationToken cancellationToken)
     {
         var bodyPath = BodyPath(entry.OutputID);
         if (File.Exists(bodyPath) && new FileInfo(bodyPath).Length == entry.Size)
@@ -87,19 +91,27 @@ public sealed class LocalTier
         }
         else
         {
-            await FlushToDiskAsync(temporaryPath, cancellationToken);
+            if (durable)
+            {
+                await FlushToDiskAsync(temporaryPath, cancellationToken);
+            }
+
             File.Move(temporaryPath, bodyPath, overwrite: true);
         }
 
-        await WriteActionAsync(actionId, entry, cancellationToken);
+        await WriteActionAsync(actionId, entry, durable, cancellationToken);
         return bodyPath;
     }
 
-    public async Task WriteActionAsync(byte[] actionId, ActionEntry entry, CancellationToken cancellationToken)
+    public async Task WriteActionAsync(byte[] actionId, ActionEntry entry, bool durable, CancellationToken cancellationToken)
     {
         var temporary = NewTemporaryPath();
         await File.WriteAllBytesAsync(temporary, entry.ToJson(), cancellationToken);
-        await FlushToDiskAsync(temporary, cancellationToken);
+        if (durable)
+        {
+            await FlushToDiskAsync(temporary, cancellationToken);
+        }
+
         File.Move(temporary, ActionPath(actionId), overwrite: true);
     }
 

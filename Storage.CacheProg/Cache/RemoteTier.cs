@@ -120,6 +120,19 @@ public sealed class RemoteTier : IDisposable
             return true;
         }, cancellationToken);
 
+    /// <summary>Creates the bucket if it does not exist (the worker does this at start, so a fresh store just works).</summary>
+    public async Task EnsureBucketAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _s3.PutBucketAsync(_options.Bucket, cancellationToken);
+        }
+        catch (AmazonS3Exception ex) when (ex.ErrorCode is "BucketAlreadyOwnedByYou" or "BucketAlreadyExists")
+        {
+            // Already there: the usual case.
+        }
+    }
+
     /// <summary>Every key under the prefix, with sizes (for <c>clean</c>).</summary>
     public async IAsyncEnumerable<(string Key, long Size)> ListAsync(string prefix, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {

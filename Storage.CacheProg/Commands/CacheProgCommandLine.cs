@@ -20,7 +20,7 @@ public static class CacheProgCommandLine
     private static readonly Option<string> Region = new("--region") { Description = "Region to sign for", Recursive = true, DefaultValueFactory = _ => Environment.GetEnvironmentVariable("S3_REGION") ?? "us-east-1" };
     private static readonly Option<bool> ReadOnly = new("--read-only") { Description = "Read the remote tier, never write to it", Recursive = true };
     private static readonly Option<long> MaxLocal = new("--max-local-mb") { Description = "Trim the local tier (least recently used first) above this many MB; 0 = unlimited", Recursive = true, DefaultValueFactory = _ => 10_240 };
-    private static readonly Option<int> UploadConcurrency = new("--upload-concurrency") { Description = "Parallel uploads", Recursive = true, DefaultValueFactory = _ => 8 };
+    private static readonly Option<int> UploadConcurrency = new("--upload-concurrency") { Description = "Parallel uploads", Recursive = true, DefaultValueFactory = _ => 16 };
     private static readonly Option<double> CloseTimeout = new("--close-timeout") { Description = "Seconds close waits for pending uploads (direct mode)", Recursive = true, DefaultValueFactory = _ => 10 };
     private static readonly Option<double> RemoteTimeout = new("--remote-timeout") { Description = "Seconds before a remote request counts as failed", Recursive = true, DefaultValueFactory = _ => 5 };
     private static readonly Option<bool> Quiet = new("--quiet") { Description = "No statistics on stderr at exit", Recursive = true };

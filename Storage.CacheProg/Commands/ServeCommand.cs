@@ -51,6 +51,7 @@ public static class ServeCommand
             })
             : null;
 
+        await cache.PrepareRemoteAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
         app.Logger.LogInformation("storage-cacheprog worker on {Address}: {Options}", address, options);
         await app.WaitForShutdownAsync(cancellationToken);

@@ -129,6 +129,14 @@ public sealed class S3Api(
 
     private async Task FailAsync(S3Context context, Exception exception)
     {
+        if (context.Aborted.IsCancellationRequested)
+        {
+            // The client went away mid-request (its body read failed because of that): nobody to answer, nothing to drain.
+            logger.LogDebug(exception, "S3 {Operation} {Resource}: the client disconnected", context.Operation, context.Resource);
+            context.Http.Abort();
+            return;
+        }
+
         var error = exception switch
         {
             S3Exception s3 => s3,
