@@ -191,7 +191,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         }
         else
         {
-            await Local.WriteActionAsync(actionId, entry, durable: false, cancellationToken);
+            await Local.WriteActionAsync(actionId, entry, cancellationToken);
         }
 
         return new LocalEntry(entry, bodyPath);

@@ -79,8 +79,9 @@ public sealed class LocalTier
 
     /// <summary>
     /// Makes a verified temporary file the body for its OutputID and records the action. With <paramref name="durable"/>
-    /// (a put: this may be the only copy) both are flushed to disk before they are named; a copy fetched from the
-    /// remote is not, since losing it in a crash only means fetching it again.
+    /// (a put: this may be the only copy) the body is flushed to disk before it is named; a copy fetched from the
+    /// remote is not, since losing it in a crash only means fetching it again. The action entry is never flushed: it
+    /// is named after its body is durable, so a crash can lose an entry (a miss) but never leave one without its body.
     /// </summary>
     public async Task<string> PutAsync(byte[] actionId, ActionEntry entry, string temporaryPath, bool durable, CancellationToken cancellationToken)
     {
@@ -99,19 +100,14 @@ public sealed class LocalTier
             File.Move(temporaryPath, bodyPath, overwrite: true);
         }
 
-        await WriteActionAsync(actionId, entry, durable, cancellationToken);
+        await WriteActionAsync(actionId, entry, cancellationToken);
         return bodyPath;
     }
 
-    public async Task WriteActionAsync(byte[] actionId, ActionEntry entry, bool durable, CancellationToken cancellationToken)
+    public async Task WriteActionAsync(byte[] actionId, ActionEntry entry, CancellationToken cancellationToken)
     {
         var temporary = NewTemporaryPath();
         await File.WriteAllBytesAsync(temporary, entry.ToJson(), cancellationToken);
-        if (durable)
-        {
-            await FlushToDiskAsync(temporary, cancellationToken);
-        }
-
         File.Move(temporary, ActionPath(actionId), overwrite: true);
     }
 
