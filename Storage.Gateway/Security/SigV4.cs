@@ -14,6 +14,10 @@ public static class SigV4
     public const string UnsignedPayload = "UNSIGNED-PAYLOAD";
     public const string Service = "s3";
 
+    /// <summary>Unreserved characters and '/': a path made only of these is its own canonical form (the common case).</summary>
+    private static readonly System.Buffers.SearchValues<char> PathAsIs =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/");
+
     /// <summary>Signs <paramref name="request"/> in place: adds x-amz-date, x-amz-content-sha256 and Authorization.</summary>
     public static void Sign(HttpRequestMessage request, string accessKey, string secretKey, string region, DateTimeOffset now, string payloadHash = UnsignedPayload)
     {
@@ -77,7 +81,9 @@ public static class SigV4
 
     /// <summary>The path as sent (already percent-encoded by <see cref="Uri"/>), re-encoded segment by segment in SigV4's alphabet.</summary>
     public static string CanonicalPath(string escapedPath) =>
-        string.Join('/', escapedPath.Split('/').Select(segment => Encode(Uri.UnescapeDataString(segment))));
+        escapedPath.AsSpan().ContainsAnyExcept(PathAsIs)
+            ? string.Join('/', escapedPath.Split('/').Select(segment => Encode(Uri.UnescapeDataString(segment))))
+            : escapedPath;
 
     /// <summary>Query parameters sorted by encoded name then value, each encoded in SigV4's alphabet.</summary>
     public static string CanonicalQuery(string query) =>

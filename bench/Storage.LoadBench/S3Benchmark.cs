@@ -5,19 +5,18 @@ using System.Text;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Storage.Gateway;
 using Storage.Gateway.Security;
 
 namespace Storage.LoadBench;
 
 /// <summary>
 /// What the S3 layer costs: the same PUTs and GETs (64 MiB, and 4 KiB at concurrency 16) through the S3 API and
-/// through <c>/object/{id}</c> on one gateway in the same run. S3 is driven twice: by AWSSDK.S3 at its defaults
-/// (signed aws-chunked uploads with a CRC32 trailer, response checksums validated: what users run) and by plain
+/// through <c>/object/{id}</c> on one gateway in the same run. The gateway runs as its own process, so its CPU time
+/// per request (read from the process) separates the server's cost from the clients' on the same cores. S3 is driven twice: by AWSSDK.S3 at its defaults
+/// (signed aws-chunked uploads with a CRC32 trailer, response checksums validated: what users run), by plain
 /// SigV4-signed requests with UNSIGNED-PAYLOAD (the S3 layer's own cost, signature and routing, without the
-/// SDK's client-side hashing competing for the same cores).
+/// SDK's client-side hashing competing for the same cores), and with unsigned GETs of a public-read bucket (the
+/// S3 layer without signature verification).
 /// </summary>
 public static class S3Benchmark
 {
@@ -28,14 +27,13 @@ public static class S3Benchmark
 
     public static async Task<string> RunAsync(LoadBenchOptions options)
     {
-        var data = options.DataPath ?? Path.Combine(Path.GetTempPath(), $"storage-s3bench-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(data);
-        await using var gateway = await GatewayApp.CreateAsync([
-            "--urls=http://127.0.0.1:0", $"--Storage:DataPath={data}", "--Logging:LogLevel:Default=Warning",
-            $"--Storage:S3:Credentials:0:AccessKey={AccessKey}", $"--Storage:S3:Credentials:0:SecretKey={Secret}",
-        ]);
-        await gateway.StartAsync();
-        var address = new Uri(gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        await using var gateway = await Storage.Tests.Fixtures.GatewayProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Storage__S3__Credentials__0__AccessKey"] = AccessKey,
+            ["Storage__S3__Credentials__0__SecretKey"] = Secret,
+            ["Storage__S3__PublicReadBuckets__0"] = "objects",
+        });
+        var address = gateway.BaseAddress;
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = LoadBenchOptions.Concurrency, UseProxy = false }) { Timeout = TimeSpan.FromMinutes(5) };
         using var sdk = new AmazonS3Client(new BasicAWSCredentials(AccessKey, Secret), new AmazonS3Config
         {
@@ -60,6 +58,7 @@ public static class S3Benchmark
             ["S3, AWSSDK.S3 defaults"] = new SdkClient(sdk),
             ["S3, AWSSDK.S3, response checksums not validated"] = new SdkClient(sdkWithoutValidation),
             ["S3, plain SigV4 requests"] = new SignedClient(http, address),
+            ["S3, GET unsigned (public-read bucket; PUT signed)"] = new SignedClient(http, address, signGets: false),
         };
 
         var report = new StringBuilder();
@@ -103,7 +102,7 @@ public static class S3Benchmark
         report.AppendLine();
         var small = new byte[LoadBenchOptions.SmallObjectBytes];
         new Random(2).NextBytes(small);
-        report.AppendLine(CultureInfo.InvariantCulture, $"| 4 KiB objects, concurrency {LoadBenchOptions.Concurrency}, 2 rounds of {options.Seconds} s | PUT ops/s | PUT p99 ms | GET ops/s | GET p99 ms | PUT vs REST | GET vs REST |");
+        report.AppendLine(CultureInfo.InvariantCulture, $"| 4 KiB objects, concurrency {LoadBenchOptions.Concurrency}, 2 rounds of {options.Seconds} s | PUT ops/s | PUT p99 ms | gateway CPU µs per PUT (vs REST) | GET ops/s | GET p99 ms | gateway CPU µs per GET (vs REST) |");
         report.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
         // All clients share the keys (the REST API's bucket is "objects" in S3 too): GETs never miss.
         await Task.WhenAll(Enumerable.Range(0, LoadBenchOptions.Concurrency).Select(async worker =>
@@ -126,7 +125,7 @@ public static class S3Benchmark
         {
             foreach (var (name, client) in clients)
             {
-                smallResults[name].Add((await RunSmallAsync(client, small, put: true, options.Seconds), await RunSmallAsync(client, small, put: false, options.Seconds)));
+                smallResults[name].Add((await MeasureAsync(gateway.ProcessId, () => RunSmallAsync(client, small, put: true, options.Seconds)), await MeasureAsync(gateway.ProcessId, () => RunSmallAsync(client, small, put: false, options.Seconds))));
             }
         }
 
@@ -135,14 +134,10 @@ public static class S3Benchmark
         {
             var put = results.Average(r => r.Put.OpsPerSecond);
             var get = results.Average(r => r.Get.OpsPerSecond);
+            var putCpu = results.Average(r => r.Put.GatewayMicroseconds);
+            var getCpu = results.Average(r => r.Get.GatewayMicroseconds);
             report.AppendLine(CultureInfo.InvariantCulture,
-                $"| {name} | {put:F0} | {results.Max(r => r.Put.P99):F1} | {get:F0} | {results.Max(r => r.Get.P99):F1} | {put / restSmall.Average(r => r.Put.OpsPerSecond) - 1:+0%;-0%;0%} | {get / restSmall.Average(r => r.Get.OpsPerSecond) - 1:+0%;-0%;0%} |");
-        }
-
-        await gateway.StopAsync();
-        if (options.DataPath is null)
-        {
-            Directory.Delete(data, recursive: true);
+                $"| {name} | {put:F0} | {results.Max(r => r.Put.P99):F1} | {putCpu:F0} ({putCpu / restSmall.Average(r => r.Put.GatewayMicroseconds) - 1:+0%;-0%;0%}) | {get:F0} | {results.Max(r => r.Get.P99):F1} | {getCpu:F0} ({getCpu / restSmall.Average(r => r.Get.GatewayMicroseconds) - 1:+0%;-0%;0%}) |");
         }
 
         return report.ToString();
@@ -176,12 +171,26 @@ public static class S3Benchmark
             }
         })));
         var all = latencies.SelectMany(l => l).Order().ToArray();
-        return new SmallResult(all.Length / clock.Elapsed.TotalSeconds, all[Math.Min(all.Length - 1, (int)(0.99 * all.Length))]);
+        return new SmallResult(all.Length / clock.Elapsed.TotalSeconds, all[Math.Min(all.Length - 1, (int)(0.99 * all.Length))], all.Length, 0);
+    }
+
+    /// <summary>Runs a phase and charges it the gateway process's CPU time (user + system), per request.</summary>
+    private static async Task<SmallResult> MeasureAsync(int gatewayProcess, Func<Task<SmallResult>> phase)
+    {
+        static TimeSpan Cpu(int id)
+        {
+            using var process = Process.GetProcessById(id);
+            return process.TotalProcessorTime;
+        }
+
+        var before = Cpu(gatewayProcess);
+        var result = await phase();
+        return result with { GatewayMicroseconds = (Cpu(gatewayProcess) - before).TotalMicroseconds / result.Count };
     }
 
     private static string SmallKey(int worker, int i) => $"s{worker}x{i % KeysPerWorker}";
 
-    private sealed record SmallResult(double OpsPerSecond, double P99);
+    private sealed record SmallResult(double OpsPerSecond, double P99, long Count, double GatewayMicroseconds);
 
     private interface IObjectClient
     {
@@ -217,7 +226,7 @@ public static class S3Benchmark
         }
     }
 
-    private sealed class SignedClient(HttpClient http, Uri address) : IObjectClient
+    private sealed class SignedClient(HttpClient http, Uri address, bool signGets = true) : IObjectClient
     {
         public async Task PutAsync(string key, byte[] body)
         {
@@ -230,7 +239,11 @@ public static class S3Benchmark
         public async Task GetAsync(string key)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(address, $"/objects/{key}"));
-            SigV4.Sign(request, AccessKey, Secret, Region, DateTimeOffset.UtcNow);
+            if (signGets)
+            {
+                SigV4.Sign(request, AccessKey, Secret, Region, DateTimeOffset.UtcNow);
+            }
+
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             await Drain(await response.EnsureSuccessStatusCode().Content.ReadAsStreamAsync());
         }

@@ -76,7 +76,7 @@ public sealed class S3Api(
     private (string Operation, Func<Task> Handler, bool PublicRead) Route(S3Context context)
     {
         var method = context.Request.Method;
-        if (UnsupportedSubresources.FirstOrDefault(context.Has) is { } subresource)
+        if (context.RawQuery.Length > 0 && UnsupportedSubresources.FirstOrDefault(context.Has) is { } subresource)
         {
             throw S3Exception.NotImplemented($"The '{subresource}' sub-resource");
         }

@@ -13,6 +13,10 @@ public static class S3ObjectHeaders
     /// <summary>S3's limit on user metadata (names and values together).</summary>
     private const int MaxUserMetadataBytes = 2048;
 
+    /// <summary>The headers a (presigned) GET may override through query parameters, besides type and disposition.</summary>
+    private static readonly (string Header, string Parameter)[] ResponseOverrides =
+        [("Cache-Control", "response-cache-control"), ("Content-Language", "response-content-language"), ("Content-Encoding", "response-content-encoding"), ("Expires", "response-expires")];
+
     /// <summary>Content-Type, Content-Disposition and x-amz-meta-* of the request.</summary>
     public static ObjectAttributes AttributesFrom(HttpRequest request)
     {
@@ -44,26 +48,33 @@ public static class S3ObjectHeaders
     {
         var response = context.Response;
         var headers = response.Headers;
-        response.ContentType = context.Query("response-content-type") ?? record.Attributes.ContentType ?? ObjectResponses.DefaultContentType;
+        var overridden = context.RawQuery.Length > 0;
+        response.ContentType = (overridden ? context.Query("response-content-type") : null) ?? record.Attributes.ContentType ?? ObjectResponses.DefaultContentType;
         headers.ETag = $"\"{record.ETag}\"";
         headers.LastModified = record.LastModified.ToString("R", CultureInfo.InvariantCulture);
         headers.AcceptRanges = "bytes";
-        if ((context.Query("response-content-disposition") ?? record.Attributes.ContentDisposition ?? FileNameDisposition(record.Attributes.FileName)) is { } disposition)
+        if (((overridden ? context.Query("response-content-disposition") : null) ?? record.Attributes.ContentDisposition ?? FileNameDisposition(record.Attributes.FileName)) is { } disposition)
         {
             headers.ContentDisposition = disposition;
         }
 
-        foreach (var (header, parameter) in new[] { ("Cache-Control", "response-cache-control"), ("Content-Language", "response-content-language"), ("Content-Encoding", "response-content-encoding"), ("Expires", "response-expires") })
+        if (overridden)
         {
-            if (context.Query(parameter) is { } value)
+            foreach (var (header, parameter) in ResponseOverrides)
             {
-                headers[header] = value;
+                if (context.Query(parameter) is { } value)
+                {
+                    headers[header] = value;
+                }
             }
         }
 
-        foreach (var (name, value) in record.Attributes.UserMetadata ?? new Dictionary<string, string>())
+        if (record.Attributes.UserMetadata is { } userMetadata)
         {
-            headers[MetaPrefix + name] = value;
+            foreach (var (name, value) in userMetadata)
+            {
+                headers[MetaPrefix + name] = value;
+            }
         }
 
         if (record.Segments.Count > 1)
