@@ -165,6 +165,11 @@ public sealed class AwsChunkedStream : ReadOnlyStream
             await ExpectLineEndAsync(cancellationToken);
         }
 
+        if (_start < _end || await _inner.ReadAsync(_buffer.AsMemory(0, 1), cancellationToken) > 0)
+        {
+            throw Malformed("data follows the final chunk.");
+        }
+
         _finished = true;
     }
 

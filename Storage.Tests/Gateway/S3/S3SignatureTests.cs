@@ -125,6 +125,15 @@ public sealed class S3SignatureTests(S3Gateway gateway) : IClassFixture<S3Gatewa
         await AssertAbsentAsync("chunked/tampered");
     }
 
+    [Fact]
+    public async Task Data_after_the_final_chunk_is_refused_and_stores_nothing()
+    {
+        using var response = await SendChunkedAsync("/objects/chunked/trailing-garbage", TestData.Bytes(70_000, 14), signChunks: true, trailer: null, appended: "extra"u8.ToArray());
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("data follows the final chunk", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        await AssertAbsentAsync("chunked/trailing-garbage");
+    }
+
     [Theory]
     [InlineData("CRC32", true)]
     [InlineData("CRC32C", false)]
@@ -260,7 +269,7 @@ public sealed class S3SignatureTests(S3Gateway gateway) : IClassFixture<S3Gatewa
     }
 
     /// <summary>An aws-chunked PUT: 64 KiB chunks, signed (chained from the request signature) or not, with an optional checksum trailer.</summary>
-    private async Task<HttpResponseMessage> SendChunkedAsync(string path, byte[] data, bool signChunks, (string Algorithm, string Value)? trailer, bool tamper = false)
+    private async Task<HttpResponseMessage> SendChunkedAsync(string path, byte[] data, bool signChunks, (string Algorithm, string Value)? trailer, bool tamper = false, byte[]? appended = null)
     {
         var mode = (signChunks, trailer is not null) switch
         {
@@ -315,6 +324,7 @@ public sealed class S3SignatureTests(S3Gateway gateway) : IClassFixture<S3Gatewa
             request.Headers.TryAddWithoutValidation("x-amz-trailer", PayloadChecksum.HeaderFor(algorithm));
         }
 
+        body.Write(appended ?? []);
         request.Content = new ByteArrayContent(body.ToArray());
         request.Content.Headers.ContentEncoding.Add("aws-chunked");
         request.Headers.TryAddWithoutValidation("x-amz-decoded-content-length", data.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
