@@ -54,6 +54,9 @@ public sealed class S3Api(
                 activity.DisplayName = $"S3 {operation}";
                 activity.SetTag("s3.operation", operation);
                 activity.SetTag("s3.bucket", context.Bucket);
+
+                // Who signed (the access key is an identifier, not a secret): traces show which client did what.
+                activity.SetTag("s3.access_key", context.Signing?.AccessKey);
             }
 
             if (context.Signing is null && !(publicRead && options.Value.S3.PublicReadBuckets.Contains(context.Bucket!)))
