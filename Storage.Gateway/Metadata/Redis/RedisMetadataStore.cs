@@ -15,11 +15,28 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
 
     private const int MaxCompareAndSwapAttempts = 32;
 
-    private static readonly RedisScript Commit = new("""
+    // The object scripts share one argument layout. KEYS: 1 buckets, 2 the bucket's records, 3 its key index,
+    // 4 reclaims, 5 reclaims by due time, 6.. the script's own. ARGV: 1 bucket, 2 key, 3 new record, 4 the record it
+    // must replace ('' for none), 5-7 the reclaim entry for the replaced parts (id, json, due; '' for none), 8.. its own.
+    private const string CheckTarget = """
         if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 'NOBUCKET' end
         if (redis.call('HGET', KEYS[2], ARGV[2]) or '') ~= ARGV[4] then return 'CONFLICT' end
+
+        """;
+
+    private const string WriteTarget = """
+
         redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
         redis.call('ZADD', KEYS[3], 0, ARGV[2])
+        if ARGV[5] ~= '' then
+          redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
+          redis.call('ZADD', KEYS[5], ARGV[7], ARGV[5])
+        end
+        return 'OK'
+        """;
+
+    /// <summary>A commit: also removes the write intents of the new segments (ARGV 8..) and adds usage (KEYS 6, 7).</summary>
+    private static readonly RedisScript Commit = new(CheckTarget + """
         local i = 9
         for _ = 1, tonumber(ARGV[8]) do
           redis.call('HDEL', KEYS[4], ARGV[i])
@@ -33,16 +50,10 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
           redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 2])
           i = i + 3
         end
-        if ARGV[5] ~= '' then
-          redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
-          redis.call('ZADD', KEYS[5], ARGV[7], ARGV[5])
-        end
-        return 'OK'
-        """);
+        """ + WriteTarget);
 
-    private static readonly RedisScript Assemble = new("""
-        if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 'NOBUCKET' end
-        if (redis.call('HGET', KEYS[2], ARGV[2]) or '') ~= ARGV[4] then return 'CONFLICT' end
+    /// <summary>An assembled commit: first checks and removes the source records (KEYS 6, 7; ARGV 8.. key and segment id pairs).</summary>
+    private static readonly RedisScript Assemble = new(CheckTarget + """
         local sources = tonumber(ARGV[8])
         for i = 0, sources - 1 do
           local current = redis.call('HGET', KEYS[6], ARGV[9 + 2 * i])
@@ -56,14 +67,7 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
           redis.call('HDEL', KEYS[6], ARGV[9 + 2 * i])
           redis.call('ZREM', KEYS[7], ARGV[9 + 2 * i])
         end
-        redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-        redis.call('ZADD', KEYS[3], 0, ARGV[2])
-        if ARGV[5] ~= '' then
-          redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
-          redis.call('ZADD', KEYS[5], ARGV[7], ARGV[5])
-        end
-        return 'OK'
-        """);
+        """ + WriteTarget);
 
     private static readonly RedisScript Lease = new("""
         local holder = redis.call('GET', KEYS[1])
@@ -159,59 +163,46 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
     public async Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
     {
         var json = MetadataJsonContext.Serialize(record);
-        var usage = UsageArguments(record.Segments.Parts(), +1);
-        var outcome = await SwapAsync(
+        var (outcome, previous) = await SwapAsync(
+            Commit,
             record.Bucket,
             record.Key,
-            previous => new Swap(json, ReclaimOf(previous, reclaimAt), [.. record.Segments.Select(s => s.Id)], usage),
+            replaced => CommitSwap(json, ReclaimOf(replaced, reclaimAt), [.. record.Segments.Select(s => s.Id)], record.Segments.Parts()),
             cancellationToken);
-        return outcome.Applied ? outcome.Previous : throw new BucketNotFoundException(record.Bucket);
+        return outcome == SwapOutcome.Applied ? previous : throw new BucketNotFoundException(record.Bucket);
     }
 
     public async Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
     {
         var json = MetadataJsonContext.Serialize(record);
-        for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
+        RedisArg[] sourceArguments = [sources.Count, .. sources.SelectMany(s => new RedisArg[] { s.Key, s.SegmentId ?? string.Empty })];
+        var (outcome, _) = await SwapAsync(
+            Assemble,
+            record.Bucket,
+            record.Key,
+            replaced => new Swap(json, ReclaimOf(replaced, reclaimAt), [ObjectsOf(sourceBucket), KeysOf(sourceBucket)], sourceArguments),
+            cancellationToken);
+        return outcome switch
         {
-            var previousJson = (await redis.ExecuteAsync(cancellationToken, "HGET", ObjectsOf(record.Bucket), record.Key)).AsString();
-            var reclaim = ReclaimOf(Parse(previousJson), reclaimAt);
-            RedisArg[] arguments =
-            [
-                record.Bucket, record.Key, json, previousJson ?? string.Empty,
-                reclaim?.Id ?? string.Empty, reclaim is null ? string.Empty : MetadataJsonContext.Serialize(reclaim), reclaimAt.ToUnixTimeMilliseconds(),
-                sources.Count, .. sources.SelectMany(s => new RedisArg[] { s.Key, s.SegmentId ?? string.Empty }),
-            ];
-            var outcome = (await Assemble.RunAsync(
-                redis,
-                [Buckets, ObjectsOf(record.Bucket), KeysOf(record.Bucket), Reclaims, ReclaimsDue, ObjectsOf(sourceBucket), KeysOf(sourceBucket)],
-                arguments,
-                cancellationToken)).AsString();
-            switch (outcome)
-            {
-                case "OK":
-                    return true;
-                case "CHANGED":
-                    return false;
-                case "NOBUCKET":
-                    throw new BucketNotFoundException(record.Bucket);
-            }
-        }
-
-        throw new RedisConnectionException($"Committing '{record.Bucket}/{record.Key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
+            SwapOutcome.Applied => true,
+            SwapOutcome.NoBucket => throw new BucketNotFoundException(record.Bucket),
+            _ => false,
+        };
     }
 
     public async Task<bool> ReplacePartAsync(PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
         (await SwapAsync(
+            Commit,
             move.Bucket,
             move.Key,
             previous => previous?.SegmentForMove(move) is { } segment
-                ? new Swap(
+                ? CommitSwap(
                     MetadataJsonContext.Serialize(previous!.WithPartMoved(move.SegmentId, move.Shard, move.ToNode)),
                     new ReclaimEntry($"move-{Guid.NewGuid():N}", [segment.Part(move.Shard)], reclaimAt, Accounted: true, move.Bucket, move.Key),
                     [],
-                    UsageArguments([segment.Part(move.Shard) with { NodeId = move.ToNode }], +1))
+                    [segment.Part(move.Shard) with { NodeId = move.ToNode }])
                 : null,
-            cancellationToken)).Applied;
+            cancellationToken)).Outcome == SwapOutcome.Applied;
 
     public async Task<bool> TryAcquireLeaseAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken) =>
         (await Lease.RunAsync(redis, [$"{keyPrefix}lease:{name}"], [holder, (long)duration.TotalMilliseconds], cancellationToken)).AsInteger() == 1;
@@ -305,10 +296,10 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
 
     /// <summary>
     /// Compare-and-swap of one object record: reads it, asks <paramref name="plan"/> for the replacement (null:
-    /// give up), and applies it with the Commit script only if the record is still the one read, else retries.
-    /// Not applied when the plan gives up or the bucket is gone.
+    /// give up), and runs <paramref name="script"/>, which applies it only if the record is still the one read;
+    /// retries when another gateway changed it first.
     /// </summary>
-    private async Task<(bool Applied, ObjectRecord? Previous)> SwapAsync(string bucket, string key, Func<ObjectRecord?, Swap?> plan, CancellationToken cancellationToken)
+    private async Task<(SwapOutcome Outcome, ObjectRecord? Previous)> SwapAsync(RedisScript script, string bucket, string key, Func<ObjectRecord?, Swap?> plan, CancellationToken cancellationToken)
     {
         for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
         {
@@ -316,27 +307,32 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
             var previous = Parse(previousJson);
             if (plan(previous) is not { } swap)
             {
-                return (false, previous);
+                return (SwapOutcome.Declined, previous);
             }
 
             RedisArg[] arguments =
             [
                 bucket, key, swap.RecordJson, previousJson ?? string.Empty,
                 swap.Reclaim?.Id ?? string.Empty, swap.Reclaim is null ? string.Empty : MetadataJsonContext.Serialize(swap.Reclaim), swap.Reclaim?.Due.ToUnixTimeMilliseconds() ?? 0,
-                swap.CommittedSegmentIds.Count, .. swap.CommittedSegmentIds.Select(id => (RedisArg)id),
-                .. swap.Usage,
+                .. swap.ExtraArguments,
             ];
-            switch ((await Commit.RunAsync(redis, [Buckets, ObjectsOf(bucket), KeysOf(bucket), Reclaims, ReclaimsDue, UsageBytes, UsageParts], arguments, cancellationToken)).AsString())
+            switch ((await script.RunAsync(redis, [Buckets, ObjectsOf(bucket), KeysOf(bucket), Reclaims, ReclaimsDue, .. swap.ExtraKeys], arguments, cancellationToken)).AsString())
             {
                 case "OK":
-                    return (true, previous);
+                    return (SwapOutcome.Applied, previous);
                 case "NOBUCKET":
-                    return (false, previous);
+                    return (SwapOutcome.NoBucket, previous);
+                case "CHANGED":
+                    return (SwapOutcome.Declined, previous);
             }
         }
 
         throw new RedisConnectionException($"Updating '{bucket}/{key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
     }
+
+    /// <summary>A swap by the Commit script: completes the write intents of <paramref name="segmentIds"/> and accounts <paramref name="addedParts"/>.</summary>
+    private Swap CommitSwap(string recordJson, ReclaimEntry? reclaim, IReadOnlyList<string> segmentIds, IEnumerable<PartLocation> addedParts) =>
+        new(recordJson, reclaim, [UsageBytes, UsageParts], [segmentIds.Count, .. segmentIds.Select(id => (RedisArg)id), .. UsageArguments(addedParts, +1)]);
 
     /// <summary>Per node: id, bytes and part count of the parts, times <paramref name="sign"/>, preceded by the node count.</summary>
     private static RedisArg[] UsageArguments(IEnumerable<PartLocation> parts, int sign)
@@ -345,8 +341,17 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
         return [perNode.Length, .. perNode.SelectMany(g => new RedisArg[] { g.Key, sign * g.Sum(p => p.Length), sign * g.Count() })];
     }
 
-    /// <summary>The new record, the parts it releases, the write intents it completes and the usage it adds.</summary>
-    private sealed record Swap(string RecordJson, ReclaimEntry? Reclaim, IReadOnlyList<string> CommittedSegmentIds, RedisArg[] Usage);
+    private enum SwapOutcome
+    {
+        Applied,
+
+        /// <summary>The plan gave up, or the script found its preconditions changed.</summary>
+        Declined,
+        NoBucket,
+    }
+
+    /// <summary>The new record, the parts it releases, and the script's own keys and arguments (KEYS 6.., ARGV 8..).</summary>
+    private sealed record Swap(string RecordJson, ReclaimEntry? Reclaim, RedisArg[] ExtraKeys, RedisArg[] ExtraArguments);
 
     private static ReclaimEntry? ReclaimOf(ObjectRecord? replaced, DateTimeOffset reclaimAt) =>
         replaced is { Segments.Count: > 0 } ? ReclaimEntry.ForSegments(replaced.Segments, reclaimAt, accounted: true) : null;
