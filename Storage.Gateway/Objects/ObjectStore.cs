@@ -48,7 +48,7 @@ public sealed class ObjectStore(
     {
         using var activity = StorageTelemetry.Source.StartActivity("object.write");
         activity?.SetTag("storage.bucket", bucket);
-        if (await metadata.GetBucketAsync(bucket, cancellationToken) is null)
+        if (!await BucketExistsAsync(bucket, cancellationToken))
         {
             throw new BucketNotFoundException(bucket);
         }

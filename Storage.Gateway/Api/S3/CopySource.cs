@@ -37,7 +37,7 @@ public sealed class CopySource(ObjectRecord record, ObjectReadResult content) : 
 
         var (bucket, key) = (path[..slash], path[(slash + 1)..]);
         var record = await store.HeadAsync(bucket, key, context.Aborted)
-            ?? throw (await store.BucketExistsAsync(bucket, context.Aborted) ? S3Exception.NoSuchKey(key) : S3Exception.NoSuchBucket(bucket));
+            ?? throw await S3ObjectOperations.NotFoundAsync(store, bucket, key, context.Aborted);
         if (S3ObjectHeaders.FailedPrecondition(context.Request, record, "x-amz-copy-source-") is not null)
         {
             throw new S3Exception(412, "PreconditionFailed", "At least one of the copy-source preconditions you specified did not hold.");

@@ -6,7 +6,7 @@ using Storage.Gateway.Objects;
 namespace Storage.Gateway.Api.S3;
 
 /// <summary>PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects and CopyObject.</summary>
-public sealed class S3ObjectOperations(ObjectStore store)
+public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buckets)
 {
     private const int MaxDeleteKeys = 1000;
     private const int MaxDeleteDocumentBytes = 2 * 1024 * 1024;
@@ -26,7 +26,7 @@ public sealed class S3ObjectOperations(ObjectStore store)
     public async Task GetObjectAsync(S3Context context, bool headOnly)
     {
         var (bucket, key) = Target(context);
-        var record = await store.HeadAsync(bucket, key, context.Aborted) ?? throw await NotFoundAsync(context, bucket, key);
+        var record = await store.HeadAsync(bucket, key, context.Aborted) ?? throw await NotFoundAsync(store, bucket, key, context.Aborted);
         if (S3ObjectHeaders.FailedPrecondition(context.Request, record) is { } status)
         {
             if (status == StatusCodes.Status412PreconditionFailed)
@@ -72,7 +72,7 @@ public sealed class S3ObjectOperations(ObjectStore store)
     public async Task DeleteObjectAsync(S3Context context)
     {
         var (bucket, key) = Target(context);
-        await RequireBucketAsync(bucket, context.Aborted);
+        await buckets.RequireAsync(context);
         await store.DeleteAsync(bucket, key, context.Aborted);
         context.Response.StatusCode = StatusCodes.Status204NoContent;
     }
@@ -80,7 +80,7 @@ public sealed class S3ObjectOperations(ObjectStore store)
     public async Task DeleteObjectsAsync(S3Context context)
     {
         var bucket = context.Bucket!;
-        await RequireBucketAsync(bucket, context.Aborted);
+        await buckets.RequireAsync(context);
         XElement document;
         using (var payload = S3Payload.Open(context))
         {
@@ -152,16 +152,9 @@ public sealed class S3ObjectOperations(ObjectStore store)
         return (context.Bucket!, key);
     }
 
-    private async Task RequireBucketAsync(string bucket, CancellationToken cancellationToken)
-    {
-        if (!await store.BucketExistsAsync(bucket, cancellationToken))
-        {
-            throw S3Exception.NoSuchBucket(bucket);
-        }
-    }
-
-    private async Task<S3Exception> NotFoundAsync(S3Context context, string bucket, string key) =>
-        await store.BucketExistsAsync(bucket, context.Aborted) ? S3Exception.NoSuchKey(key) : S3Exception.NoSuchBucket(bucket);
+    /// <summary>The error for an object that is not there: NoSuchKey, or NoSuchBucket when its bucket is missing too.</summary>
+    public static async Task<S3Exception> NotFoundAsync(ObjectStore store, string bucket, string key, CancellationToken cancellationToken) =>
+        await store.BucketExistsAsync(bucket, cancellationToken) ? S3Exception.NoSuchKey(key) : S3Exception.NoSuchBucket(bucket);
 
     /// <summary>The Range header (S3 ignores one it cannot parse) or partNumber (a part of a multipart object).</summary>
     private static ByteRange? RequestedRange(S3Context context, ObjectRecord record)

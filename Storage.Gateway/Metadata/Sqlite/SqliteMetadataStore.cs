@@ -77,13 +77,9 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     }
 
     public Task<bool> CreateBucketAsync(BucketRecord bucket, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync(
-            async (connection, transaction, ct) => await ExecuteAsync(
-                connection,
-                transaction,
-                "INSERT INTO buckets (name, created_at) VALUES ($name, $created) ON CONFLICT DO NOTHING",
-                [("$name", bucket.Name), ("$created", bucket.CreatedAt.ToUnixTimeMilliseconds())],
-                ct) == 1,
+        WriteOneRowAsync(
+            "INSERT INTO buckets (name, created_at) VALUES ($name, $created) ON CONFLICT DO NOTHING",
+            [("$name", bucket.Name), ("$created", bucket.CreatedAt.ToUnixTimeMilliseconds())],
             cancellationToken);
 
     public async Task<BucketRecord?> GetBucketAsync(string name, CancellationToken cancellationToken)
@@ -166,28 +162,20 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     public Task<bool> TryAcquireLeaseAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken)
     {
         var now = DateTimeOffset.UtcNow;
-        return _writes.ExecuteAsync(
-            async (connection, transaction, ct) => await ExecuteAsync(
-                connection,
-                transaction,
-                """
-                INSERT INTO leases (name, holder, expires) VALUES ($name, $holder, $expires)
-                ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
-                WHERE leases.holder = excluded.holder OR leases.expires <= $now
-                """,
-                [("$name", name), ("$holder", holder), ("$expires", (now + duration).ToUnixTimeMilliseconds()), ("$now", now.ToUnixTimeMilliseconds())],
-                ct) == 1,
+        return WriteOneRowAsync(
+            """
+            INSERT INTO leases (name, holder, expires) VALUES ($name, $holder, $expires)
+            ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
+            WHERE leases.holder = excluded.holder OR leases.expires <= $now
+            """,
+            [("$name", name), ("$holder", holder), ("$expires", (now + duration).ToUnixTimeMilliseconds()), ("$now", now.ToUnixTimeMilliseconds())],
             cancellationToken);
     }
 
     public Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync(
-            async (connection, transaction, ct) => await ExecuteAsync(
-                connection,
-                transaction,
-                "INSERT INTO nodes (id, kind, address, added_at) VALUES ($id, $kind, $address, $added) ON CONFLICT DO NOTHING",
-                [("$id", node.Id), ("$kind", node.Kind), ("$address", node.Address), ("$added", node.AddedAt.ToUnixTimeMilliseconds())],
-                ct) == 1,
+        WriteOneRowAsync(
+            "INSERT INTO nodes (id, kind, address, added_at) VALUES ($id, $kind, $address, $added) ON CONFLICT DO NOTHING",
+            [("$id", node.Id), ("$kind", node.Kind), ("$address", node.Address), ("$added", node.AddedAt.ToUnixTimeMilliseconds())],
             cancellationToken);
 
     public async Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken cancellationToken)
@@ -368,6 +356,10 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
     private static BucketRecord ReadBucket(SqliteDataReader reader) =>
         new(reader.GetString(0), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)));
+
+    /// <summary>One statement through the write batcher; true when it wrote a row (an insert or update that was not skipped).</summary>
+    private Task<bool> WriteOneRowAsync(string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync(async (connection, transaction, ct) => await ExecuteAsync(connection, transaction, sql, parameters, ct) == 1, cancellationToken);
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {

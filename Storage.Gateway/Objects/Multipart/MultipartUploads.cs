@@ -57,7 +57,7 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
 
     public async Task<MultipartUpload> CreateAsync(string bucket, string key, ObjectAttributes attributes, string? checksumAlgorithm, CancellationToken cancellationToken)
     {
-        if (await metadata.GetBucketAsync(bucket, cancellationToken) is null)
+        if (!await store.BucketExistsAsync(bucket, cancellationToken))
         {
             throw new BucketNotFoundException(bucket);
         }
