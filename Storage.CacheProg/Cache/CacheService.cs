@@ -169,8 +169,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
             return null;
         }
 
-        var bodyPath = Local.BodyPath(entry.OutputID);
-        if (!File.Exists(bodyPath) || new FileInfo(bodyPath).Length != entry.Size)
+        if (!Local.HasBody(entry))
         {
             var temporary = Local.NewTemporaryPath();
             try
@@ -194,7 +193,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
             await Local.WriteActionAsync(actionId, entry, cancellationToken);
         }
 
-        return new LocalEntry(entry, bodyPath);
+        return new LocalEntry(entry, Local.BodyPath(entry.OutputID));
     }
 
     private static CacheResponse Hit(long id, LocalEntry hit) =>

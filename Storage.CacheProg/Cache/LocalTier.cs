@@ -41,6 +41,9 @@ public sealed class LocalTier
 
     public string BodyPath(string outputIdHex) => Path.Combine(Root, outputIdHex + BodySuffix);
 
+    /// <summary>Whether the entry's body is here with the recorded size.</summary>
+    public bool HasBody(ActionEntry entry) => new FileInfo(BodyPath(entry.OutputID)) is { Exists: true } body && body.Length == entry.Size;
+
     /// <summary>The entry and its body, if both are here and the body has the recorded size.</summary>
     public LocalEntry? Get(byte[] actionId)
     {
@@ -86,7 +89,7 @@ public sealed class LocalTier
     public async Task<string> PutAsync(byte[] actionId, ActionEntry entry, string temporaryPath, bool durable, CancellationToken cancellationToken)
     {
         var bodyPath = BodyPath(entry.OutputID);
-        if (File.Exists(bodyPath) && new FileInfo(bodyPath).Length == entry.Size)
+        if (HasBody(entry))
         {
             File.Delete(temporaryPath);
         }
