@@ -24,8 +24,12 @@ public sealed class UploadQueue : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly int _highWater;
     private int _pending;
+    private readonly Lock _gate = new();
     private int _activeSessions;
-    private volatile bool _draining;
+    private bool _draining;
+
+    /// <summary>Completed while uploads may run: no build is running, the queue is being drained, or the backlog is large.</summary>
+    private TaskCompletionSource _open = NewGate(open: true);
 
     /// <summary>Bodies smaller than this are simply sent: asking first would cost as much as sending.</summary>
     private const long AskFirstAbove = 64 * 1024;
@@ -42,16 +46,41 @@ public sealed class UploadQueue : IAsyncDisposable
     }
 
     /// <summary>A build (protocol session) started: uploads wait for it unless the backlog is large.</summary>
-    public void SessionStarted() => Interlocked.Increment(ref _activeSessions);
+    public void SessionStarted()
+    {
+        lock (_gate)
+        {
+            if (++_activeSessions == 1 && !_draining && Pending < _highWater)
+            {
+                _open = NewGate(open: false);
+            }
+        }
+    }
 
-    public void SessionEnded() => Interlocked.Decrement(ref _activeSessions);
+    public void SessionEnded()
+    {
+        lock (_gate)
+        {
+            if (--_activeSessions == 0)
+            {
+                _open.TrySetResult();
+            }
+        }
+    }
 
     /// <summary>Uploads queued or in progress.</summary>
     public int Pending => Volatile.Read(ref _pending);
 
     public void Enqueue(UploadJob job)
     {
-        Interlocked.Increment(ref _pending);
+        if (Interlocked.Increment(ref _pending) >= _highWater)
+        {
+            lock (_gate)
+            {
+                _open.TrySetResult();
+            }
+        }
+
         if (!_jobs.Writer.TryWrite(job))
         {
             Interlocked.Decrement(ref _pending);
@@ -62,7 +91,12 @@ public sealed class UploadQueue : IAsyncDisposable
     /// <summary>Waits until every queued upload is done or <paramref name="timeout"/> passes; true when all are done.</summary>
     public async Task<bool> DrainAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        _draining = true;
+        lock (_gate)
+        {
+            _draining = true;
+            _open.TrySetResult();
+        }
+
         var deadline = Stopwatch.StartNew();
         while (Pending > 0)
         {
@@ -85,16 +119,30 @@ public sealed class UploadQueue : IAsyncDisposable
         _stopping.Dispose();
     }
 
+    private static TaskCompletionSource NewGate(bool open)
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (open)
+        {
+            gate.SetResult();
+        }
+
+        return gate;
+    }
+
     private async Task WorkAsync()
     {
         await foreach (var job in _jobs.Reader.ReadAllAsync(_stopping.Token).WithCancellation(_stopping.Token))
         {
             try
             {
-                while (!_draining && Volatile.Read(ref _activeSessions) > 0 && Pending < _highWater)
+                Task open;
+                lock (_gate)
                 {
-                    await Task.Delay(TimeSpan.FromMilliseconds(50), _stopping.Token);
+                    open = _open.Task;
                 }
+
+                await open.WaitAsync(_stopping.Token);
 
                 var started = Stopwatch.GetTimestamp();
                 if (job.Entry.Size > AskFirstAbove && await _remote.HasBodyAsync(job.Entry.OutputID, _stopping.Token))
