@@ -65,8 +65,11 @@ public sealed class MaintenanceStatus
     }
 }
 
-/// <summary>Identifies this gateway process as a lease holder.</summary>
+/// <summary>Identifies this gateway process: as a lease holder, and to clients as the S3 host id (<c>x-amz-id-2</c>).</summary>
 public sealed record GatewayInstance(string Id)
 {
+    /// <summary>What MinIO sends as <c>x-amz-id-2</c>: a hash naming the serving host, so replicas can be told apart without revealing anything.</summary>
+    public string HostId { get; } = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Id)));
+
     public static GatewayInstance Create() => new($"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}");
 }

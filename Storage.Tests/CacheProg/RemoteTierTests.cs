@@ -13,12 +13,12 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
     private readonly TempDirectory _folder = new("cacheprog-remote");
     private readonly string _bucket = $"gocache-{Guid.NewGuid():N}"[..20];
 
-    public async Task InitializeAsync() => await gateway.Client().PutBucketAsync(_bucket);
+    public async ValueTask InitializeAsync() => await gateway.Client().PutBucketAsync(_bucket);
 
-    public Task DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         _folder.Dispose();
-        return Task.CompletedTask;
+        return ValueTask.CompletedTask;
     }
 
     [Fact]

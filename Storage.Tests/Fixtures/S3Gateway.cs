@@ -16,7 +16,7 @@ public sealed class S3Gateway : IAsyncLifetime
 
     public Uri BaseAddress => Host.BaseAddress;
 
-    public async Task InitializeAsync() =>
+    public async ValueTask InitializeAsync() =>
         Host = await GatewayHost.StartAsync(new Dictionary<string, string>
         {
             ["Storage:S3:Credentials:0:AccessKey"] = AccessKey,
@@ -25,7 +25,7 @@ public sealed class S3Gateway : IAsyncLifetime
             ["Storage:S3:VirtualHostDomain"] = VirtualHostDomain,
         });
 
-    public async Task DisposeAsync() => await Host.DisposeAsync();
+    public async ValueTask DisposeAsync() => await Host.DisposeAsync();
 
     /// <summary>AWSSDK.S3 at its defaults (flexible checksums, aws-chunked uploads), path-style, pointed at the gateway.</summary>
     public AmazonS3Client Client(string accessKey = AccessKey, string secret = Secret) =>

@@ -66,15 +66,9 @@ public sealed class S3Server : IAsyncDisposable
             return configured;
         }
 
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var candidate = Path.Combine(directory.FullName, ".tools", "node_modules", ".bin", "s3rver");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new InvalidOperationException("s3rver is not installed; ./.ci/test.sh installs it (npm install --prefix .tools s3rver@3.7.1).");
+        var installed = Repository.Tool("node_modules", ".bin", "s3rver");
+        return File.Exists(installed)
+            ? installed
+            : throw new InvalidOperationException("s3rver is not installed; ./.ci/test.sh installs it (npm install --prefix .tools s3rver@3.7.1).");
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Options;
 using Storage.Gateway.Hosting;
+using Storage.Gateway.Maintenance;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Objects;
 using Storage.Gateway.Objects.Multipart;
@@ -20,6 +21,7 @@ public sealed class S3Api(
     S3ObjectOperations objects,
     S3ListOperations lists,
     S3MultipartOperations multipart,
+    GatewayInstance instance,
     IOptions<StorageOptions> options,
     ILogger<S3Api> logger)
 {
@@ -33,7 +35,7 @@ public sealed class S3Api(
 
     public async Task HandleAsync(S3Context context)
     {
-        context.Response.Headers["x-amz-request-id"] = context.RequestId;
+        SetRequestHeaders(context);
         if (context.Http.Features.Get<IStatusCodePagesFeature>() is { } statusPages)
         {
             statusPages.Enabled = false;
@@ -127,6 +129,12 @@ public sealed class S3Api(
         };
     }
 
+    private void SetRequestHeaders(S3Context context)
+    {
+        context.Response.Headers["x-amz-request-id"] = context.RequestId;
+        context.Response.Headers["x-amz-id-2"] = instance.HostId;
+    }
+
     private static S3Exception MethodNotAllowed(string method) =>
         new(405, "MethodNotAllowed", $"The specified method {method} is not allowed against this resource.");
 
@@ -170,7 +178,7 @@ public sealed class S3Api(
         }
 
         context.Response.Clear();
-        context.Response.Headers["x-amz-request-id"] = context.RequestId;
+        SetRequestHeaders(context);
         if (error.Status == 503)
         {
             context.Response.Headers.RetryAfter = "5";

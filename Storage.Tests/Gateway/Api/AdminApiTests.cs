@@ -9,9 +9,9 @@ namespace Storage.Tests.Gateway.Api;
 public sealed class AdminApiTests : GatewayTest
 {
     private readonly TempDirectory _extra = new("extra-nodes");
-    public override async Task DisposeAsync()
+    protected override async ValueTask DisposeTestAsync()
     {
-        await base.DisposeAsync();
+        await base.DisposeTestAsync();
         _extra.Dispose();
     }
 

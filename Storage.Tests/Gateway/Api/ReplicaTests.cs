@@ -14,7 +14,7 @@ public sealed class ReplicaTests : IAsyncLifetime
     private GatewayHost _first = null!;
     private GatewayHost _second = null!;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         _redis = await RedisServer.StartAsync();
         var settings = Enumerable.Range(1, 8).ToDictionary(i => $"Storage:Nodes:node{i}", i => Path.Combine(_nodes.Path, $"node{i}"));
@@ -23,7 +23,7 @@ public sealed class ReplicaTests : IAsyncLifetime
         _second = await GatewayHost.StartAsync(settings);
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await _first.DisposeAsync();
         await _second.DisposeAsync();

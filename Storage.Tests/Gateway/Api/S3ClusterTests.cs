@@ -16,14 +16,14 @@ public sealed class S3ClusterTests : IAsyncLifetime
     private GatewayHost _gateway = null!;
     private readonly Dictionary<string, (int Size, byte[] Sha256)> _objects = [];
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         _servers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => S3Server.StartAsync()));
         var settings = _servers.Select((s, i) => (Key: $"ConnectionStrings:node{i + 1}", Value: s.ConnectionString)).ToDictionary(p => p.Key, p => p.Value);
         _gateway = await GatewayHost.StartAsync(settings);
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await _gateway.DisposeAsync();
         foreach (var server in _servers)

@@ -7,10 +7,10 @@ public sealed class FolderNodeTests : StorageNodeContract
 {
     private readonly TempDirectory _root = new("folder-node");
 
-    public override Task DisposeAsync()
+    protected override ValueTask DisposeNodeAsync()
     {
         _root.Dispose();
-        return Task.CompletedTask;
+        return ValueTask.CompletedTask;
     }
 
     [Fact]

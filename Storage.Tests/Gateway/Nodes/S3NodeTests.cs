@@ -12,7 +12,7 @@ public sealed class S3NodeTests : StorageNodeContract
     /// <summary>s3rver writes an aborted upload's object after the failed request ends, racing the node's clean-up delete.</summary>
     protected override bool AbortedUploadsMayLeaveTruncatedObjects => true;
 
-    public override async Task DisposeAsync()
+    protected override async ValueTask DisposeNodeAsync()
     {
         _node?.Dispose();
         await _server.DisposeAsync();

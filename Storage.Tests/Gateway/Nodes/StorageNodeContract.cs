@@ -9,13 +9,20 @@ public abstract class StorageNodeContract : IAsyncLifetime
 {
     protected IStorageNode Node { get; private set; } = null!;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         Node = await CreateNodeAsync();
         await Node.CreateAsync(default);
     }
 
-    public virtual Task DisposeAsync() => Task.CompletedTask;
+    public async ValueTask DisposeAsync()
+    {
+        await DisposeNodeAsync();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases what the derived class created for its node.</summary>
+    protected virtual ValueTask DisposeNodeAsync() => ValueTask.CompletedTask;
 
     protected abstract Task<IStorageNode> CreateNodeAsync();
 

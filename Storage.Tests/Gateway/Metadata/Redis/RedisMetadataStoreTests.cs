@@ -10,13 +10,13 @@ public sealed class RedisMetadataStoreTests(RedisFixture redis) : MetadataStoreC
 {
     private RedisConnection _connection = null!;
 
-    public Task InitializeAsync()
+    public ValueTask InitializeAsync()
     {
         _connection = new RedisConnection(RedisOptions.Parse(redis.Server.ConnectionString), NullLogger.Instance);
-        return Task.CompletedTask;
+        return ValueTask.CompletedTask;
     }
 
-    public async Task DisposeAsync() => await _connection.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
 
     protected override async Task<IMetadataStore> CreateStoreAsync()
     {
