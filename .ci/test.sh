@@ -15,8 +15,9 @@ dotnet --version
 
 log "Servers and clients the tests start"
 # Real processes the tests start: redis-server (Debian) for Redis metadata, s3rver (npm, under Node.js) as the
-# foreign S3 server standing in for MinIO nodes (no MinIO server is installable here), and the AWS CLI, s3cmd and
-# rclone (Debian) as real S3 clients of the gateway.
+# foreign S3 server standing in for MinIO nodes (no MinIO server is installable here), the AWS CLI, s3cmd and
+# rclone (Debian) as real S3 clients of the gateway, a Docker engine (docker.io) for the AppHost's container mode
+# with busybox for the local images' shell, and Chromium for the dashboard test.
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 missing=()
@@ -25,6 +26,9 @@ command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v aws >/dev/null 2>&1 || missing+=(awscli)
 command -v s3cmd >/dev/null 2>&1 || missing+=(s3cmd)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v busybox >/dev/null 2>&1 || missing+=(busybox-static)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "Installing: ${missing[*]}"
   $sudo_cmd apt-get update -qq
@@ -52,29 +56,48 @@ if [ ! -x .tools/node_modules/.bin/s3rver ]; then
 fi
 echo "s3rver $(node -e 'console.log(require("./.tools/node_modules/s3rver/package.json").version)')"
 
-log "Aspire tier"
-# Storage.AppHost and Storage.Tests/Aspire need the Aspire SDK and packages. Where they restore, they are built and
-# their tests run with the rest; where they do not, everything else runs and this says so (it is not a failure).
-aspire=()
-restore_log="$(mktemp)"
-if dotnet restore Storage.AppHost/Storage.AppHost.csproj --nologo -v quiet >"$restore_log" 2>&1; then
-  aspire=(-p:AspireTests=true)
-  echo "Aspire tier: RUN - the Aspire packages restore here; Storage.AppHost and the Aspire tests are built and run."
+chromium --version 2>/dev/null | head -1
+
+log "Container engine"
+# The AppHost's container mode needs an engine that answers. There is no systemd here, so dockerd is started by hand
+# when none runs, and stopped again at the end; the test builds its local images (.ci/stand-ins/build-images.sh).
+started_dockerd=""
+stop_dockerd() {
+  if [ -n "$started_dockerd" ]; then
+    $sudo_cmd kill "$started_dockerd" 2>/dev/null || true
+    wait "$started_dockerd" 2>/dev/null || true
+  fi
+}
+trap stop_dockerd EXIT
+if docker info >/dev/null 2>&1; then
+  echo "A Docker engine answers: container mode runs against it."
+elif command -v dockerd >/dev/null 2>&1; then
+  dockerd_log="$(mktemp)"
+  $sudo_cmd nohup dockerd >"$dockerd_log" 2>&1 &
+  started_dockerd=$!
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  if docker info >/dev/null 2>&1; then
+    echo "Started dockerd (pid $started_dockerd); it is stopped when the tests end."
+  else
+    echo "CONTAINER MODE WILL NOT RUN: dockerd did not answer within 30 s: $(tail -3 "$dockerd_log" | tr '\n' ' ')"
+  fi
 else
-  reason="$(grep -m1 -oE 'error [A-Z]+[0-9]+: [^[]{0,150}' "$restore_log" || echo 'restore failed')"
-  echo "Aspire tier: NOT RUN - the Aspire SDK/packages cannot be restored from this machine's NuGet source (${reason% }); Storage.AppHost and Storage.Tests/Aspire were not built, everything else runs."
+  echo "CONTAINER MODE WILL NOT RUN: no dockerd (docker.io did not install)."
 fi
 
 log "Build (warnings are errors)"
-dotnet build Storage.sln -c Release --nologo -v quiet "${aspire[@]}"
+dotnet build Storage.sln -c Release --nologo -v quiet
 
 log "Formatting"
 dotnet format Storage.sln --verify-no-changes --no-restore
 
 log "Tests"
-results="$(mktemp -d)"
+# TestResults/: the run's trx, and artifacts a person should look at (dashboard screenshots, every AppHost resource's log).
+results="$PWD/TestResults"
+rm -rf "$results"
+export STORAGE_TEST_ARTIFACTS="$results/artifacts"
 status=0
-dotnet test Storage.sln -c Release --no-build --nologo "${aspire[@]}" \
+dotnet test Storage.sln -c Release --no-build --nologo \
   --logger "console;verbosity=normal" --logger "trx;LogFileName=storage.trx" \
   --results-directory "$results" || status=$?
 
@@ -83,5 +106,10 @@ count() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters"; }
 passed="$(count passed)"; failed="$(count failed)"; total="$(count total)"; executed="$(count executed)"
 skipped=$(( ${total:-0} - ${executed:-0} ))
 log "Summary"
+if [ "$skipped" -gt 0 ]; then
+  echo "SKIPPED TESTS (a tier that could not run here):"
+  grep -ho 'testName="[^"]*" [^>]*outcome="NotExecuted"' "$results"/*.trx | sed 's/testName="\([^"]*\)".*/  \1/' || true
+fi
+echo "Artifacts (screenshots, AppHost logs): $STORAGE_TEST_ARTIFACTS"
 echo "${passed:-0} passed, ${failed:-0} failed, ${skipped} skipped"
 exit "$status"

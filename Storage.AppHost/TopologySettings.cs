@@ -10,7 +10,7 @@ namespace Storage.AppHost;
 /// <item><c>Storage:Containers</c>: <c>auto</c> (containers when a container engine answers), <c>true</c> (require one)
 /// or <c>false</c> (local processes: redis-server, and nodes as local minio servers or, without one, folders).</item>
 /// <item><c>Storage:Images:Minio</c> / <c>Storage:Images:Redis</c>: image references (default the real MinIO and Aspire's Redis).</item>
-/// <item><c>Storage:MinioCommand</c>: the minio executable for process mode (default <c>minio</c> on PATH).</item>
+/// <item><c>Storage:MinioCommand</c>: the minio executable for process mode (default <c>minio</c> on PATH; relative to the AppHost folder).</item>
 /// <item><c>Storage:VolumePrefix</c>: names the data volumes <c>&lt;prefix&gt;-&lt;resource&gt;-data</c> instead of after the AppHost.</item>
 /// <item><c>Storage:DataPath</c>: where process mode keeps Redis and node data (default <c>Storage.AppHost/.storage</c>).</item>
 /// <item><c>Storage:CacheProg:Listen</c> / <c>Storage:CacheProg:Dir</c>: the cache worker's socket and local tier (default: the user's).</item>
@@ -61,13 +61,17 @@ public sealed record TopologySettings(
             Console.WriteLine("Storage:Containers=false: Redis and the storage nodes run as local processes.");
         }
 
-        var minioCommand = configuration["Storage:MinioCommand"] is { Length: > 0 } configured
-            ? Path.GetFullPath(configured)
-            : Executables.Find("minio");
+        var minioCommand = Executables.Find("minio");
+        if (configuration["Storage:MinioCommand"] is { Length: > 0 } configured)
+        {
+            minioCommand = Executables.Find(Path.GetFullPath(configured, builder.AppHostDirectory))
+                ?? throw new DistributedApplicationException($"Storage:MinioCommand '{configured}' does not exist (a relative path is relative to {builder.AppHostDirectory}).");
+        }
+
         return new TopologySettings(
             nodes,
             useContainers,
-            Path.GetFullPath(configuration["Storage:DataPath"] ?? Path.Combine(builder.AppHostDirectory, ".storage")),
+            Path.GetFullPath(configuration["Storage:DataPath"] ?? ".storage", builder.AppHostDirectory),
             configuration["Storage:Images:Minio"] ?? MinioBuilderExtensions.DefaultImage,
             configuration["Storage:Images:Redis"],
             minioCommand,

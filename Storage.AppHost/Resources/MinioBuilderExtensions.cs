@@ -30,7 +30,8 @@ public static class MinioBuilderExtensions
             .WithEnvironment("MINIO_ROOT_USER", user)
             .WithEnvironment("MINIO_ROOT_PASSWORD", password)
             .WithArgs("server", "/data", "--console-address", ":9001")
-            .WithHttpHealthCheck(HealthPath, endpointName: HttpEndpointName);
+            .WithHttpHealthCheck(HealthPath, endpointName: HttpEndpointName)
+            .WithEndpointNames();
     }
 
     /// <summary>Keeps /data in a named volume (by default named after the AppHost and the resource, so it survives restarts).</summary>
@@ -61,8 +62,16 @@ public static class MinioBuilderExtensions
                 "server", dataFolder,
                 "--address", ReferenceExpression.Create($"127.0.0.1:{server.PrimaryEndpoint.Property(EndpointProperty.TargetPort)}"),
                 "--console-address", ReferenceExpression.Create($"127.0.0.1:{console.Property(EndpointProperty.TargetPort)}"))
-            .WithHttpHealthCheck(HealthPath, endpointName: HttpEndpointName);
+            .WithHttpHealthCheck(HealthPath, endpointName: HttpEndpointName)
+            .WithEndpointNames();
     }
+
+    /// <summary>Labels the two URLs on the dashboard, which otherwise shows two bare addresses.</summary>
+    private static IResourceBuilder<T> WithEndpointNames<T>(this IResourceBuilder<T> builder)
+        where T : IMinioResource =>
+        builder
+            .WithUrlForEndpoint(HttpEndpointName, url => url.DisplayText = "S3 API")
+            .WithUrlForEndpoint(ConsoleEndpointName, url => url.DisplayText = "Console");
 
     /// <summary>Sets a whole image reference (<c>[registry/]image[:tag]</c>), replacing the registry a resource came with.</summary>
     public static IResourceBuilder<T> WithImageReference<T>(this IResourceBuilder<T> builder, string reference)

@@ -8,6 +8,7 @@ namespace Storage.Tests.Aspire;
 /// network, health checks and connection strings. No registry is reachable here, so the images are the local
 /// stand-ins built from this machine's binaries (.ci/stand-ins/build-images.sh), set through the AppHost's image settings.
 /// </summary>
+[Collection(AspireCollection.Name)]
 public sealed class ContainerModeTests
 {
     [Fact]

@@ -3,6 +3,7 @@ using Storage.Tests.Fixtures;
 namespace Storage.Tests.Aspire;
 
 /// <summary>The AppHost without containers: Redis from redis-server, every node a local minio (stand-in) process.</summary>
+[Collection(AspireCollection.Name)]
 public sealed class ProcessModeTests
 {
     [Fact]
