@@ -5,6 +5,7 @@
 # (the worker starts only after the gateway). Each mode is started RUNS times, alternating, on fresh data.
 # Usage: ./bench/apphost-startup.sh [RUNS]    (needs what .ci/test.sh installs; container mode needs dockerd running)
 set -euo pipefail
+[ -n "${TRACE:-}" ] && set -x
 cd "$(dirname "$0")/.."
 runs="${1:-3}"
 
@@ -30,13 +31,15 @@ measure() {
   until [ "$(curl -s -m 2 http://localhost:3000/health | grep -c '"status":"Healthy"')" -ge 1 ]; do sleep 0.2; done
   hosts=""
   until [ "$(printf '%s\n' "$hosts" | sort -u | grep -c .)" -ge 2 ]; do
-    hosts+="$(curl -s -m 2 -I -H 'Connection: close' http://localhost:3000/bench | tr -d '\r' | sed -n 's/^x-amz-id-2: //p')"$'\n'
+    hosts+="$(curl -s -m 2 -I -H 'Connection: close' http://localhost:3000/bench | tr -d '\r' | sed -n 's/^x-amz-id-2: //p' || true)"$'\n'
   done
   until timeout 2 "$cacheprog" connect "unix:$socket" </dev/null 2>/dev/null | grep -q KnownCommands; do sleep 0.2; done
   echo "$mode $(echo "$(date +%s.%N) - $started" | bc)"
-  kill -INT "$pid"
+  kill -TERM "$pid"   # a background job ignores SIGINT; dotnet run passes SIGTERM on for a graceful stop
   wait "$pid" || true
-  docker volume ls -q --filter "name=bench-" 2>/dev/null | xargs -r docker volume rm -f >/dev/null
+  # The orchestrator removes its containers just after the AppHost exits; their volumes can go once they are gone.
+  for _ in $(seq 1 120); do [ -z "$(docker ps -aq --filter label=com.microsoft.developer.usvc-dev.group-version 2>/dev/null)" ] && break; sleep 0.5; done
+  docker volume ls -q --filter "name=bench-" 2>/dev/null | xargs -r docker volume rm -f >/dev/null || true
   rm -rf "$data"
 }
 

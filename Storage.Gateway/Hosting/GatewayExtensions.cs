@@ -39,6 +39,7 @@ public static class GatewayExtensions
         services.AddSingleton<PlacementService>();
         services.AddSingleton<ErasureCodecs>();
         services.AddSingleton<StorageTelemetry>();
+        services.AddSingleton<PartRebuilder>();
         services.AddSingleton<SegmentWriter>();
         services.AddSingleton<ObjectStore>();
         services.AddSingleton<NodeAdministration>();

@@ -4,7 +4,6 @@ using Storage.Gateway.Hosting;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Nodes;
 using Storage.Gateway.Objects;
-using Storage.Gateway.Objects.Erasure;
 
 namespace Storage.Gateway.Maintenance;
 
@@ -18,24 +17,14 @@ namespace Storage.Gateway.Maintenance;
 public sealed class PartRepairer(
     IMetadataStore metadata,
     NodeRegistry registry,
-    ErasureCodecs codecs,
-    StorageTelemetry telemetry,
+    PartRebuilder rebuilder,
     IOptions<StorageOptions> options,
     TimeProvider time,
     ILogger<PartRepairer> logger)
 {
     /// <summary>Rebuilds part <paramref name="shard"/> onto <paramref name="targetNode"/>; false if the object changed meanwhile.</summary>
     public Task<bool> RebuildAsync(ObjectRecord record, Segment segment, int shard, string targetNode, CancellationToken cancellationToken) =>
-        InstallAsync(record, segment, shard, targetNode, async (writer, ct) =>
-        {
-            var layout = StripeLayout.For(segment);
-            await using var fetcher = new StripeFetcher(segment, codecs.Get(segment.DataShards, segment.ParityShards), registry, telemetry, layout.StripeCount - 1);
-            for (var stripe = 0L; stripe < layout.StripeCount; stripe++)
-            {
-                StripeLayout.WriteBlock(writer, (await fetcher.RebuildShardAsync(stripe, shard, ct)).Span);
-                await writer.FlushAsync(ct);
-            }
-        }, cancellationToken);
+        InstallAsync(record, segment, shard, targetNode, rebuilder.Produce(segment, shard), cancellationToken);
 
     /// <summary>Copies part <paramref name="shard"/> to <paramref name="targetNode"/>, checking each block; false if the object changed meanwhile.</summary>
     /// <exception cref="InvalidDataException">A block of the original is corrupt (healing should rebuild it instead).</exception>
@@ -67,23 +56,7 @@ public sealed class PartRepairer(
         activity?.SetTag("storage.node.id", targetNode);
         var target = Node(targetNode);
         var key = PartKeys.For(segment.Id, shard);
-        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 4L * segment.BlockSize, resumeWriterThreshold: segment.BlockSize, useSynchronizationContext: false));
-        using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var upload = UploadAsync(target, key, pipe.Reader, StripeLayout.For(segment).PartLength, abort.Token);
-        try
-        {
-            await produce(pipe.Writer, abort.Token);
-            await pipe.Writer.CompleteAsync();
-            await upload;
-        }
-        catch (Exception ex)
-        {
-            await abort.CancelAsync();
-            await pipe.Writer.CompleteAsync(ex);
-            await upload.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-            await DeleteQuietlyAsync(target, key);
-            throw;
-        }
+        await PartUpload.WriteAsync(target, key, StripeLayout.For(segment).PartLength, segment.BlockSize, produce, logger, cancellationToken);
 
         var move = new PartMove(record.Bucket, record.Key, segment.Id, shard, segment.Nodes[shard], targetNode);
         if (await metadata.ReplacePartAsync(move, time.GetUtcNow() + options.Value.Maintenance.ReclaimDelay, cancellationToken))
@@ -92,35 +65,8 @@ public sealed class PartRepairer(
         }
 
         logger.LogDebug("Object {Bucket}/{Key} changed while its part {Shard} was repaired; discarding the copy", record.Bucket, record.Key, shard);
-        await DeleteQuietlyAsync(target, key);
+        await PartUpload.DeleteQuietlyAsync(target, key, logger);
         return false;
-    }
-
-    private static async Task UploadAsync(IStorageNode target, string key, PipeReader reader, long length, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var content = reader.AsStream(leaveOpen: true);
-            await target.PutAsync(key, content, length, cancellationToken);
-            await reader.CompleteAsync();
-        }
-        catch (Exception ex)
-        {
-            await reader.CompleteAsync(ex);
-            throw;
-        }
-    }
-
-    private async Task DeleteQuietlyAsync(IStorageNode node, string key)
-    {
-        try
-        {
-            await node.DeleteAsync(key, CancellationToken.None);
-        }
-        catch (IOException ex)
-        {
-            logger.LogDebug(ex, "Could not remove the discarded copy {Key} on {Node}", key, node.Id);
-        }
     }
 
     private IStorageNode Node(string id) =>

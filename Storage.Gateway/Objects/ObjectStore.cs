@@ -53,7 +53,7 @@ public sealed class ObjectStore(
             throw new BucketNotFoundException(bucket);
         }
 
-        var written = await writer.WriteAsync($"{bucket}/{key}", body, length, expectedMd5, cancellationToken);
+        var written = await writer.WriteAsync(bucket, key, body, length, expectedMd5, cancellationToken);
         activity?.SetTag("storage.object.size", written.Size);
         return written;
     }

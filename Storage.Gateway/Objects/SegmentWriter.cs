@@ -24,14 +24,17 @@ public sealed class SegmentWriter(
     PlacementService placement,
     NodeRegistry registry,
     IMetadataStore metadata,
+    PartRebuilder rebuilder,
     ErasureCodecs codecs,
     StorageTelemetry telemetry,
     IOptions<StorageOptions> options,
     TimeProvider time,
     ILogger<SegmentWriter> logger)
 {
+    private readonly WriteContext _context = new(registry, metadata, placement, rebuilder, options.Value.Maintenance.AbandonedWriteAge, time, logger);
+
     /// <summary>Stores the body; a declared length or Content-MD5 (<paramref name="expectedMd5"/>) that does not match fails the write and keeps nothing.</summary>
-    public async Task<WrittenSegment> WriteAsync(string identity, Stream body, long? declaredLength, byte[]? expectedMd5, CancellationToken cancellationToken)
+    public async Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? declaredLength, byte[]? expectedMd5, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var stripeBytes = settings.DataShards * settings.BlockSize;
@@ -63,13 +66,13 @@ public sealed class SegmentWriter(
                 parity[p] = ArrayPool<byte>.Shared.Rent(BlockLength(filled));
             }
 
-            var nodes = placement.Choose(identity, dataShards + settings.ParityShards, settings.DataShards);
+            var nodes = placement.Choose($"{bucket}/{key}", dataShards + settings.ParityShards, settings.DataShards);
             var segment = new Segment(Guid.NewGuid().ToString("N"), declaredLength ?? 0, dataShards, settings.ParityShards, settings.BlockSize, nodes);
             using var activity = StorageTelemetry.Source.StartActivity("segment.write");
             activity?.SetTag("storage.segment.id", segment.Id);
             activity?.SetTag("storage.segment.layout", $"{dataShards}+{settings.ParityShards}");
 
-            await using var parts = await PartSinks.OpenAsync(segment, BlockLength(filled), registry, metadata, settings.Maintenance.AbandonedWriteAge, time, logger, cancellationToken);
+            await using var parts = await PartSinks.OpenAsync(bucket, key, segment, BlockLength(filled), _context, cancellationToken);
             var codec = codecs.Get(dataShards, settings.ParityShards);
             var shards = new Memory<byte>[codec.TotalShards];
             long total = 0;
@@ -109,8 +112,7 @@ public sealed class SegmentWriter(
             await digesting;
             CheckDeclaredLength(declaredLength, total);
             var digest = CheckDigest(md5.GetHashAndReset(), expectedMd5);
-            segment = segment with { Size = total };
-            await parts.CompleteAsync();
+            segment = await parts.CompleteAsync(total, cancellationToken);
             telemetry.BytesWritten.Add(total);
             return new WrittenSegment(segment, total, digest);
         }
@@ -160,33 +162,43 @@ public sealed class SegmentWriter(
         return filled;
     }
 
-    /// <summary>One bounded pipe and one node upload per part of a segment being written.</summary>
+    /// <summary>The services a write's part sinks use, gathered once.</summary>
+    private sealed record WriteContext(
+        NodeRegistry Registry,
+        IMetadataStore Metadata,
+        PlacementService Placement,
+        PartRebuilder Rebuilder,
+        TimeSpan IntentAge,
+        TimeProvider Time,
+        ILogger Logger);
+
+    /// <summary>
+    /// One bounded pipe and one node upload per part of a segment being written. A node that fails mid-write does not
+    /// fail the write while at most ParityShards parts are lost: the other parts are completed, and each lost part is
+    /// then computed from them onto a spare node before the write reports success, so a committed object always has
+    /// every part durable on distinct nodes. More failures than that, or no spare node, fail the write (503).
+    /// </summary>
     private sealed class PartSinks : IAsyncDisposable
     {
         private static readonly TimeSpan FailedWriteRecheck = TimeSpan.FromMinutes(1);
 
-        private readonly Segment _segment;
+        private readonly string _bucket;
+        private readonly string _key;
+        private readonly WriteContext _context;
         private readonly Pipe[] _pipes;
         private readonly Task[] _uploads;
+        private readonly NodeWriteException?[] _failures;
         private readonly CancellationTokenSource _abort;
-        private readonly IMetadataStore _metadata;
-        private readonly NodeRegistry _registry;
-        private readonly TimeSpan _intentAge;
-        private readonly TimeProvider _time;
-        private readonly ILogger _logger;
+        private readonly List<PartLocation> _stranded = [];
+        private Segment _segment;
         private DateTimeOffset _intentRenewedAt;
         private bool _committed;
 
-        private PartSinks(Segment segment, int blockBytes, NodeRegistry registry, IMetadataStore metadata, TimeSpan intentAge, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
+        private PartSinks(string bucket, string key, Segment segment, int blockBytes, WriteContext context, CancellationToken cancellationToken)
         {
-            _segment = segment;
-            _registry = registry;
-            _metadata = metadata;
-            _intentAge = intentAge;
-            _time = time;
-            _logger = logger;
+            (_bucket, _key, _segment, _context) = (bucket, key, segment, context);
             _abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            _intentRenewedAt = time.GetUtcNow();
+            _intentRenewedAt = context.Time.GetUtcNow();
             var partLength = segment.Size > 0 ? StripeLayout.For(segment).PartLength : -1;
 
             // Room for about two blocks per part: the next stripe is read from the client while this one drains.
@@ -199,6 +211,7 @@ public sealed class SegmentWriter(
                 useSynchronizationContext: false);
             _pipes = new Pipe[segment.Nodes.Count];
             _uploads = new Task[segment.Nodes.Count];
+            _failures = new NodeWriteException?[segment.Nodes.Count];
             for (var shard = 0; shard < _pipes.Length; shard++)
             {
                 _pipes[shard] = new Pipe(pipeOptions);
@@ -206,41 +219,61 @@ public sealed class SegmentWriter(
             }
         }
 
-        public static async Task<PartSinks> OpenAsync(Segment segment, int blockBytes, NodeRegistry registry, IMetadataStore metadata, TimeSpan intentAge, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
+        public static async Task<PartSinks> OpenAsync(string bucket, string key, Segment segment, int blockBytes, WriteContext context, CancellationToken cancellationToken)
         {
-            await metadata.RegisterWriteAsync(ReclaimEntry.ForSegments([segment], time.GetUtcNow() + intentAge, accounted: false), cancellationToken);
-            return new PartSinks(segment, blockBytes, registry, metadata, intentAge, time, logger, cancellationToken);
+            await context.Metadata.RegisterWriteAsync(ReclaimEntry.ForSegments([segment], context.Time.GetUtcNow() + context.IntentAge, accounted: false), cancellationToken);
+            return new PartSinks(bucket, key, segment, blockBytes, context, cancellationToken);
         }
 
         public async Task WriteStripeAsync(Memory<byte>[] shards, CancellationToken cancellationToken)
         {
             for (var shard = 0; shard < shards.Length; shard++)
             {
-                StripeLayout.WriteBlock(_pipes[shard].Writer, shards[shard].Span);
+                if (_failures[shard] is null)
+                {
+                    StripeLayout.WriteBlock(_pipes[shard].Writer, shards[shard].Span);
+                }
             }
 
             for (var shard = 0; shard < shards.Length; shard++)
             {
-                var flush = await _pipes[shard].Writer.FlushAsync(cancellationToken);
-                if (flush.IsCompleted)
+                if (_failures[shard] is null)
                 {
-                    await ThrowUploadFailureAsync();
+                    await FlushAsync(shard, cancellationToken);
                 }
             }
 
+            ThrowIfBeyondRepair();
             await RenewIntentIfDueAsync(cancellationToken);
         }
 
-        /// <summary>Ends every part and waits until all are durable on their nodes.</summary>
-        public async Task CompleteAsync()
+        /// <summary>
+        /// Ends every part and waits until all are durable on their nodes, replacing parts whose node failed; returns the
+        /// segment as stored (a replaced part's new node in place of the failed one).
+        /// </summary>
+        public async Task<Segment> CompleteAsync(long size, CancellationToken cancellationToken)
         {
-            foreach (var pipe in _pipes)
+            _segment = _segment with { Size = size };
+            for (var shard = 0; shard < _pipes.Length; shard++)
             {
-                await pipe.Writer.CompleteAsync();
+                if (_failures[shard] is null)
+                {
+                    await _pipes[shard].Writer.CompleteAsync();
+                }
             }
 
             await Task.WhenAll(_uploads);
+            ThrowIfBeyondRepair();
+            for (var shard = 0; shard < _failures.Length; shard++)
+            {
+                if (_failures[shard] is { } failure)
+                {
+                    await ReplaceFailedPartAsync(shard, failure, cancellationToken);
+                }
+            }
+
             _committed = true;
+            return _segment;
         }
 
         public async ValueTask DisposeAsync()
@@ -260,6 +293,34 @@ public sealed class SegmentWriter(
             _abort.Dispose();
         }
 
+        /// <summary>A flush that finds its part's upload ended (the node failed, or stopped reading early) records that part as failed.</summary>
+        private async Task FlushAsync(int shard, CancellationToken cancellationToken)
+        {
+            try
+            {
+                if (!(await _pipes[shard].Writer.FlushAsync(cancellationToken)).IsCompleted)
+                {
+                    return;
+                }
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The upload completed the pipe with its node's error; the upload itself records it.
+            }
+
+            await _uploads[shard];
+            _failures[shard] ??= new NodeWriteException(_segment.Nodes[shard], new IOException("The node stopped reading before the end of its part."));
+        }
+
+        private void ThrowIfBeyondRepair()
+        {
+            var failed = _failures.Where(f => f is not null).ToArray();
+            if (failed.Length > _segment.ParityShards)
+            {
+                throw failed[0]!;
+            }
+        }
+
         private async Task UploadAsync(int shard, long partLength, CancellationToken cancellationToken)
         {
             await Task.Yield();
@@ -267,7 +328,7 @@ public sealed class SegmentWriter(
             var nodeId = _segment.Nodes[shard];
             try
             {
-                if (!_registry.TryGet(nodeId, out var status))
+                if (!_context.Registry.TryGet(nodeId, out var status))
                 {
                     throw new InvalidOperationException($"Node '{nodeId}' is not registered on this gateway.");
                 }
@@ -278,36 +339,69 @@ public sealed class SegmentWriter(
                 await status.Node.PutAsync(PartKeys.For(_segment.Id, shard), content, partLength, cancellationToken);
                 await reader.CompleteAsync();
             }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                _context.Registry.ReportDown(nodeId, ex.Message);
+                _context.Logger.LogWarning("Node {Node} failed while storing part {Shard} of segment {Segment}: {Reason}", nodeId, shard, _segment.Id, ex.Message);
+                _failures[shard] = new NodeWriteException(nodeId, ex);
+                await reader.CompleteAsync();
+            }
             catch (Exception ex)
             {
                 await reader.CompleteAsync(ex);
-                if (!cancellationToken.IsCancellationRequested)
-                {
-                    _registry.ReportDown(nodeId, ex.Message);
-                    throw new NodeWriteException(nodeId, ex);
-                }
-
                 throw;
             }
         }
 
-        /// <summary>An upload stopped reading, so it failed: rethrow its node error.</summary>
-        private async Task ThrowUploadFailureAsync()
+        /// <summary>
+        /// Computes the failed part from the parts already durable and stores it on a spare node (one the segment does
+        /// not use); without one the write fails (503) and the client's retry is placed on the nodes still up. The
+        /// failed node's remains are left to the sweeper. The write intent names the new part before it is written,
+        /// so a crash in between leaves nothing unswept.
+        /// </summary>
+        private async Task ReplaceFailedPartAsync(int shard, NodeWriteException failure, CancellationToken cancellationToken)
         {
-            await await Task.WhenAny(_uploads);
-            throw new InvalidOperationException("A part upload stopped before the end of its part without reporting an error.");
+            var failedNode = _segment.Nodes[shard];
+            var healthy = _segment.Nodes.Where((_, i) => _failures[i] is null).ToHashSet(StringComparer.Ordinal);
+            var target = _context.Placement.RankUp($"{_bucket}/{_key}").FirstOrDefault(node => node != failedNode && !healthy.Contains(node))
+                ?? throw new NodeWriteException(failedNode, new IOException($"{failure.InnerException?.Message} No spare node is up to take its part.", failure));
+            var key = PartKeys.For(_segment.Id, shard);
+            var remains = new PartLocation(failedNode, key, StripeLayout.For(_segment).PartLength);
+            _stranded.Add(remains);
+            var nodes = _segment.Nodes.ToArray();
+            nodes[shard] = target;
+            var replaced = _segment with { Nodes = nodes };
+            await _context.Metadata.RegisterWriteAsync(Intent(replaced, _context.Time.GetUtcNow() + _context.IntentAge), cancellationToken);
+
+            using var activity = StorageTelemetry.Source.StartActivity("part.replace");
+            activity?.SetTag("storage.node.id", target);
+            activity?.SetTag("storage.node.failed", failedNode);
+            await _context.Rebuilder.RebuildOntoAsync(_segment, shard, target, cancellationToken);
+            _segment = replaced;
+            _failures[shard] = null;
+            _context.Logger.LogInformation("Part {Shard} of segment {Segment} moved from failed node {Failed} to {Target}", shard, _segment.Id, failedNode, target);
+
+            // What the failed node may still hold goes to the sweeper; the object's key lets it spare a part the
+            // object's record uses again by then (a later move back onto that node).
+            await _context.Metadata.RegisterWriteAsync(
+                new ReclaimEntry($"{_segment.Id}.{shard}.{failedNode}", [remains], _context.Time.GetUtcNow() + FailedWriteRecheck, Accounted: false, _bucket, _key),
+                cancellationToken);
         }
+
+        /// <summary>The write intent: every part of the segment and whatever failed nodes may hold.</summary>
+        private ReclaimEntry Intent(Segment segment, DateTimeOffset due) =>
+            new(segment.Id, [.. new[] { segment }.Parts(), .. _stranded], due, Accounted: false);
 
         private async Task RenewIntentIfDueAsync(CancellationToken cancellationToken)
         {
-            var now = _time.GetUtcNow();
-            if (now - _intentRenewedAt < _intentAge / 4)
+            var now = _context.Time.GetUtcNow();
+            if (now - _intentRenewedAt < _context.IntentAge / 4)
             {
                 return;
             }
 
             _intentRenewedAt = now;
-            await _metadata.RegisterWriteAsync(ReclaimEntry.ForSegments([_segment], now + _intentAge, accounted: false), cancellationToken);
+            await _context.Metadata.RegisterWriteAsync(Intent(_segment, now + _context.IntentAge), cancellationToken);
         }
 
         /// <summary>
@@ -316,28 +410,21 @@ public sealed class SegmentWriter(
         /// </summary>
         private async Task DeletePartsAsync()
         {
-            for (var shard = 0; shard < _segment.Nodes.Count; shard++)
+            foreach (var part in new[] { _segment }.Parts().Concat(_stranded))
             {
-                try
+                if (_context.Registry.TryGet(part.NodeId, out var status))
                 {
-                    if (_registry.TryGet(_segment.Nodes[shard], out var status))
-                    {
-                        await status.Node.DeleteAsync(PartKeys.For(_segment.Id, shard), CancellationToken.None);
-                    }
-                }
-                catch (Exception ex)
-                {
-                    _logger.LogWarning(ex, "Could not delete part {Shard} of abandoned segment {Segment}; the sweeper will retry", shard, _segment.Id);
+                    await PartUpload.DeleteQuietlyAsync(status.Node, part.Key, _context.Logger);
                 }
             }
 
             try
             {
-                await _metadata.RegisterWriteAsync(ReclaimEntry.ForSegments([_segment], _time.GetUtcNow() + FailedWriteRecheck, accounted: false), CancellationToken.None);
+                await _context.Metadata.RegisterWriteAsync(Intent(_segment, _context.Time.GetUtcNow() + FailedWriteRecheck), CancellationToken.None);
             }
             catch (Exception ex)
             {
-                _logger.LogWarning(ex, "Could not reschedule the sweep of abandoned segment {Segment}; its original deadline stands", _segment.Id);
+                _context.Logger.LogWarning(ex, "Could not reschedule the sweep of abandoned segment {Segment}; its original deadline stands", _segment.Id);
             }
         }
     }

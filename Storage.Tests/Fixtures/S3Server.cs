@@ -39,6 +39,25 @@ public sealed class S3Server : IAsyncDisposable
         }
     }
 
+    /// <summary>Restarts the server with an empty data folder: a node whose disk was replaced.</summary>
+    public async Task RestartEmptyAsync()
+    {
+        await StopAsync();
+        foreach (var entry in new DirectoryInfo(_data.Path).EnumerateFileSystemInfos())
+        {
+            if (entry is DirectoryInfo directory)
+            {
+                directory.Delete(recursive: true);
+            }
+            else
+            {
+                entry.Delete();
+            }
+        }
+
+        await RestartAsync();
+    }
+
     public async Task RestartAsync()
     {
         await StopAsync();

@@ -61,3 +61,49 @@ public sealed class PatternStream(long length, ulong seed) : ReadOnlyStream
         base.Dispose(disposing);
     }
 }
+
+/// <summary>
+/// A request body of pattern bytes that stops after <paramref name="pauseAfter"/> bytes until the test calls
+/// <see cref="Resume"/>: the moment to kill a node while a PUT is in the middle of writing its parts.
+/// </summary>
+public sealed class GatedContent(long length, ulong seed, long pauseAfter) : HttpContent
+{
+    private readonly TaskCompletionSource _paused = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _resume = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly PatternStream _pattern = new(length, seed);
+
+    /// <summary>Completes once the first <c>pauseAfter</c> bytes are sent.</summary>
+    public Task Paused => _paused.Task;
+
+    public byte[] Sha256() => _pattern.Hash();
+
+    public void Resume() => _resume.TrySetResult();
+
+    protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+    {
+        var buffer = new byte[64 * 1024];
+        long sent = 0;
+        while (sent < length)
+        {
+            if (sent >= pauseAfter && !_resume.Task.IsCompleted)
+            {
+                await stream.FlushAsync();
+                _paused.TrySetResult();
+                await _resume.Task;
+            }
+
+            var chunk = (int)Math.Min(buffer.Length, sent < pauseAfter ? Math.Min(length, pauseAfter) - sent : length - sent);
+            var read = await _pattern.ReadAsync(buffer.AsMemory(0, chunk));
+            await stream.WriteAsync(buffer.AsMemory(0, read));
+            sent += read;
+        }
+
+        _paused.TrySetResult();
+    }
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = _pattern.Length;
+        return true;
+    }
+}
