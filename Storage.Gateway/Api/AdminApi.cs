@@ -20,7 +20,7 @@ public static class AdminApi
         group.MapGet("/nodes", (NodeAdministration admin, CancellationToken ct) => admin.DescribeAsync(ct));
         group.MapPost("/nodes", AddNodeAsync);
         group.MapPost("/sweep", async (PartReclaimer reclaimer, CancellationToken ct) => TypedResults.Ok(new SweepResponse(await reclaimer.SweepAsync(ct))));
-        group.MapGet("/health", (NodeAdministration admin, MaintenanceStatus maintenance, CancellationToken ct) => admin.HealthAsync(maintenance, ct));
+        group.MapGet("/health", (NodeAdministration admin, MaintenanceStatus maintenance, ProtectionCensus census, CancellationToken ct) => admin.HealthAsync(maintenance, census, ct));
         group.MapPost("/heal", (Healer healer, CancellationToken ct) => healer.HealAsync(ct));
         group.MapPost("/rebalance", (Rebalancer rebalancer, CancellationToken ct) => rebalancer.RebalanceAsync(ct));
         return routes;

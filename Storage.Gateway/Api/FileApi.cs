@@ -74,8 +74,10 @@ public static class FileApi
         {
             return await reader.ReadNextSectionAsync(cancellationToken);
         }
-        catch (InvalidDataException ex)
+        catch (Exception ex) when (ex is InvalidDataException or IOException)
         {
+            // The reader throws IOException itself when the body ends before the declared boundary appears (a body that
+            // uses another boundary, or none); failures of the body stream arrive as InvalidRequestBodyException.
             throw new InvalidRequestBodyException($"The multipart body is malformed: {ex.Message} Nothing was stored.", ex);
         }
     }

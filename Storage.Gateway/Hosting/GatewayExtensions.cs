@@ -40,6 +40,9 @@ public static class GatewayExtensions
         services.AddSingleton<ErasureCodecs>();
         services.AddSingleton<StorageTelemetry>();
         services.AddSingleton<PartRebuilder>();
+        services.AddSingleton<RepairSignal>();
+        services.AddSingleton<DamagedParts>();
+        services.AddSingleton<NodeIdentity>();
         services.AddSingleton<SegmentWriter>();
         services.AddSingleton<ObjectStore>();
         services.AddSingleton<NodeAdministration>();
@@ -53,6 +56,9 @@ public static class GatewayExtensions
         services.AddSingleton<PartRepairer>();
         services.AddSingleton<Healer>();
         services.AddHostedService(sp => sp.GetRequiredService<Healer>());
+        services.AddHostedService<DamagedPartRepairer>();
+        services.AddSingleton<ProtectionCensus>();
+        services.AddHostedService(sp => sp.GetRequiredService<ProtectionCensus>());
         services.AddSingleton<Rebalancer>();
         services.AddHostedService(sp => sp.GetRequiredService<Rebalancer>());
         services.AddS3Api();
@@ -66,7 +72,11 @@ public static class GatewayExtensions
         services.AddExceptionHandler<StorageExceptionHandler>();
 
         // An object store takes bodies of any size; memory stays bounded because bodies are streamed.
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = null);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.ConfigureEndpointDefaults(HalfClosedRequests.Use);
+        });
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
         {
             builder.WebHost.UseUrls(DefaultUrl);
@@ -77,6 +87,7 @@ public static class GatewayExtensions
 
     public static WebApplication MapGateway(this WebApplication app)
     {
+        app.UseHalfClosedRequests();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapDefaultEndpoints();

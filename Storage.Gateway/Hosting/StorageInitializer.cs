@@ -21,6 +21,9 @@ public sealed class StorageInitializer(
     TimeProvider time,
     ILogger<StorageInitializer> logger)
 {
+    /// <summary>How long start-up waits for a node to answer; one that does not is started without (and probed).</summary>
+    private static readonly TimeSpan NodeStartTimeout = TimeSpan.FromSeconds(10);
+
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
@@ -31,7 +34,7 @@ public sealed class StorageInitializer(
         foreach (var configured in factory.Configured(settings, time.GetUtcNow()))
         {
             var node = factory.Create(configured);
-            await node.CreateAsync(cancellationToken);
+            await PrepareAsync(node, cancellationToken);
             if (known.TryGetValue(configured.Id, out var record) && record.Address != configured.Address)
             {
                 logger.LogWarning("Node {Node} was registered at {Old} and is now configured at {New}; using the configuration", configured.Id, record.Address, configured.Address);
@@ -56,5 +59,24 @@ public sealed class StorageInitializer(
         var tolerance = NodeAdministration.Tolerance(registry.Available.Count, settings.DataShards, settings.ParityShards);
         logger.Log(tolerance.Reduced ? LogLevel.Warning : LogLevel.Information, "Layout {Data}+{Parity}: {Summary}", settings.DataShards, settings.ParityShards, tolerance.Summary);
         logger.LogInformation("Erasure kernel: {Kernel} (fastest measured on this CPU)", GaloisKernel.Best.Name);
+    }
+
+    /// <summary>
+    /// Prepares a node's storage if it answers. A node that is down does not keep the gateway from starting: it is
+    /// registered anyway and the monitor's first probe reports it down, and prepares it when it answers later.
+    /// </summary>
+    private async Task PrepareAsync(IStorageNode node, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(NodeStartTimeout);
+        try
+        {
+            await node.CreateAsync(timeout.Token);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is IOException or HttpRequestException or OperationCanceledException or UnauthorizedAccessException or Amazon.Runtime.AmazonServiceException or Amazon.Runtime.AmazonClientException)
+        {
+            logger.LogWarning("Node {Node} at {Address} does not answer at start-up ({Reason}); starting without it and probing it every {Interval}",
+                node.Id, node.Address, ex.Message, options.Value.Maintenance.NodeProbeInterval);
+        }
     }
 }

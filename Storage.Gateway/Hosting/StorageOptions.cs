@@ -82,6 +82,15 @@ public sealed class MaintenanceOptions
     /// <summary>How often a healing pass checks every object's protection.</summary>
     public TimeSpan HealInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>How often every node's contents are compared with what metadata places on it (missing parts are rebuilt).</summary>
+    public TimeSpan ScrubInterval { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// How long a maintenance lease (healing, rebalancing) lasts unless renewed; the holder renews it every third of
+    /// this while it works, so another gateway takes over within this time of the holder dying.
+    /// </summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How often the rebalancer checks whether nodes' fill has drifted apart.</summary>
     public TimeSpan RebalanceInterval { get; set; } = TimeSpan.FromMinutes(1);
 

@@ -1,6 +1,9 @@
 namespace Storage.Gateway.Maintenance;
 
-/// <summary>One healing pass: what it scanned, what was under-protected, what it repaired.</summary>
+/// <summary>
+/// One healing pass: what it scanned, what was under-protected, what it repaired; parts found missing on nodes it
+/// verified (an emptied node's, or a scrub's finds), and the nodes whose contents it verified complete.
+/// </summary>
 public sealed record HealReport(
     DateTimeOffset StartedAt,
     DateTimeOffset FinishedAt,
@@ -10,6 +13,8 @@ public sealed record HealReport(
     long PartsFailed,
     long StillUnderProtected,
     IReadOnlyList<string> LostNodes,
+    long PartsMissing = 0,
+    IReadOnlyList<string>? NodesVerified = null,
     string? Skipped = null);
 
 /// <summary>One rebalancing pass: what moved and how far apart the nodes' fill is before and after.</summary>

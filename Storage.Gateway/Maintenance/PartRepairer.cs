@@ -26,6 +26,33 @@ public sealed class PartRepairer(
     public Task<bool> RebuildAsync(ObjectRecord record, Segment segment, int shard, string targetNode, CancellationToken cancellationToken) =>
         InstallAsync(record, segment, shard, targetNode, rebuilder.Produce(segment, shard), cancellationToken);
 
+    /// <summary>
+    /// Rebuilds a part its node should hold (missing, short or corrupt there) onto that node, under its own key: the
+    /// same bytes the original write produced, so no metadata changes. If the object no longer uses the segment
+    /// afterwards (overwritten or deleted meanwhile), the copy is removed again. False when it could not be rebuilt.
+    /// </summary>
+    public async Task<bool> RestoreAsync(ObjectRecord record, Segment segment, int shard, CancellationToken cancellationToken)
+    {
+        var node = segment.Nodes[shard];
+        try
+        {
+            await rebuilder.RebuildOntoAsync(segment, shard, node, cancellationToken);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning("Could not restore part {Shard} of {Bucket}/{Key} on node {Node}: {Reason}", shard, record.Bucket, record.Key, node, ex.Message);
+            return false;
+        }
+
+        var current = await metadata.GetObjectAsync(record.Bucket, record.Key, cancellationToken);
+        if (current?.Segments.Any(s => s.Id == segment.Id) != true)
+        {
+            await PartUpload.DeleteQuietlyAsync(Node(node), PartKeys.For(segment.Id, shard), logger);
+        }
+
+        return true;
+    }
+
     /// <summary>Copies part <paramref name="shard"/> to <paramref name="targetNode"/>, checking each block; false if the object changed meanwhile.</summary>
     /// <exception cref="InvalidDataException">A block of the original is corrupt (healing should rebuild it instead).</exception>
     public Task<bool> CopyAsync(ObjectRecord record, Segment segment, int shard, string targetNode, CancellationToken cancellationToken) =>

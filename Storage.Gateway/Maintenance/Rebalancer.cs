@@ -29,11 +29,17 @@ public sealed class Rebalancer(
     public async Task<RebalanceReport> RebalanceAsync(CancellationToken cancellationToken)
     {
         var started = Time.GetUtcNow();
-        if (!await metadata.TryAcquireLeaseAsync(LeaseName, instance.Id, TimeSpan.FromMinutes(10), cancellationToken))
+        await using var lease = await MaintenanceLease.TryAcquireAsync(metadata, LeaseName, instance.Id, options.Value.Maintenance.LeaseDuration, Time, logger, cancellationToken);
+        if (lease is null)
         {
             return new RebalanceReport(started, started, 0, 0, 0, 0, false, Skipped: "another gateway holds the rebalancing lease");
         }
 
+        return await RebalanceHoldingLeaseAsync(started, lease.Lost);
+    }
+
+    private async Task<RebalanceReport> RebalanceHoldingLeaseAsync(DateTimeOffset started, CancellationToken cancellationToken)
+    {
         using var running = status.MarkRebalancing();
         await monitor.RefreshAsync(cancellationToken);
         var settings = options.Value.Maintenance;

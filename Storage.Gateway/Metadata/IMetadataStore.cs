@@ -66,6 +66,22 @@ public interface IMetadataStore
     /// <summary>Takes or renews the named lease for <paramref name="holder"/>; false while another holder's lease is live.</summary>
     Task<bool> TryAcquireLeaseAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken);
 
+    /// <summary>Gives the lease up, if <paramref name="holder"/> still holds it, so another gateway can take it at once.</summary>
+    Task ReleaseLeaseAsync(string name, string holder, CancellationToken cancellationToken);
+
+    /// <summary>Every node's epoch (nodes never checked have none).</summary>
+    Task<IReadOnlyDictionary<string, NodeEpoch>> GetNodeEpochsAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Starts a new epoch for the node if its epoch is still <paramref name="expected"/> (null: it has none yet);
+    /// false, with nothing changed, when another gateway changed it first. <paramref name="verified"/> marks the new
+    /// epoch verified at once (a node that has never held parts).
+    /// </summary>
+    Task<bool> ChangeNodeEpochAsync(string nodeId, string? expected, string epoch, bool verified, CancellationToken cancellationToken);
+
+    /// <summary>Records that every part metadata places on the node was found there in <paramref name="epoch"/>, if that is still its epoch.</summary>
+    Task<bool> MarkNodeVerifiedAsync(string nodeId, string epoch, CancellationToken cancellationToken);
+
     /// <summary>False when a node with this id already exists.</summary>
     Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken);
 

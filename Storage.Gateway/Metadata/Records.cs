@@ -55,6 +55,16 @@ public sealed record Segment(
 
 public sealed record NodeRecord(string Id, string Kind, string Address, DateTimeOffset AddedAt);
 
+/// <summary>
+/// A node's identity in the cluster: the epoch its identity marker must carry, changed whenever the node is found
+/// without its data (or with someone else's), and the epoch whose contents healing last verified against metadata.
+/// </summary>
+public sealed record NodeEpoch(string NodeId, string Epoch, string? Verified)
+{
+    /// <summary>True when every part metadata places on the node was found there since the epoch began.</summary>
+    public bool IsVerified => Verified == Epoch;
+}
+
 /// <summary>Bytes and parts each node holds, as accounted by commits and reclamation.</summary>
 public sealed record NodeUsage(string NodeId, long BytesUsed, long PartCount);
 

@@ -22,14 +22,25 @@ public sealed record FaultTolerance(int NodesAvailable, int PartsPerStripe, int 
 
 public sealed record ClusterView(int DataShards, int ParityShards, FaultTolerance Tolerance, IReadOnlyList<NodeView> Nodes);
 
-/// <summary>The one-page answer to "is my data safe, and is anything being done about it?".</summary>
+/// <summary>
+/// The one-page answer to "is my data safe, and is anything being done about it?": <see cref="Tolerance"/> is what new
+/// objects get with the nodes up now; <see cref="FailuresTolerated"/> is the worst case over the objects already stored
+/// (how many more node losses every one of them survives), with the under-protected and unreadable counts behind it,
+/// counted at <see cref="ProtectionCountedAt"/> with <see cref="UnavailableNodes"/> (down, or not verified since they
+/// lost their data) holding nothing.
+/// </summary>
 public sealed record ClusterHealth(
     string Status,
     FaultTolerance Tolerance,
     int NodesUp,
     IReadOnlyList<string> NodesDown,
+    IReadOnlyList<string> UnavailableNodes,
     double FillSpread,
-    long? UnderProtectedObjects,
+    int FailuresTolerated,
+    long UnderProtectedObjects,
+    long UnderProtectedBytes,
+    long UnreadableObjects,
+    DateTimeOffset ProtectionCountedAt,
     bool Healing,
     Maintenance.HealReport? LastHeal,
     bool Rebalancing,
@@ -94,18 +105,21 @@ public sealed class NodeAdministration(
         return new ClusterView(settings.DataShards, settings.ParityShards, Tolerance(registry.Available.Count, settings.DataShards, settings.ParityShards), nodes);
     }
 
-    public async Task<ClusterHealth> HealthAsync(Maintenance.MaintenanceStatus maintenance, CancellationToken cancellationToken)
+    public async Task<ClusterHealth> HealthAsync(Maintenance.MaintenanceStatus maintenance, Maintenance.ProtectionCensus census, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var tolerance = Tolerance(registry.Available.Count, settings.DataShards, settings.ParityShards);
         var down = registry.All.Where(n => n.State == NodeState.Down).Select(n => n.Node.Id).ToArray();
         var usage = await metadata.GetNodeUsageAsync(cancellationToken);
         var fill = registry.Up.ToDictionary(n => n.Node.Id, n => usage.TryGetValue(n.Node.Id, out var u) ? u.BytesUsed : 0);
-        var underProtected = maintenance.LastHeal?.StillUnderProtected;
-        var status = !tolerance.WritesPossible ? "unavailable"
-            : tolerance.Reduced || down.Length > 0 || underProtected > 0 ? "degraded"
+        var protection = await census.CurrentAsync(cancellationToken);
+        var status = !tolerance.WritesPossible || protection.UnreadableObjects > 0 ? "unavailable"
+            : tolerance.Reduced || down.Length > 0 || protection.UnderProtectedObjects > 0 || protection.UnavailableNodes.Count > 0 ? "degraded"
             : "healthy";
-        return new ClusterHealth(status, tolerance, registry.Up.Count, down, Maintenance.Rebalancer.Spread(fill), underProtected, maintenance.Healing, maintenance.LastHeal, maintenance.Rebalancing, maintenance.LastRebalance);
+        return new ClusterHealth(
+            status, tolerance, registry.Up.Count, down, protection.UnavailableNodes, Maintenance.Rebalancer.Spread(fill),
+            protection.FailuresTolerated, protection.UnderProtectedObjects, protection.UnderProtectedBytes, protection.UnreadableObjects, protection.AsOf,
+            maintenance.Healing, maintenance.LastHeal, maintenance.Rebalancing, maintenance.LastRebalance);
     }
 
     public static FaultTolerance Tolerance(int available, int dataShards, int parityShards)

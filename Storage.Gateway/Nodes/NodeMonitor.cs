@@ -7,12 +7,14 @@ namespace Storage.Gateway.Nodes;
 
 /// <summary>
 /// Keeps this gateway's view of the cluster fresh: registers nodes that another gateway (or the admin API)
-/// added, probes every node, and refreshes the fill counters that weight placement.
+/// added, probes every node and checks that it still holds its own data (<see cref="NodeIdentity"/>), and refreshes
+/// the fill counters that weight placement.
 /// </summary>
 public sealed class NodeMonitor(
     IMetadataStore metadata,
     NodeRegistry registry,
     NodeFactory factory,
+    NodeIdentity identity,
     PlacementService placement,
     IOptions<StorageOptions> options,
     TimeProvider time,
@@ -31,8 +33,11 @@ public sealed class NodeMonitor(
             }
         }
 
-        await Task.WhenAll(registry.All.Select(status => ProbeAsync(status, cancellationToken)));
-        placement.UpdateUsage(await metadata.GetNodeUsageAsync(cancellationToken));
+        var epochs = await metadata.GetNodeEpochsAsync(cancellationToken);
+        var usage = await metadata.GetNodeUsageAsync(cancellationToken);
+        await Task.WhenAll(registry.All.Select(status => ProbeAsync(
+            status, epochs.GetValueOrDefault(status.Node.Id), usage.TryGetValue(status.Node.Id, out var used) && used.PartCount > 0, cancellationToken)));
+        placement.UpdateUsage(usage);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -51,21 +56,18 @@ public sealed class NodeMonitor(
         }
     }
 
-    private async Task ProbeAsync(NodeStatus status, CancellationToken cancellationToken)
+    private async Task ProbeAsync(NodeStatus status, NodeEpoch? epoch, bool holdsParts, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(ProbeTimeout);
+        NodeCapacity? capacity;
+        string? refusal;
         try
         {
-            var capacity = await status.Node.ProbeAsync(timeout.Token);
-            if (status.State == NodeState.Down)
-            {
-                logger.LogInformation("Node {Node} is back up", status.Node.Id);
-            }
-
-            registry.ReportUp(status.Node.Id, capacity);
+            capacity = await status.Node.ProbeAsync(timeout.Token);
+            refusal = await identity.CheckAsync(status.Node, epoch, holdsParts, timeout.Token);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && IsNodeFailure(ex))
         {
             if (status.State != NodeState.Down)
             {
@@ -73,6 +75,36 @@ public sealed class NodeMonitor(
             }
 
             registry.ReportDown(status.Node.Id, ex.Message);
+            return;
         }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The node answered but its identity could not be compared with metadata (metadata unreachable): the node
+            // keeps the state it had; the next probe checks again.
+            logger.LogDebug(ex, "Node {Node}: identity check postponed", status.Node.Id);
+            return;
+        }
+
+        if (refusal is not null)
+        {
+            if (status.LastError != refusal)
+            {
+                logger.LogError("Node {Node} is not used: {Reason}", status.Node.Id, refusal);
+            }
+
+            registry.ReportDown(status.Node.Id, refusal);
+            return;
+        }
+
+        if (status.State == NodeState.Down)
+        {
+            logger.LogInformation("Node {Node} is back up", status.Node.Id);
+        }
+
+        registry.ReportUp(status.Node.Id, capacity);
     }
+
+    /// <summary>What a node (folder or S3 server) throws when it does not answer or cannot serve; a probe that times out counts too.</summary>
+    private static bool IsNodeFailure(Exception exception) =>
+        exception is IOException or UnauthorizedAccessException or HttpRequestException or OperationCanceledException or Amazon.Runtime.AmazonServiceException;
 }

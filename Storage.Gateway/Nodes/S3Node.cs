@@ -109,7 +109,8 @@ public sealed class S3Node : IStorageNode, IDisposable
         var request = new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = prefix, MaxKeys = 1000 };
         do
         {
-            var page = await _client.ListObjectsV2Async(request, cancellationToken);
+            ListObjectsV2Response page = null!;
+            await AsNodeFailureAsync(prefix, async () => page = await _client.ListObjectsV2Async(request, cancellationToken));
             foreach (var item in page.S3Objects ?? [])
             {
                 yield return new PartInfo(item.Key, item.Size ?? 0, item.LastModified ?? DateTime.UnixEpoch);
@@ -138,11 +139,23 @@ public sealed class S3Node : IStorageNode, IDisposable
         }
     }
 
-    /// <summary>S3 does not report capacity: placement treats the node as large and weighs it by what it holds.</summary>
+    /// <summary>
+    /// S3 does not report capacity: placement treats the node as large and weighs it by what it holds. A server that
+    /// answers without the parts bucket (never prepared, or back with an empty disk) gets the bucket; whether it lost
+    /// data is the identity marker's question (<see cref="NodeIdentity"/>).
+    /// </summary>
     public async Task<NodeCapacity?> ProbeAsync(CancellationToken cancellationToken)
     {
-        // HEAD on the bucket: answers whether the server and bucket are there, without listing anything.
-        await _client.HeadBucketAsync(new HeadBucketRequest { BucketName = _options.Bucket }, cancellationToken);
+        try
+        {
+            // HEAD on the bucket: answers whether the server and bucket are there, without listing anything.
+            await _client.HeadBucketAsync(new HeadBucketRequest { BucketName = _options.Bucket }, cancellationToken);
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+        {
+            await CreateAsync(cancellationToken);
+        }
+
         return null;
     }
 

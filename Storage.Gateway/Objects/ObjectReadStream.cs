@@ -15,6 +15,7 @@ public sealed class ObjectReadStream : ReadOnlyStream
     private readonly ErasureCodecs _codecs;
     private readonly NodeRegistry _registry;
     private readonly StorageTelemetry _telemetry;
+    private readonly DamagedParts _damaged;
     private readonly long _end;
     private long _position;
     private int _segmentIndex = -1;
@@ -25,8 +26,9 @@ public sealed class ObjectReadStream : ReadOnlyStream
     private long _currentEnd;
     private Task<StripeFetcher.FetchedStripe>? _next;
 
-    public ObjectReadStream(ObjectRecord record, long offset, long length, ErasureCodecs codecs, NodeRegistry registry, StorageTelemetry telemetry)
+    public ObjectReadStream(ObjectRecord record, long offset, long length, ErasureCodecs codecs, NodeRegistry registry, StorageTelemetry telemetry, DamagedParts damaged)
     {
+        _damaged = damaged;
         _record = record;
         _codecs = codecs;
         _registry = registry;
@@ -159,7 +161,9 @@ public sealed class ObjectReadStream : ReadOnlyStream
             {
                 var layout = StripeLayout.For(segment);
                 var lastStripe = layout.StripeOf(Math.Min(segment.Size, _end - _segmentStart) - 1);
-                _fetcher = new StripeFetcher(segment, _codecs.Get(segment.DataShards, segment.ParityShards), _registry, _telemetry, lastStripe);
+                _fetcher = new StripeFetcher(
+                    segment, _codecs.Get(segment.DataShards, segment.ParityShards), _registry, _telemetry, lastStripe,
+                    shard => _damaged.Report(new DamagedPart(_record.Bucket, _record.Key, segment.Id, shard, segment.Nodes[shard])));
                 return;
             }
 

@@ -31,6 +31,7 @@ public sealed class ObjectStore(
     ErasureCodecs codecs,
     NodeRegistry registry,
     StorageTelemetry telemetry,
+    DamagedParts damaged,
     IOptions<StorageOptions> options,
     TimeProvider time)
 {
@@ -108,7 +109,7 @@ public sealed class ObjectStore(
         var (offset, length) = range is { } r
             ? r.Resolve(record.Size) ?? throw new RangeNotSatisfiableException(record.Size)
             : (0, record.Size);
-        var content = new ObjectReadStream(record, offset, length, codecs, registry, telemetry);
+        var content = new ObjectReadStream(record, offset, length, codecs, registry, telemetry, damaged);
         try
         {
             await content.PrepareAsync(cancellationToken);

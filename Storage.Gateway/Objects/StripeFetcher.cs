@@ -20,12 +20,17 @@ public sealed class StripeFetcher : IAsyncDisposable
     private readonly StorageTelemetry _telemetry;
     private readonly long _lastStripe;
     private readonly PartCursor[] _cursors;
+    private readonly Action<int>? _onDamage;
+    private readonly bool[] _damageReported;
 
     /// <summary>Two sets of block buffers, so one stripe can be fetched while the previous one is consumed.</summary>
     private readonly FetchedStripe[] _slots;
 
-    public StripeFetcher(Segment segment, ReedSolomon codec, NodeRegistry registry, StorageTelemetry telemetry, long lastStripe)
+    /// <summary><paramref name="onDamage"/> is told, once per part, that a node which answered has the part missing, short or corrupt.</summary>
+    public StripeFetcher(Segment segment, ReedSolomon codec, NodeRegistry registry, StorageTelemetry telemetry, long lastStripe, Action<int>? onDamage = null)
     {
+        _onDamage = onDamage;
+        _damageReported = new bool[segment.Nodes.Count];
         _segment = segment;
         _layout = StripeLayout.For(segment);
         _codec = codec;
@@ -138,7 +143,13 @@ public sealed class StripeFetcher : IAsyncDisposable
             await stream.ReadExactlyAsync(raw, cancellationToken);
             cursor.Advance(raw.Length);
         }
-        catch (Exception ex) when (ex is IOException or EndOfStreamException or UnauthorizedAccessException or HttpRequestException)
+        catch (Exception ex) when (ex is PartNotFoundException or EndOfStreamException)
+        {
+            cursor.Fail(ex.Message);
+            ReportDamage(shard);
+            return;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or HttpRequestException)
         {
             cursor.Fail(ex.Message);
             return;
@@ -150,8 +161,18 @@ public sealed class StripeFetcher : IAsyncDisposable
         }
         else
         {
+            ReportDamage(shard);
             _telemetry.CorruptBlocks.Add(1);
             Activity.Current?.AddEvent(new ActivityEvent("corrupt block", tags: new ActivityTagsCollection { ["storage.node.id"] = cursor.NodeId, ["storage.stripe"] = stripe }));
+        }
+    }
+
+    private void ReportDamage(int shard)
+    {
+        if (_onDamage is not null && !_damageReported[shard])
+        {
+            _damageReported[shard] = true;
+            _onDamage(shard);
         }
     }
 

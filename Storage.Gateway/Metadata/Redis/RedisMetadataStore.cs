@@ -76,6 +76,25 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
         return 1
         """);
 
+    private static readonly RedisScript ReleaseLease = new("""
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        return 0
+        """);
+
+    /// <summary>KEYS: 1 epochs, 2 verified epochs. ARGV: 1 node, 2 expected epoch ('' for none), 3 new epoch, 4 '1' when verified at once.</summary>
+    private static readonly RedisScript ChangeEpoch = new("""
+        if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[2] then return 0 end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+        if ARGV[4] == '1' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) else redis.call('HDEL', KEYS[2], ARGV[1]) end
+        return 1
+        """);
+
+    private static readonly RedisScript MarkVerified = new("""
+        if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+        redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+        return 1
+        """);
+
     private static readonly RedisScript Delete = new("""
         local current = redis.call('HGET', KEYS[1], ARGV[1])
         if not current then return 'MISSING' end
@@ -117,6 +136,10 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
     private string Buckets => keyPrefix + "buckets";
 
     private string Nodes => keyPrefix + "nodes";
+
+    private string NodeEpochs => keyPrefix + "node-epochs";
+
+    private string NodeVerified => keyPrefix + "node-verified";
 
     private string UsageBytes => keyPrefix + "usage:bytes";
 
@@ -275,6 +298,22 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
     public Task CompleteReclaimAsync(ReclaimEntry entry, CancellationToken cancellationToken) =>
         Complete.RunAsync(redis, [Reclaims, ReclaimsDue, UsageBytes, UsageParts], [entry.Id, .. entry.Accounted ? UsageArguments(entry.Parts, -1) : [0]], cancellationToken);
 
+    public Task ReleaseLeaseAsync(string name, string holder, CancellationToken cancellationToken) =>
+        ReleaseLease.RunAsync(redis, [$"{keyPrefix}lease:{name}"], [holder], cancellationToken);
+
+    public async Task<IReadOnlyDictionary<string, NodeEpoch>> GetNodeEpochsAsync(CancellationToken cancellationToken)
+    {
+        var epochs = Strings((await redis.ExecuteAsync(cancellationToken, "HGETALL", NodeEpochs)).AsArray());
+        var verified = Strings((await redis.ExecuteAsync(cancellationToken, "HGETALL", NodeVerified)).AsArray());
+        return epochs.ToDictionary(e => e.Key, e => new NodeEpoch(e.Key, e.Value, verified.GetValueOrDefault(e.Key)), StringComparer.Ordinal);
+    }
+
+    public async Task<bool> ChangeNodeEpochAsync(string nodeId, string? expected, string epoch, bool verified, CancellationToken cancellationToken) =>
+        (await ChangeEpoch.RunAsync(redis, [NodeEpochs, NodeVerified], [nodeId, expected ?? string.Empty, epoch, verified ? "1" : "0"], cancellationToken)).AsInteger() == 1;
+
+    public async Task<bool> MarkNodeVerifiedAsync(string nodeId, string epoch, CancellationToken cancellationToken) =>
+        (await MarkVerified.RunAsync(redis, [NodeEpochs, NodeVerified], [nodeId, epoch], cancellationToken)).AsInteger() == 1;
+
     public async Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken) =>
         (await redis.ExecuteAsync(cancellationToken, "HSETNX", Nodes, node.Id, MetadataJsonContext.Serialize(node))).AsInteger() == 1;
 
@@ -360,6 +399,9 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
 
     private static Dictionary<string, long> Pairs(IReadOnlyList<RedisReply> flat) =>
         Enumerable.Range(0, flat.Count / 2).ToDictionary(i => flat[2 * i].AsString()!, i => flat[(2 * i) + 1].AsInteger(), StringComparer.Ordinal);
+
+    private static Dictionary<string, string> Strings(IReadOnlyList<RedisReply> flat) =>
+        Enumerable.Range(0, flat.Count / 2).ToDictionary(i => flat[2 * i].AsString()!, i => flat[(2 * i) + 1].AsString()!, StringComparer.Ordinal);
 
     private static DateTimeOffset FromMilliseconds(string text) =>
         DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(text, CultureInfo.InvariantCulture));

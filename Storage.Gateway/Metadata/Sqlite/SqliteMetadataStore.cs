@@ -67,6 +67,10 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
                 name TEXT PRIMARY KEY,
                 holder TEXT NOT NULL,
                 expires INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS node_epochs (
+                node_id TEXT PRIMARY KEY,
+                epoch TEXT NOT NULL,
+                verified TEXT) WITHOUT ROWID;
             """, [], cancellationToken);
     }
 
@@ -171,6 +175,31 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             [("$name", name), ("$holder", holder), ("$expires", (now + duration).ToUnixTimeMilliseconds()), ("$now", now.ToUnixTimeMilliseconds())],
             cancellationToken);
     }
+
+    public Task ReleaseLeaseAsync(string name, string holder, CancellationToken cancellationToken) =>
+        WriteOneRowAsync("DELETE FROM leases WHERE name = $name AND holder = $holder", [("$name", name), ("$holder", holder)], cancellationToken);
+
+    public async Task<IReadOnlyDictionary<string, NodeEpoch>> GetNodeEpochsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        var epochs = await QueryAsync(connection, null, r => new NodeEpoch(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2)),
+            "SELECT node_id, epoch, verified FROM node_epochs", [], cancellationToken);
+        return epochs.ToDictionary(e => e.NodeId, StringComparer.Ordinal);
+    }
+
+    public Task<bool> ChangeNodeEpochAsync(string nodeId, string? expected, string epoch, bool verified, CancellationToken cancellationToken) =>
+        WriteOneRowAsync(
+            expected is null
+                ? "INSERT INTO node_epochs (node_id, epoch, verified) VALUES ($node, $epoch, $verified) ON CONFLICT DO NOTHING"
+                : "UPDATE node_epochs SET epoch = $epoch, verified = $verified WHERE node_id = $node AND epoch = $expected",
+            [("$node", nodeId), ("$epoch", epoch), ("$verified", verified ? epoch : DBNull.Value), ("$expected", (object?)expected ?? DBNull.Value)],
+            cancellationToken);
+
+    public Task<bool> MarkNodeVerifiedAsync(string nodeId, string epoch, CancellationToken cancellationToken) =>
+        WriteOneRowAsync(
+            "UPDATE node_epochs SET verified = $epoch WHERE node_id = $node AND epoch = $epoch",
+            [("$node", nodeId), ("$epoch", epoch)],
+            cancellationToken);
 
     public Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken) =>
         WriteOneRowAsync(

@@ -112,7 +112,7 @@ public sealed class ReducedClusterTests
         var bytes = TestData.Bytes(2_000_000, 3);
         (await gateway.Client.PutAsync("/object/doubled", new ByteArrayContent(bytes))).EnsureSuccessStatusCode();
 
-        var parts = Enumerable.Range(1, 6).Select(i => Directory.GetFiles(Path.Combine(data.Path, $"n{i}"), "*", SearchOption.AllDirectories).Length).ToArray();
+        var parts = Enumerable.Range(1, 6).Select(i => Directory.GetFiles(Path.Combine(data.Path, $"n{i}", "parts"), "*", SearchOption.AllDirectories).Length).ToArray();
         Assert.Equal(8, parts.Sum());
         Assert.Equal(2, parts.Max());
 

@@ -74,8 +74,22 @@ public sealed class FileApiTests : GatewayTest
     {
         const string Boundary = "dropboundary";
         var status = await RawHttp.SendTruncatedPutAsync(Gateway.BaseAddress, "/api/file", declaredLength: 5_000_000, sentBytes: 0, contentType: $"multipart/form-data; boundary={Boundary}", body: [.. FilePartHead(Boundary), .. TestData.Bytes(1_500_000, 2)]);
-        // A client that hung up gets no answer; what matters is that nothing was stored.
-        Assert.True(status is null or 400, $"unexpected status {status}");
+        Assert.Equal(400, status);
+        Assert.Empty(Gateway.PartFiles());
+    }
+
+    [Theory]
+    [InlineData("--otherboundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.bin\"\r\n\r\nbytes\r\n--otherboundary--\r\n")]
+    [InlineData("just some bytes without any boundary line")]
+    [InlineData("")]
+    public async Task A_body_that_does_not_use_the_declared_boundary_is_a_400_and_stores_nothing(string body)
+    {
+        using var content = new StringContent(body);
+        content.Headers.Remove("Content-Type");
+        content.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=declaredboundary");
+        using var put = await Gateway.Client.PutAsync("/api/file", content);
+        Assert.Equal(HttpStatusCode.BadRequest, put.StatusCode);
+        Assert.Contains("multipart", await put.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
         Assert.Empty(Gateway.PartFiles());
     }
 

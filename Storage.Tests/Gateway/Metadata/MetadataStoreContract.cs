@@ -287,6 +287,37 @@ public abstract class MetadataStoreContract
         Assert.False(await store.TryAcquireLeaseAsync(name, "gateway-a", TimeSpan.FromSeconds(10), default));
     }
 
+    [Fact]
+    public async Task A_released_lease_is_free_at_once_but_only_its_holder_can_release_it()
+    {
+        var store = await CreateStoreAsync();
+        var name = $"lease-{Guid.NewGuid():N}";
+        Assert.True(await store.TryAcquireLeaseAsync(name, "gateway-a", TimeSpan.FromMinutes(10), default));
+        await store.ReleaseLeaseAsync(name, "gateway-b", default);
+        Assert.False(await store.TryAcquireLeaseAsync(name, "gateway-b", TimeSpan.FromMinutes(10), default));
+        await store.ReleaseLeaseAsync(name, "gateway-a", default);
+        Assert.True(await store.TryAcquireLeaseAsync(name, "gateway-b", TimeSpan.FromMinutes(10), default));
+    }
+
+    [Fact]
+    public async Task A_node_epoch_changes_only_from_the_epoch_expected_and_is_verified_only_while_current()
+    {
+        var store = await CreateStoreAsync();
+        var node = $"node-{Guid.NewGuid():N}"[..20];
+        Assert.False((await store.GetNodeEpochsAsync(default)).ContainsKey(node));
+        Assert.True(await store.ChangeNodeEpochAsync(node, null, "e1", verified: true, default));
+        Assert.False(await store.ChangeNodeEpochAsync(node, null, "other", verified: true, default));
+        Assert.True((await store.GetNodeEpochsAsync(default))[node].IsVerified);
+
+        // The node came back empty: a new epoch, not verified until healing has looked at every part.
+        Assert.True(await store.ChangeNodeEpochAsync(node, "e1", "e2", verified: false, default));
+        Assert.False(await store.ChangeNodeEpochAsync(node, "e1", "e3", verified: false, default));
+        Assert.Equal(new NodeEpoch(node, "e2", null), (await store.GetNodeEpochsAsync(default))[node]);
+        Assert.False(await store.MarkNodeVerifiedAsync(node, "e1", default));
+        Assert.True(await store.MarkNodeVerifiedAsync(node, "e2", default));
+        Assert.True((await store.GetNodeEpochsAsync(default))[node].IsVerified);
+    }
+
     private static async Task<string[]> Keys(IMetadataStore store, string prefix, string? after, int limit) =>
         [.. (await store.ListObjectsAsync("b", prefix, after, limit, default)).Select(o => o.Key)];
 
