@@ -12,6 +12,7 @@ public sealed partial class GatewayProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly TempDirectory _data;
+    private bool _disposed;
 
     private GatewayProcess(Process process, TempDirectory data, Uri baseAddress)
     {
@@ -26,6 +27,8 @@ public sealed partial class GatewayProcess : IAsyncDisposable
     public HttpClient Client { get; }
 
     public int ProcessId => _process.Id;
+
+    public bool HasExited => _process.HasExited;
 
     public static async Task<GatewayProcess> StartAsync(IReadOnlyDictionary<string, string>? environment = null)
     {
@@ -88,14 +91,26 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>SIGKILL: no shutdown, no lease released, requests in flight cut off — a crashed gateway.</summary>
+    public async Task KillAsync()
     {
-        Client.Dispose();
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
             await _process.WaitForExitAsync();
         }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        Client.Dispose();
+        await KillAsync();
 
         _process.Dispose();
         _data.Dispose();
