@@ -9,8 +9,9 @@ namespace Storage.Gateway.Maintenance;
 /// <summary>
 /// Restores every object's protection, on whichever gateway holds the healing lease:
 /// <list type="bullet">
-/// <item>a part on a node down longer than <c>HealAfter</c> (or removed from configuration) is rebuilt from the other
-/// parts onto an up node the segment does not use yet;</item>
+/// <item>a part on a node down longer than <c>HealAfter</c> (or no longer registered) is rebuilt from the other parts
+/// onto an up node the segment does not use yet; a registered node this gateway cannot open (configured on other
+/// gateways only) is left alone;</item>
 /// <item>a part doubled up on one node (written while few nodes were available) is spread onto a node of its own;</item>
 /// <item>a node whose epoch is not verified (it came back without its data, or is new to this version) is listed and
 /// every part metadata places on it but it lacks (or holds at the wrong length) is rebuilt in place; once none is
@@ -57,7 +58,10 @@ public sealed class Healer(
             .Where(n => n.State == NodeState.Down && started - n.DownSince >= settings.HealAfter)
             .Select(n => n.Node.Id)
             .ToHashSet(StringComparer.Ordinal);
-        bool IsLost(string node) => lost.Contains(node) || !registry.Contains(node);
+        // A node no longer registered at all is lost; one registered that this gateway cannot open (configured on
+        // other gateways only) is not: its parts stay where they are.
+        var registered = (await metadata.ListNodesAsync(token)).Select(n => n.Id).ToHashSet(StringComparer.Ordinal);
+        bool IsLost(string node) => lost.Contains(node) || !registered.Contains(node);
 
         var scrub = started - _lastScrub >= settings.ScrubInterval;
         var verifying = await ListNodesToVerifyAsync(scrub, token);

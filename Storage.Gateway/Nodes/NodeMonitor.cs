@@ -22,14 +22,31 @@ public sealed class NodeMonitor(
 {
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>Nodes registered elsewhere that this gateway cannot open; warned about once.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _unopenable = new(StringComparer.Ordinal);
+
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
         foreach (var record in await metadata.ListNodesAsync(cancellationToken))
         {
-            if (!registry.Contains(record.Id))
+            if (registry.Contains(record.Id))
+            {
+                continue;
+            }
+
+            try
             {
                 registry.Register(factory.Create(record));
                 logger.LogInformation("Node {Node} joined at {Address}", record.Id, record.Address);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or NotSupportedException && _unopenable.TryAdd(record.Id, true))
+            {
+                // Another gateway knows this node (its connection string is configured there, not here): this one
+                // serves without it, and healing counts it lost until this gateway is configured too.
+                logger.LogWarning("Node {Node} cannot be used by this gateway: {Reason}", record.Id, ex.Message);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or NotSupportedException)
+            {
             }
         }
 
