@@ -124,9 +124,19 @@ public sealed class FolderNode : IStorageNode
         return Task.FromResult(file.Exists ? new PartInfo(key, file.Length, file.LastWriteTimeUtc) : null);
     }
 
+    /// <summary>
+    /// The folder must exist: a missing one reads as a lost node (an unmounted disk, when the node's folder is a
+    /// subfolder of the mount, as recommended). An existing folder without the node's working folder is an empty disk
+    /// put back: it is prepared again, and the identity check then finds out that its parts are gone.
+    /// </summary>
     public Task<NodeCapacity?> ProbeAsync(CancellationToken cancellationToken)
     {
-        EnsureRootExists();
+        if (!Directory.Exists(_root))
+        {
+            throw new DirectoryNotFoundException($"Node '{Id}' folder '{_root}' is missing.");
+        }
+
+        Directory.CreateDirectory(Path.Combine(_root, TempFolder));
         var drive = new DriveInfo(_root);
         return Task.FromResult<NodeCapacity?>(new NodeCapacity(drive.TotalSize, drive.AvailableFreeSpace));
     }

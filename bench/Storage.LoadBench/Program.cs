@@ -1,13 +1,18 @@
 using Storage.LoadBench;
 
 // Scenarios: "http" (default) compares the gateway with same-run baselines on folder nodes; "cluster" measures
-// listing on Redis and SQLite, S3 nodes, healing and rebalancing; "s3" compares the S3 API with /object/{id}.
+// listing on Redis and SQLite, S3 nodes, healing and rebalancing; "faults" times recovery from an emptied node and a
+// lease takeover; "s3" compares the S3 API with /object/{id}.
 var scenario = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "http";
 var options = LoadBenchOptions.Parse(scenario == "http" && (args.Length == 0 || args[0] != "http") ? args : args[1..]);
 string report;
 if (scenario == "cluster")
 {
     report = await ClusterBenchmark.RunAsync(options);
+}
+else if (scenario == "faults")
+{
+    report = await FaultBenchmark.RunAsync(options);
 }
 else if (scenario == "s3")
 {

@@ -40,6 +40,28 @@ public sealed class HealingTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_node_folder_found_empty_is_refilled_in_place_and_verified()
+    {
+        await using var gateway = await StartAsync(nodes: 8);
+        var objects = await StoreAsync(gateway, count: 14);
+        var expected = PartFiles("n4").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
+        LoseNode("n4");
+        Directory.CreateDirectory(Path.Combine(_data.Path, "n4"));
+        await gateway.Service<NodeMonitor>().RefreshAsync(default);
+
+        var report = await (await gateway.Client.PostAsync("/admin/heal", null)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(expected.Length, report.GetProperty("partsMissing").GetInt64());
+        Assert.Contains("n4", report.GetProperty("nodesVerified").EnumerateArray().Select(n => n.GetString()));
+        Assert.Equal(expected, PartFiles("n4").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
+        await AssertFullyProtectedAsync(gateway, lostNodes: []);
+
+        LoseNode("n1");
+        LoseNode("n8");
+        await gateway.Service<NodeMonitor>().RefreshAsync(default);
+        await AssertReadBackAsync(gateway, objects);
+    }
+
+    [Fact]
     public async Task Parts_doubled_up_while_nodes_were_down_are_spread_out_when_they_return()
     {
         await using var gateway = await StartAsync(nodes: 8);
@@ -87,6 +109,8 @@ public sealed class HealingTests : IAsyncDisposable
 
         return objects;
     }
+
+    private string[] PartFiles(string node) => Directory.GetFiles(Path.Combine(_data.Path, node, "parts"), "*", SearchOption.AllDirectories);
 
     private void LoseNode(string node) => Directory.Delete(Path.Combine(_data.Path, node), recursive: true);
 

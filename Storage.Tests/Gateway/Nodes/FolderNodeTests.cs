@@ -29,6 +29,18 @@ public sealed class FolderNodeTests : StorageNodeContract
     }
 
     [Fact]
+    public async Task An_emptied_folder_is_prepared_again_by_the_probe()
+    {
+        await Node.PutAsync("parts/aa/x.0", new MemoryStream(new byte[10]), 10, default);
+        var folder = Path.Combine(_root.Path, "node");
+        Directory.Delete(folder, recursive: true);
+        Directory.CreateDirectory(folder);
+        Assert.NotNull(await Node.ProbeAsync(default));
+        await Node.PutAsync("parts/aa/y.0", new MemoryStream(new byte[10]), 10, default);
+        Assert.Equal(["parts/aa/y.0"], (await Node.ListAsync("parts/", default).ToListAsync()).Select(p => p.Key));
+    }
+
+    [Fact]
     public void Flushing_a_folder_works_and_a_missing_folder_is_an_io_error()
     {
         DirectorySync.Flush(_root.Path);
