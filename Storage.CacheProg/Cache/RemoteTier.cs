@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using Amazon.Runtime;
@@ -16,6 +17,9 @@ namespace Storage.CacheProg.Cache;
 /// </summary>
 public sealed class RemoteTier : IDisposable
 {
+    /// <summary>Each remote call is a span of its own, so its trace starts here and carries the gateway's spans.</summary>
+    private static readonly ActivitySource Source = new(CacheStats.MeterName);
+
     private readonly AmazonS3Client _s3;
     private readonly ResiliencePipeline _pipeline;
     private readonly CacheProgOptions _options;
@@ -56,7 +60,7 @@ public sealed class RemoteTier : IDisposable
     /// <summary>The remote's action entry, or null when it has none.</summary>
     /// <exception cref="RemoteUnavailableException">The remote failed, timed out, or the breaker is open.</exception>
     public Task<ActionEntry?> GetActionAsync(byte[] actionId, CancellationToken cancellationToken) =>
-        RunAsync(async ct =>
+        RunAsync("remote.get_action", async ct =>
         {
             using var response = await _s3.GetObjectAsync(_options.Bucket, ActionKey(actionId), ct);
             using var buffer = new MemoryStream();
@@ -69,7 +73,7 @@ public sealed class RemoteTier : IDisposable
     /// (a corrupt or foreign object is refused: the caller deletes the file and reports a miss).
     /// </summary>
     public Task<bool> DownloadAsync(ActionEntry entry, string path, CancellationToken cancellationToken) =>
-        RunAsync(async ct =>
+        RunAsync("remote.download", async ct =>
         {
             using var response = await _s3.GetObjectAsync(_options.Bucket, BodyKey(entry.OutputID), ct);
             if (response.ContentLength != entry.Size)
@@ -93,7 +97,7 @@ public sealed class RemoteTier : IDisposable
         }, cancellationToken, BodyTimeout(entry.Size));
 
     public Task<bool> HasBodyAsync(string outputIdHex, CancellationToken cancellationToken) =>
-        RunAsync(async ct =>
+        RunAsync("remote.has_body", async ct =>
         {
             try
             {
@@ -107,14 +111,14 @@ public sealed class RemoteTier : IDisposable
         }, cancellationToken);
 
     public Task UploadBodyAsync(string outputIdHex, string path, long size, CancellationToken cancellationToken) =>
-        RunAsync(async ct =>
+        RunAsync("remote.upload_body", async ct =>
         {
             await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _options.Bucket, Key = BodyKey(outputIdHex), FilePath = path, UseChunkEncoding = false }, ct);
             return true;
         }, cancellationToken, BodyTimeout(size));
 
     public Task UploadActionAsync(byte[] actionId, ActionEntry entry, CancellationToken cancellationToken) =>
-        RunAsync(async ct =>
+        RunAsync("remote.upload_action", async ct =>
         {
             await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _options.Bucket, Key = ActionKey(actionId), InputStream = new MemoryStream(entry.ToJson()), ContentType = "application/json", UseChunkEncoding = false }, ct);
             return true;
@@ -162,8 +166,9 @@ public sealed class RemoteTier : IDisposable
     /// <summary>Large bodies get time for their bytes at a modest 5 MB/s on top of the request timeout.</summary>
     private TimeSpan BodyTimeout(long size) => _options.RemoteTimeout + TimeSpan.FromSeconds(size / 5e6);
 
-    private async Task<T?> RunAsync<T>(Func<CancellationToken, Task<T?>> call, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    private async Task<T?> RunAsync<T>(string operation, Func<CancellationToken, Task<T?>> call, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
+        using var activity = Source.StartActivity(operation);
         try
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -178,6 +183,7 @@ public sealed class RemoteTier : IDisposable
         catch (Exception ex) when (ex is BrokenCircuitException or AmazonServiceException or HttpRequestException or IOException
             || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
+            activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
             throw new RemoteUnavailableException(ex.Message, ex);
         }
     }

@@ -60,6 +60,7 @@ public static class TelemetryExtensions
 
         builder.Services.AddSingleton(_ => Sdk.CreateTracerProviderBuilder()
             .SetResourceBuilder(resource)
+            .SetSampler(new OperationRootSampler())
             .AddSource(BuiltInSources)
             .AddSource(builder.Environment.ApplicationName, ProductSourcePattern)
             .AddOtlpExporter()

@@ -97,14 +97,26 @@ public sealed partial class DashboardTests
         await page.GotoAsync(new Uri(dashboard, "/traces").ToString());
 
         // Rows shown means the page is live (its filter box would ignore typing before that).
-        await Expect(page.Locator("tr.fluent-data-grid-row[aria-rowindex='2']")).ToBeVisibleAsync();
+        await Expect(page.Locator("tr.fluent-data-grid-row").Filter(new LocatorFilterOptions { Has = page.Locator("td") }).First).ToBeVisibleAsync();
         await page.Locator("input[name=traces-search]").FillAsync("PUT /object");
         var put = page.Locator("tr.fluent-data-grid-row").Filter(new LocatorFilterOptions { HasTextRegex = PutObjectTrace() }).First;
         await Expect(put).ToBeVisibleAsync();
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = TestArtifacts.PathFor("dashboard-traces.png") });
 
-        await put.Locator("td").Nth(1).ClickAsync();
-        await Expect(page).ToHaveURLAsync(TraceDetailPage());
+        // The grid re-renders as traces stream in, which can swallow a click: click until the detail page opens.
+        for (var attempt = 1; ; attempt++)
+        {
+            await put.Locator("td").Nth(1).ClickAsync();
+            try
+            {
+                await Expect(page).ToHaveURLAsync(TraceDetailPage(), new PageAssertionsToHaveURLOptions { Timeout = 5_000 });
+                break;
+            }
+            catch (PlaywrightException) when (attempt < 12)
+            {
+            }
+        }
+
         var peers = page.Locator("span.uninstrumented-peer");
         await Expect(peers.Filter(new LocatorFilterOptions { HasTextRegex = new Regex(@"\bredis\b") }).First).ToBeVisibleAsync();
         await Expect(peers.Filter(new LocatorFilterOptions { HasTextRegex = new Regex(@"\bnode[0-9]+\b") }).First).ToBeVisibleAsync();
