@@ -29,6 +29,8 @@ command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox-static)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# boto3 drives the S3 correctness tests as most users' client; the machine image ships 1.43 (pip), Debian's is older.
+python3 -c 'import boto3' >/dev/null 2>&1 || missing+=(python3-boto3)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "Installing: ${missing[*]}"
   $sudo_cmd apt-get update -qq
@@ -50,6 +52,7 @@ fi
 aws --version
 s3cmd --version
 rclone --version | head -1
+echo "boto3 $(python3 -c 'import boto3; print(boto3.__version__)')"
 if [ ! -x .tools/node_modules/.bin/s3rver ]; then
   echo "Installing s3rver 3.7.1 into .tools/"
   npm install --silent --no-audit --no-fund --prefix .tools s3rver@3.7.1 >/dev/null

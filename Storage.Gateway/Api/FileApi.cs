@@ -53,6 +53,11 @@ public static class FileApi
                 continue;
             }
 
+            if (section.ContentType is { } contentType && !HeaderValues.IsPlainAscii(contentType))
+            {
+                return Problems.BadRequest("The file's Content-Type must be printable ASCII; nothing was stored.");
+            }
+
             var id = Guid.NewGuid().ToString("D");
             var fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
             await store.PutAsync(

@@ -35,6 +35,11 @@ public static partial class ObjectApi
         }
 
         var request = context.Request;
+        if (request.ContentType is { } contentType && !HeaderValues.IsPlainAscii(contentType))
+        {
+            return Problems.BadRequest("Content-Type must be printable ASCII; nothing was stored.");
+        }
+
         var record = await store.PutAsync(
             options.Value.RestApi.ObjectsBucket,
             id!,

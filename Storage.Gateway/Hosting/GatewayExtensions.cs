@@ -88,6 +88,7 @@ public static class GatewayExtensions
     public static WebApplication MapGateway(this WebApplication app)
     {
         app.UseHalfClosedRequests();
+        app.UseExpectContinueRequests();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapDefaultEndpoints();

@@ -30,7 +30,8 @@ public interface IMetadataStore
     /// deletion at <paramref name="reclaimAt"/>. Returns the replaced version, if any.
     /// </summary>
     /// <exception cref="BucketNotFoundException">The bucket does not exist.</exception>
-    Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
+    /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>
+    Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken);
 
     /// <summary>
     /// Atomically makes <paramref name="record"/> current (queuing a replaced version for deletion at
@@ -39,7 +40,8 @@ public interface IMetadataStore
     /// still holds the segment it names (none for an empty source); false, with nothing changed, otherwise.
     /// </summary>
     /// <exception cref="BucketNotFoundException">The record's bucket does not exist.</exception>
-    Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
+    /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>
+    Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken);
 
     /// <summary>Atomically removes the object and queues its segments for deletion; returns it, or null if absent.</summary>
     Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
@@ -88,4 +90,14 @@ public interface IMetadataStore
     Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken cancellationToken);
 
     Task<IReadOnlyDictionary<string, NodeUsage>> GetNodeUsageAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>The unconditional forms of the commits.</summary>
+public static class MetadataStoreCommits
+{
+    public static Task<ObjectRecord?> CommitObjectAsync(this IMetadataStore store, ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
+        store.CommitObjectAsync(record, reclaimAt, WriteCondition.None, cancellationToken);
+
+    public static Task<bool> CommitAssembledObjectAsync(this IMetadataStore store, ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
+        store.CommitAssembledObjectAsync(record, sourceBucket, sources, reclaimAt, WriteCondition.None, cancellationToken);
 }

@@ -14,7 +14,8 @@ public sealed record ObjectRecord(
     DateTimeOffset LastModified,
     ObjectAttributes Attributes,
     IReadOnlyList<Segment> Segments,
-    ObjectChecksum? Checksum = null);
+    ObjectChecksum? Checksum = null,
+    IReadOnlyList<long>? PartSizes = null);
 
 /// <summary>
 /// A checksum the client sent and the gateway verified (S3's <c>x-amz-checksum-*</c>): algorithm name as S3
@@ -28,14 +29,19 @@ public sealed record ObjectChecksum(string Algorithm, string Value, string Type 
 }
 
 /// <summary>
-/// What clients set and get back: content type, the original file name (REST file API), the Content-Disposition
-/// header as sent (S3), user metadata (x-amz-meta-*, names in lower case).
+/// What clients set and get back: content type, the original file name (REST file API), user metadata
+/// (x-amz-meta-*, names in lower case), and the representation headers S3 stores as sent (Content-Disposition,
+/// Cache-Control, Content-Encoding, Content-Language, Expires).
 /// </summary>
 public sealed record ObjectAttributes(
     string? ContentType = null,
     string? FileName = null,
     IReadOnlyDictionary<string, string>? UserMetadata = null,
-    string? ContentDisposition = null)
+    string? ContentDisposition = null,
+    string? CacheControl = null,
+    string? ContentEncoding = null,
+    string? ContentLanguage = null,
+    string? Expires = null)
 {
     public static ObjectAttributes None { get; } = new();
 }
@@ -99,6 +105,34 @@ public enum BucketDeleteResult
     Deleted,
     NotFound,
     NotEmpty,
+}
+
+/// <summary>
+/// A conditional write (S3's <c>If-None-Match: *</c> and <c>If-Match</c>), checked by the metadata store against the
+/// version it replaces in the same atomic step as the commit, so of two racing writers exactly one can win.
+/// </summary>
+public sealed record WriteCondition(bool MustNotExist, string? CurrentETag)
+{
+    public static WriteCondition None { get; } = new(false, null);
+
+    public bool Allows(ObjectRecord? current) =>
+        (!MustNotExist || current is null) && (CurrentETag is null || (current is not null && string.Equals(current.ETag, CurrentETag, StringComparison.OrdinalIgnoreCase)));
+}
+
+/// <summary>A conditional write found the key in a state its condition excludes; nothing was committed.</summary>
+public sealed class WriteConditionFailedException(bool keyExists)
+    : InvalidOperationException(keyExists ? "The object's current version does not satisfy the write condition." : "The object does not exist (any more).")
+{
+    /// <summary>Whether the key had a current version when the condition was checked.</summary>
+    public bool KeyExists { get; } = keyExists;
+
+    public static void ThrowUnlessAllowed(WriteCondition condition, ObjectRecord? current)
+    {
+        if (!condition.Allows(current))
+        {
+            throw new WriteConditionFailedException(current is not null);
+        }
+    }
 }
 
 public sealed class BucketNotFoundException(string bucket) : InvalidOperationException($"Bucket '{bucket}' does not exist.");

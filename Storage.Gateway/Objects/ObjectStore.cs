@@ -42,7 +42,7 @@ public sealed class ObjectStore(
     }
 
     /// <summary>
-    /// Streams a body into the nodes as one segment; nothing is visible until <see cref="CommitAsync"/>. The bucket
+    /// Streams a body into the nodes as one segment; nothing is visible until a commit. The bucket
     /// is checked first, so a write to a missing bucket stores nothing.
     /// </summary>
     public async Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? length, byte[]? expectedMd5, CancellationToken cancellationToken)
@@ -60,7 +60,15 @@ public sealed class ObjectStore(
     }
 
     /// <summary>Makes a written segment the current version of the key (atomically replacing any previous one).</summary>
-    public async Task<ObjectRecord> CommitAsync(string bucket, string key, WrittenSegment written, ObjectAttributes attributes, ObjectChecksum? checksum, CancellationToken cancellationToken)
+    public Task<ObjectRecord> CommitAsync(string bucket, string key, WrittenSegment written, ObjectAttributes attributes, ObjectChecksum? checksum, CancellationToken cancellationToken) =>
+        CommitAsync(bucket, key, written, attributes, checksum, WriteCondition.None, cancellationToken);
+
+    /// <summary>
+    /// Makes a written segment the current version of the key if the version it replaces satisfies
+    /// <paramref name="condition"/>; otherwise the segment's parts are released at once and nothing changes.
+    /// </summary>
+    /// <exception cref="WriteConditionFailedException">The condition did not hold.</exception>
+    public async Task<ObjectRecord> CommitAsync(string bucket, string key, WrittenSegment written, ObjectAttributes attributes, ObjectChecksum? checksum, WriteCondition condition, CancellationToken cancellationToken)
     {
         using var activity = StorageTelemetry.Source.StartActivity("object.commit");
         var record = new ObjectRecord(
@@ -72,7 +80,17 @@ public sealed class ObjectStore(
             attributes,
             written.Segment is null ? [] : [written.Segment],
             checksum);
-        await metadata.CommitObjectAsync(record, ReclaimAt, cancellationToken);
+        try
+        {
+            await metadata.CommitObjectAsync(record, ReclaimAt, condition, cancellationToken);
+        }
+        catch (WriteConditionFailedException) when (written.Segment is { } segment)
+        {
+            // The write intent becomes due now, so the sweeper deletes the parts on its next pass.
+            await metadata.RegisterWriteAsync(ReclaimEntry.ForSegments([segment], time.GetUtcNow(), accounted: false), CancellationToken.None);
+            throw;
+        }
+
         return record;
     }
 
@@ -81,8 +99,9 @@ public sealed class ObjectStore(
     /// parts of a multipart upload), current, and removes the sources in the same step. False when a source
     /// changed meanwhile.
     /// </summary>
-    public Task<bool> CommitAssembledAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, CancellationToken cancellationToken) =>
-        metadata.CommitAssembledObjectAsync(record, sourceBucket, sources, ReclaimAt, cancellationToken);
+    /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>
+    public Task<bool> CommitAssembledAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, WriteCondition condition, CancellationToken cancellationToken) =>
+        metadata.CommitAssembledObjectAsync(record, sourceBucket, sources, ReclaimAt, condition, cancellationToken);
 
     public async Task<bool> BucketExistsAsync(string bucket, CancellationToken cancellationToken) =>
         await metadata.GetBucketAsync(bucket, cancellationToken) is not null;

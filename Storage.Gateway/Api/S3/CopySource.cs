@@ -40,7 +40,13 @@ public sealed class CopySource(ObjectRecord record, ObjectReadResult content) : 
             ?? throw await S3ObjectOperations.NotFoundAsync(store, bucket, key, context.Aborted);
         if (S3ObjectHeaders.FailedPrecondition(context.Request, record, "x-amz-copy-source-") is not null)
         {
-            throw new S3Exception(412, "PreconditionFailed", "At least one of the copy-source preconditions you specified did not hold.");
+            throw S3Exception.PreconditionFailed("At least one of the copy-source preconditions you specified did not hold.");
+        }
+
+        // Unlike a GET's Range, a copy range is not clipped to the object: bytes that are not there cannot be copied.
+        if (range is { Last: { } last } && last >= record.Size)
+        {
+            throw OutsideSource(record);
         }
 
         try
@@ -49,7 +55,10 @@ public sealed class CopySource(ObjectRecord record, ObjectReadResult content) : 
         }
         catch (RangeNotSatisfiableException)
         {
-            throw S3Exception.InvalidArgument(string.Create(CultureInfo.InvariantCulture, $"The x-amz-copy-source-range is outside the source's {record.Size} bytes."));
+            throw OutsideSource(record);
         }
     }
+
+    private static S3Exception OutsideSource(ObjectRecord record) =>
+        new(416, "InvalidRange", string.Create(CultureInfo.InvariantCulture, $"The x-amz-copy-source-range is outside the source's {record.Size} bytes."));
 }

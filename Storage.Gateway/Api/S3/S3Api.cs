@@ -30,8 +30,11 @@ public sealed class S3Api(
     [
         "acl", "policy", "policyStatus", "lifecycle", "cors", "tagging", "encryption", "object-lock", "replication", "website", "logging",
         "notification", "ownershipControls", "publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics", "inventory",
-        "intelligent-tiering", "versions", "retention", "legal-hold", "torrent", "restore", "select", "attributes",
+        "intelligent-tiering", "retention", "legal-hold", "torrent", "restore", "select", "attributes",
     ];
+
+    /// <summary>Canned ACLs that change nothing on a single-owner store whose buckets are private.</summary>
+    private static readonly string[] CannedAclsWithoutEffect = ["private", "bucket-owner-full-control", "bucket-owner-read"];
 
     public async Task HandleAsync(S3Context context)
     {
@@ -86,6 +89,7 @@ public sealed class S3Api(
             throw S3Exception.NotImplemented($"The '{subresource}' sub-resource");
         }
 
+        RefuseWhatIsNotImplemented(context);
         if (context.Bucket is null)
         {
             return HttpMethods.IsGet(method)
@@ -103,12 +107,20 @@ public sealed class S3Api(
                 "HEAD" => ("HeadBucket", () => buckets.HeadBucketAsync(context), true),
                 "GET" when context.Has("location") => ("GetBucketLocation", () => buckets.GetLocationAsync(context), true),
                 "GET" when context.Has("versioning") => ("GetBucketVersioning", () => buckets.GetVersioningAsync(context), false),
+                "GET" when context.Has("versions") => ("ListObjectVersions", () => lists.ListVersionsAsync(context), true),
                 "GET" when context.Has("uploads") => ("ListMultipartUploads", () => multipart.ListUploadsAsync(context), false),
                 "GET" when context.Query("list-type") == "2" => ("ListObjectsV2", () => lists.ListV2Async(context), true),
                 "GET" => ("ListObjects", () => lists.ListV1Async(context), true),
                 "POST" when context.Has("delete") => ("DeleteObjects", () => objects.DeleteObjectsAsync(context), false),
+                "POST" => throw S3Exception.NotImplemented("POST object (browser form upload)"),
                 _ => throw MethodNotAllowed(method),
             };
+        }
+
+        // Every object has one version, "null" (buckets are never versioned): asking for it is asking for the object.
+        if (context.Query("versionId") is { } version && version != "null")
+        {
+            throw new S3Exception(404, "NoSuchVersion", "The specified version does not exist: objects here have only the version 'null'.");
         }
 
         var copy = context.Request.Headers.ContainsKey("x-amz-copy-source");
@@ -127,6 +139,48 @@ public sealed class S3Api(
             "POST" when context.Has("uploadId") => ("CompleteMultipartUpload", () => multipart.CompleteAsync(context), false),
             _ => throw MethodNotAllowed(method),
         };
+    }
+
+    /// <summary>
+    /// Requests this server cannot honour are refused, never served as if the header were absent: a client that
+    /// asked for encryption or for an access grant must not believe it got it.
+    /// </summary>
+    private void RefuseWhatIsNotImplemented(S3Context context)
+    {
+        foreach (var name in context.Request.Headers.Keys)
+        {
+            if (name.StartsWith("x-amz-server-side-encryption", StringComparison.OrdinalIgnoreCase)
+                || name.StartsWith("x-amz-copy-source-server-side-encryption", StringComparison.OrdinalIgnoreCase))
+            {
+                throw S3Exception.NotImplemented($"Server-side encryption ({name.ToLowerInvariant()})");
+            }
+
+            if (name.StartsWith("x-amz-grant-", StringComparison.OrdinalIgnoreCase))
+            {
+                throw S3Exception.NotImplemented($"Access grants ({name.ToLowerInvariant()})");
+            }
+
+            if (name.StartsWith("x-amz-object-lock-", StringComparison.OrdinalIgnoreCase)
+                || name.Equals("x-amz-tagging", StringComparison.OrdinalIgnoreCase)
+                || name.Equals("x-amz-website-redirect-location", StringComparison.OrdinalIgnoreCase))
+            {
+                throw S3Exception.NotImplemented($"The {name.ToLowerInvariant()} header");
+            }
+        }
+
+        if (context.Header("x-amz-storage-class") is { } storageClass && storageClass != "STANDARD")
+        {
+            throw S3Exception.NotImplemented($"The storage class '{storageClass}' (every object is STANDARD: erasure-coded across the nodes)");
+        }
+
+        if (context.Header("x-amz-acl") is { } acl)
+        {
+            var publicBucket = context.Bucket is { } bucket && options.Value.S3.PublicReadBuckets.Contains(bucket);
+            if (!(CannedAclsWithoutEffect.Contains(acl) || (acl == "public-read" && publicBucket)))
+            {
+                throw S3Exception.NotImplemented($"The canned ACL '{acl}' (buckets are private; public read is the S3:PublicReadBuckets setting)");
+            }
+        }
     }
 
     private void SetRequestHeaders(S3Context context)
@@ -152,6 +206,8 @@ public sealed class S3Api(
         {
             S3Exception s3 => s3,
             BucketNotFoundException => S3Exception.NoSuchBucket(context.Bucket ?? string.Empty),
+            WriteConditionFailedException { KeyExists: false } => new S3Exception(409, "ConditionalRequestConflict", "The object was deleted while this conditional write was in progress; retry it."),
+            WriteConditionFailedException => S3Exception.PreconditionFailed("Another write to this key won while this conditional write was in progress: the condition no longer holds."),
             ContentDigestMismatchException { Digest: "x-amz-content-sha256" } => new S3Exception(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."),
             ContentDigestMismatchException digest => new S3Exception(400, "BadDigest", $"The {digest.Digest} you specified did not match the calculated one. Nothing was stored."),
             BodyLengthMismatchException or InvalidRequestBodyException => new S3Exception(400, "IncompleteBody", exception.Message),

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Options;
 using Storage.Gateway.Hosting;
 using Storage.Gateway.Metadata;
@@ -12,12 +13,29 @@ public sealed class S3BucketOperations(IMetadataStore metadata, IOptions<Storage
 
     private const int MaxConfigurationBytes = 64 * 1024;
 
+    private const int MaxBucketsPerPage = 10_000;
+
     public async Task ListBucketsAsync(S3Context context)
     {
-        var buckets = (await metadata.ListBucketsAsync(context.Aborted)).Where(b => b.Name != MultipartUploads.Bucket);
+        var maxBuckets = context.Query("max-buckets") is { } maxText
+            ? int.TryParse(maxText, NumberStyles.None, CultureInfo.InvariantCulture, out var max) && max is >= 1 and <= MaxBucketsPerPage
+                ? max
+                : throw S3Exception.InvalidArgument($"max-buckets must be a whole number from 1 to {MaxBucketsPerPage}.")
+            : (int?)null;
+        var prefix = context.Query("prefix") ?? string.Empty;
+        var after = context.Query("continuation-token") is { } token ? ContinuationToken.Decode(token) : null;
+
+        // Bucket names are ASCII, so ordinal order is S3's order; a store has few buckets, so they are paged in memory.
+        var buckets = (await metadata.ListBucketsAsync(context.Aborted))
+            .Where(b => b.Name != MultipartUploads.Bucket && b.Name.StartsWith(prefix, StringComparison.Ordinal) && (after is null || string.CompareOrdinal(b.Name, after) > 0))
+            .OrderBy(b => b.Name, StringComparer.Ordinal)
+            .ToList();
+        var shown = maxBuckets is { } limit ? buckets.Take(limit).ToList() : buckets;
         await S3Xml.WriteAsync(context.Response, S3Xml.Element("ListAllMyBucketsResult",
             S3Xml.Owner(Owner),
-            S3Xml.Element("Buckets", buckets.Select(b => S3Xml.Element("Bucket", S3Xml.Element("Name", b.Name), S3Xml.Element("CreationDate", S3Xml.Timestamp(b.CreatedAt)))))),
+            S3Xml.Element("Buckets", shown.Select(b => S3Xml.Element("Bucket", S3Xml.Element("Name", b.Name), S3Xml.Element("CreationDate", S3Xml.Timestamp(b.CreatedAt))))),
+            shown.Count < buckets.Count ? S3Xml.Element("ContinuationToken", ContinuationToken.Encode(shown[^1].Name)) : null,
+            prefix.Length > 0 ? S3Xml.Element("Prefix", prefix) : null),
             context.Aborted);
     }
 

@@ -28,5 +28,7 @@ public sealed class S3Exception(int status, string code, string message) : Excep
 
     public static S3Exception AuthorizationQueryParametersError(string message) => new(400, "AuthorizationQueryParametersError", message);
 
+    public static S3Exception PreconditionFailed(string message = "At least one of the preconditions you specified did not hold.") => new(412, "PreconditionFailed", message);
+
     public static S3Exception NotImplemented(string what) => new(501, "NotImplemented", $"{what} is not implemented by this server.");
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Xml.Linq;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Objects;
@@ -7,10 +6,16 @@ using Storage.Gateway.Security;
 
 namespace Storage.Gateway.Api.S3;
 
-/// <summary>ListObjectsV2 and ListObjects (v1): prefix, delimiter with common prefixes, max-keys, markers and tokens, encoding-type=url.</summary>
+/// <summary>
+/// ListObjectsV2, ListObjects (v1) and ListObjectVersions: prefix, delimiter with common prefixes, max-keys, markers
+/// and tokens, encoding-type=url.
+/// </summary>
 public sealed class S3ListOperations(ObjectStore store, S3BucketOperations buckets)
 {
     private const int MaxKeys = 1000;
+
+    /// <summary>The version id S3 gives objects written while a bucket is unversioned.</summary>
+    private const string NullVersion = "null";
 
     /// <summary>Sorts after every key continuing a common prefix (valid UTF-8 never has a byte above 0xF4).</summary>
     private const string AfterEverything = "\U0010FFFF";
@@ -21,7 +26,7 @@ public sealed class S3ListOperations(ObjectStore store, S3BucketOperations bucke
         string? after = request.StartAfter = context.Query("start-after");
         if (context.Query("continuation-token") is { } token)
         {
-            after = DecodeToken(token);
+            after = ContinuationToken.Decode(token);
         }
 
         var page = await WalkAsync(context.Bucket!, request, after, context.Aborted);
@@ -30,7 +35,7 @@ public sealed class S3ListOperations(ObjectStore store, S3BucketOperations bucke
             S3Xml.Element("KeyCount", page.Contents.Count + page.CommonPrefixes.Count),
             context.Query("continuation-token") is { } sent ? S3Xml.Element("ContinuationToken", sent) : null,
             request.StartAfter is { } startAfter ? S3Xml.Element("StartAfter", request.Encode(startAfter)) : null,
-            page.IsTruncated ? S3Xml.Element("NextContinuationToken", EncodeToken(page.Last!)) : null);
+            page.IsTruncated ? S3Xml.Element("NextContinuationToken", ContinuationToken.Encode(page.Last!)) : null);
         await S3Xml.WriteAsync(context.Response, result, context.Aborted);
     }
 
@@ -43,6 +48,44 @@ public sealed class S3ListOperations(ObjectStore store, S3BucketOperations bucke
             S3Xml.Element("Marker", request.Encode(marker ?? string.Empty)),
             page.IsTruncated && request.Delimiter.Length > 0 ? S3Xml.Element("NextMarker", request.Encode(page.Last!)) : null);
         await S3Xml.WriteAsync(context.Response, result, context.Aborted);
+    }
+
+    /// <summary>
+    /// Buckets are never versioned here, so every object is its one and only version, <c>null</c>, as S3 lists the
+    /// objects of a bucket that never had versioning (tools empty buckets this way).
+    /// </summary>
+    public async Task ListVersionsAsync(S3Context context)
+    {
+        var request = await ParseAsync(context);
+        var keyMarker = context.Query("key-marker");
+        if (context.Query("version-id-marker") is { } versionMarker && (keyMarker is null || versionMarker != NullVersion))
+        {
+            throw S3Exception.InvalidArgument("version-id-marker must be 'null' (the only version here) and needs key-marker.");
+        }
+
+        var page = await WalkAsync(context.Bucket!, request, keyMarker, context.Aborted);
+        var truncatedAtKey = page.IsTruncated && page.Contents.Count > 0 && page.Last == page.Contents[^1].Key;
+        await S3Xml.WriteAsync(context.Response, S3Xml.Element("ListVersionsResult",
+            S3Xml.Element("Name", context.Bucket),
+            S3Xml.Element("Prefix", request.Encode(request.Prefix)),
+            S3Xml.Element("KeyMarker", request.Encode(keyMarker ?? string.Empty)),
+            S3Xml.Element("VersionIdMarker", keyMarker is null ? string.Empty : NullVersion),
+            page.IsTruncated ? S3Xml.Element("NextKeyMarker", request.Encode(page.Last!)) : null,
+            truncatedAtKey ? S3Xml.Element("NextVersionIdMarker", NullVersion) : null,
+            request.Delimiter.Length > 0 ? S3Xml.Element("Delimiter", request.Encode(request.Delimiter)) : null,
+            S3Xml.Element("MaxKeys", request.MaxKeys),
+            request.UrlEncoded ? S3Xml.Element("EncodingType", "url") : null,
+            S3Xml.Element("IsTruncated", page.IsTruncated ? "true" : "false"),
+            page.Contents.Select(o => S3Xml.Element("Version",
+                S3Xml.Element("Key", request.Encode(o.Key)),
+                S3Xml.Element("VersionId", NullVersion),
+                S3Xml.Element("IsLatest", "true"),
+                S3Xml.Element("LastModified", S3Xml.Timestamp(o.LastModified)),
+                S3Xml.Element("ETag", $"\"{o.ETag}\""),
+                S3Xml.Element("Size", o.Size),
+                S3Xml.Element("StorageClass", "STANDARD"),
+                S3Xml.Owner(S3BucketOperations.Owner))),
+            page.CommonPrefixes.Select(p => S3Xml.Element("CommonPrefixes", S3Xml.Element("Prefix", request.Encode(p))))), context.Aborted);
     }
 
     private static XElement Result(S3Context context, ListRequest request, ListPage page, bool fetchOwner, params object?[] extra) =>
@@ -143,20 +186,6 @@ public sealed class S3ListOperations(ObjectStore store, S3BucketOperations bucke
 
         var index = key.IndexOf(request.Delimiter, request.Prefix.Length, StringComparison.Ordinal);
         return index < 0 ? null : key[..(index + request.Delimiter.Length)];
-    }
-
-    private static string EncodeToken(string last) => Convert.ToBase64String(Encoding.UTF8.GetBytes(last));
-
-    private static string DecodeToken(string token)
-    {
-        try
-        {
-            return Encoding.UTF8.GetString(Convert.FromBase64String(token));
-        }
-        catch (FormatException)
-        {
-            throw S3Exception.InvalidArgument("The continuation token provided is incorrect.");
-        }
     }
 
     private sealed record ListRequest(string Prefix, string Delimiter, int MaxKeys, bool UrlEncoded)

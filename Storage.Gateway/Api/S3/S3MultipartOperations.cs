@@ -7,7 +7,7 @@ using Storage.Gateway.Objects.Multipart;
 namespace Storage.Gateway.Api.S3;
 
 /// <summary>CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.</summary>
-public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore store, S3BucketOperations buckets)
+public sealed partial class S3MultipartOperations(MultipartUploads uploads, ObjectStore store, S3BucketOperations buckets)
 {
     private const int MaxListed = 1000;
     private const int MaxCompleteDocumentBytes = 4 * 1024 * 1024;
@@ -21,10 +21,29 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
             throw S3Exception.InvalidArgument($"x-amz-checksum-algorithm must be one of {string.Join(", ", PayloadChecksum.Algorithms)}.");
         }
 
-        var upload = await uploads.CreateAsync(bucket, key, S3ObjectHeaders.AttributesFrom(context.Request), algorithm, context.Aborted);
+        var type = context.Header("x-amz-checksum-type")?.ToUpperInvariant();
+        if (type is not (null or ObjectChecksum.Composite or ObjectChecksum.FullObject))
+        {
+            throw S3Exception.InvalidArgument("x-amz-checksum-type must be COMPOSITE or FULL_OBJECT.");
+        }
+
+        if (type is not null && algorithm is null)
+        {
+            throw S3Exception.InvalidRequest("x-amz-checksum-type needs x-amz-checksum-algorithm.");
+        }
+
+        if (type == ObjectChecksum.FullObject && algorithm is "SHA1" or "SHA256")
+        {
+            throw S3Exception.InvalidRequest($"The FULL_OBJECT checksum type is defined for the CRC algorithms only, not {algorithm}.");
+        }
+
+        // S3's defaults: CRC-64/NVME is always a full-object checksum, the others composite.
+        type ??= algorithm == "CRC64NVME" ? ObjectChecksum.FullObject : algorithm is null ? null : ObjectChecksum.Composite;
+        var upload = await uploads.CreateAsync(bucket, key, S3ObjectHeaders.AttributesFrom(context.Request), algorithm, type, context.Aborted);
         if (algorithm is not null)
         {
             context.Response.Headers["x-amz-checksum-algorithm"] = algorithm;
+            context.Response.Headers["x-amz-checksum-type"] = type;
         }
 
         await S3Xml.WriteAsync(context.Response, S3Xml.Element("InitiateMultipartUploadResult",
@@ -64,7 +83,9 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
 
     public async Task CompleteAsync(S3Context context)
     {
-        var upload = await UploadAsync(context);
+        var (bucket, key) = S3ObjectOperations.Target(context);
+        var uploadId = context.Query("uploadId") ?? string.Empty;
+        var upload = await uploads.GetAsync(bucket, key, uploadId, context.Aborted);
         var document = await ReadDocumentAsync(context);
         if (document.Name.LocalName != "CompleteMultipartUpload")
         {
@@ -79,14 +100,22 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
                 throw S3Exception.MalformedXml("every Part needs a PartNumber and an ETag.");
             }
 
-            var checksum = upload.ChecksumAlgorithm is { } algorithm ? part.ChildValue("Checksum" + algorithm) : null;
+            var checksum = upload?.ChecksumAlgorithm is { } algorithm ? part.ChildValue("Checksum" + algorithm) : null;
             requested.Add(new CompletedPart(number, etag, checksum));
         }
 
+        // A Complete repeated after its reply was lost gets the same answer (the upload itself is gone by then).
+        if (upload is null)
+        {
+            await WriteCompletedAsync(context, await uploads.CompletedAsync(bucket, key, uploadId, requested, context.Aborted) ?? throw S3Exception.NoSuchUpload(uploadId));
+            return;
+        }
+
+        var condition = await S3ObjectOperations.WriteConditionAsync(context, store, bucket, key);
         ObjectRecord completed;
         try
         {
-            completed = await uploads.CompleteAsync(upload, requested, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
+            completed = await uploads.CompleteAsync(upload, requested, ExpectedChecksum(context), condition, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
         }
         catch (MultipartCompletionException ex)
         {
@@ -95,10 +124,17 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
                 CompletionProblem.NoParts => S3Exception.MalformedXml(ex.Message),
                 CompletionProblem.EntityTooSmall => new S3Exception(400, "EntityTooSmall", ex.Message),
                 CompletionProblem.InvalidPartOrder => new S3Exception(400, "InvalidPartOrder", ex.Message),
+                CompletionProblem.BadDigest => new S3Exception(400, "BadDigest", ex.Message),
+                CompletionProblem.ChecksumUnavailable => S3Exception.InvalidRequest(ex.Message),
                 _ => new S3Exception(400, "InvalidPart", ex.Message),
             };
         }
 
+        await WriteCompletedAsync(context, completed);
+    }
+
+    private static async Task WriteCompletedAsync(S3Context context, ObjectRecord completed)
+    {
         await S3Xml.WriteAsync(context.Response, S3Xml.Element("CompleteMultipartUploadResult",
             S3Xml.Element("Location", $"{context.Request.Scheme}://{context.Request.Host}/{completed.Bucket}/{Uri.EscapeDataString(completed.Key)}"),
             S3Xml.Element("Bucket", completed.Bucket),
@@ -188,9 +224,37 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
         return await uploads.GetAsync(bucket, key, uploadId, context.Aborted) ?? throw S3Exception.NoSuchUpload(uploadId);
     }
 
+    /// <summary>
+    /// The whole object's checksum a Complete carries in <c>x-amz-checksum-*</c> (it describes the object, not the
+    /// request's XML), with its type from <c>x-amz-checksum-type</c> or, without one, from the value's "-N" suffix.
+    /// </summary>
+    private static ObjectChecksum? ExpectedChecksum(S3Context context)
+    {
+        var sent = PayloadChecksum.Algorithms.Where(a => context.Request.Headers.ContainsKey(PayloadChecksum.HeaderFor(a))).ToArray();
+        if (sent.Length == 0)
+        {
+            return null;
+        }
+
+        if (sent.Length > 1)
+        {
+            throw S3Exception.InvalidRequest("Expecting a single x-amz-checksum- header; multiple checksum types are not allowed.");
+        }
+
+        var value = context.Header(PayloadChecksum.HeaderFor(sent[0]))!.Trim();
+        var type = context.Header("x-amz-checksum-type")?.ToUpperInvariant()
+            ?? (CompositeSuffix().IsMatch(value) ? ObjectChecksum.Composite : ObjectChecksum.FullObject);
+        return type is ObjectChecksum.Composite or ObjectChecksum.FullObject
+            ? new ObjectChecksum(sent[0], value, type)
+            : throw S3Exception.InvalidArgument("x-amz-checksum-type must be COMPOSITE or FULL_OBJECT.");
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("-[0-9]+$")]
+    private static partial System.Text.RegularExpressions.Regex CompositeSuffix();
+
     private static async Task<System.Xml.Linq.XElement> ReadDocumentAsync(S3Context context)
     {
-        using var payload = S3Payload.Open(context);
+        using var payload = S3Payload.Open(context, checksumsDescribeBody: false);
         return await S3Xml.ReadAsync(payload.Stream, MaxCompleteDocumentBytes, context.Aborted);
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using Microsoft.Net.Http.Headers;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Objects.Integrity;
@@ -13,31 +14,45 @@ public static class S3ObjectHeaders
     /// <summary>S3's limit on user metadata (names and values together).</summary>
     private const int MaxUserMetadataBytes = 2048;
 
-    /// <summary>The headers a (presigned) GET may override through query parameters, besides type and disposition.</summary>
-    private static readonly (string Header, string Parameter)[] ResponseOverrides =
-        [("Cache-Control", "response-cache-control"), ("Content-Language", "response-content-language"), ("Content-Encoding", "response-content-encoding"), ("Expires", "response-expires")];
-
-    /// <summary>Content-Type, Content-Disposition and x-amz-meta-* of the request.</summary>
+    /// <summary>
+    /// What S3 stores of a request: Content-Type, Content-Disposition, Cache-Control, Content-Encoding (without the
+    /// transfer framing <c>aws-chunked</c>), Content-Language, Expires and x-amz-meta-*. User metadata may carry any
+    /// text (RFC 2047 encoded words are decoded first, as S3 does); the other headers must be plain ASCII, since they are
+    /// returned as they came. Anything that could not be returned is refused here rather than stored.
+    /// </summary>
     public static ObjectAttributes AttributesFrom(HttpRequest request)
     {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (name, value) in request.Headers)
+        foreach (var (name, values) in request.Headers)
         {
             if (name.StartsWith(MetaPrefix, StringComparison.OrdinalIgnoreCase))
             {
-                metadata[name[MetaPrefix.Length..].ToLowerInvariant()] = value.ToString();
+                var value = HeaderValues.DecodeWords(values.ToString());
+                if (!HeaderValues.IsText(value))
+                {
+                    throw S3Exception.InvalidArgument($"The value of {name} contains control characters; nothing was stored.");
+                }
+
+                metadata[name[MetaPrefix.Length..].ToLowerInvariant()] = value;
             }
         }
 
-        if (metadata.Sum(m => m.Key.Length + m.Value.Length) > MaxUserMetadataBytes)
+        if (metadata.Sum(m => Encoding.UTF8.GetByteCount(m.Key) + Encoding.UTF8.GetByteCount(m.Value)) > MaxUserMetadataBytes)
         {
             throw new S3Exception(400, "MetadataTooLarge", $"User metadata must not exceed {MaxUserMetadataBytes} bytes.");
         }
 
+        var encoding = Stored(request, HeaderNames.ContentEncoding) is { } sent
+            ? string.Join(", ", sent.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Where(e => !e.Equals("aws-chunked", StringComparison.OrdinalIgnoreCase)))
+            : null;
         return new ObjectAttributes(
-            ContentType: request.ContentType,
+            ContentType: Stored(request, HeaderNames.ContentType),
             UserMetadata: metadata.Count > 0 ? metadata : null,
-            ContentDisposition: request.Headers.ContentDisposition is { Count: > 0 } disposition ? disposition.ToString() : null);
+            ContentDisposition: Stored(request, HeaderNames.ContentDisposition),
+            CacheControl: Stored(request, HeaderNames.CacheControl),
+            ContentEncoding: encoding is { Length: > 0 } ? encoding : null,
+            ContentLanguage: Stored(request, HeaderNames.ContentLanguage),
+            Expires: Stored(request, HeaderNames.Expires));
     }
 
     /// <summary>
@@ -48,38 +63,41 @@ public static class S3ObjectHeaders
     {
         var response = context.Response;
         var headers = response.Headers;
-        var overridden = context.RawQuery.Length > 0;
-        response.ContentType = (overridden ? context.Query("response-content-type") : null) ?? record.Attributes.ContentType ?? ObjectResponses.DefaultContentType;
+        response.ContentType = HeaderValues.EncodeWords(Override(context, "response-content-type") ?? record.Attributes.ContentType ?? ObjectResponses.DefaultContentType);
         headers.ETag = $"\"{record.ETag}\"";
         headers.LastModified = record.LastModified.ToString("R", CultureInfo.InvariantCulture);
         headers.AcceptRanges = "bytes";
-        if (((overridden ? context.Query("response-content-disposition") : null) ?? record.Attributes.ContentDisposition ?? FileNameDisposition(record.Attributes.FileName)) is { } disposition)
+        if ((Override(context, "response-content-disposition") ?? record.Attributes.ContentDisposition ?? FileNameDisposition(record.Attributes.FileName)) is { } disposition)
         {
-            headers.ContentDisposition = disposition;
+            headers.ContentDisposition = HeaderValues.EncodeWords(disposition);
         }
 
-        if (overridden)
+        var attributes = record.Attributes;
+        foreach (var (header, parameter, stored) in new[]
         {
-            foreach (var (header, parameter) in ResponseOverrides)
+            (HeaderNames.CacheControl, "response-cache-control", attributes.CacheControl),
+            (HeaderNames.ContentLanguage, "response-content-language", attributes.ContentLanguage),
+            (HeaderNames.ContentEncoding, "response-content-encoding", attributes.ContentEncoding),
+            (HeaderNames.Expires, "response-expires", attributes.Expires),
+        })
+        {
+            if ((Override(context, parameter) ?? stored) is { } value)
             {
-                if (context.Query(parameter) is { } value)
-                {
-                    headers[header] = value;
-                }
+                headers[header] = HeaderValues.EncodeWords(value);
             }
         }
 
-        if (record.Attributes.UserMetadata is { } userMetadata)
+        if (attributes.UserMetadata is { } userMetadata)
         {
             foreach (var (name, value) in userMetadata)
             {
-                headers[MetaPrefix + name] = value;
+                headers[MetaPrefix + name] = HeaderValues.EncodeWords(value);
             }
         }
 
-        if (record.Segments.Count > 1)
+        if (record.PartSizes is { } parts)
         {
-            headers["x-amz-mp-parts-count"] = record.Segments.Count.ToString(CultureInfo.InvariantCulture);
+            headers["x-amz-mp-parts-count"] = parts.Count.ToString(CultureInfo.InvariantCulture);
         }
 
         if (wholeObject && record.Checksum is { } checksum && string.Equals(context.Header("x-amz-checksum-mode"), "ENABLED", StringComparison.OrdinalIgnoreCase))
@@ -95,6 +113,32 @@ public static class S3ObjectHeaders
         {
             response.Headers[PayloadChecksum.HeaderFor(checksum.Algorithm)] = checksum.Value;
         }
+    }
+
+    /// <summary>
+    /// S3's conditional writes: <c>If-None-Match: *</c> (only if the key does not exist) and <c>If-Match: "etag"</c>
+    /// (only if the current version has that ETag). Null when the request has neither.
+    /// </summary>
+    public static WriteCondition? WriteConditionFrom(HttpRequest request)
+    {
+        var noneMatch = request.Headers.IfNoneMatch.ToString().Trim();
+        var match = request.Headers.IfMatch.ToString().Trim();
+        if (noneMatch.Length == 0 && match.Length == 0)
+        {
+            return null;
+        }
+
+        if (noneMatch.Length > 0 && noneMatch != "*")
+        {
+            throw S3Exception.NotImplemented("If-None-Match with an ETag on a write (only '*' is defined for writes)");
+        }
+
+        if (match.Contains(',', StringComparison.Ordinal) || match == "*")
+        {
+            throw S3Exception.NotImplemented("If-Match with several ETags or '*' on a write");
+        }
+
+        return new WriteCondition(noneMatch.Length > 0, match.Length > 0 ? match.Trim('"') : null);
     }
 
     /// <summary>
@@ -126,6 +170,25 @@ public static class S3ObjectHeaders
         return Date(headers[prefix + "If-Modified-Since"]) is { } modifiedSince && Seconds(record.LastModified) <= modifiedSince
             ? (prefix.Length > 0 ? StatusCodes.Status412PreconditionFailed : StatusCodes.Status304NotModified)
             : null;
+    }
+
+    /// <summary>A response-* query parameter of a (presigned) GET, which must be text a header can carry.</summary>
+    private static string? Override(S3Context context, string parameter) =>
+        context.RawQuery.Length == 0 || context.Query(parameter) is not { } value ? null
+        : HeaderValues.IsText(value) ? value
+        : throw S3Exception.InvalidArgument($"{parameter} contains control characters.");
+
+    private static string? Stored(HttpRequest request, string header)
+    {
+        if (request.Headers[header] is not { Count: > 0 } values)
+        {
+            return null;
+        }
+
+        var value = values.ToString();
+        return HeaderValues.IsPlainAscii(value)
+            ? value
+            : throw S3Exception.InvalidArgument($"The {header} header must be printable ASCII (encode other text, e.g. RFC 5987 for file names); nothing was stored.");
     }
 
     private static bool ETagMatches(string header, string etag) =>

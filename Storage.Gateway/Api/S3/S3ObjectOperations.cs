@@ -16,9 +16,10 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
     {
         var (bucket, key) = Target(context);
         var attributes = S3ObjectHeaders.AttributesFrom(context.Request);
+        var condition = await WriteConditionAsync(context, store, bucket, key);
         using var payload = S3Payload.Open(context);
         var written = await store.WriteAsync(bucket, key, payload.Stream, payload.Length, payload.ContentMd5, context.Aborted);
-        var record = await store.CommitAsync(bucket, key, written, attributes, payload.VerifiedChecksum, context.Aborted);
+        var record = await store.CommitAsync(bucket, key, written, attributes, payload.VerifiedChecksum, condition, context.Aborted);
         context.Response.Headers.ETag = $"\"{record.ETag}\"";
         S3ObjectHeaders.WriteChecksum(context.Response, record.Checksum);
     }
@@ -31,7 +32,7 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
         {
             if (status == StatusCodes.Status412PreconditionFailed)
             {
-                throw new S3Exception(status, "PreconditionFailed", "At least one of the preconditions you specified did not hold.");
+                throw S3Exception.PreconditionFailed();
             }
 
             context.Response.StatusCode = status;
@@ -43,6 +44,15 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
         S3ObjectHeaders.Write(context, record, wholeObject: range is null);
         if (headOnly)
         {
+            // A HEAD describes what the same GET would send: a part or range answers 206 with its length.
+            if (range?.Resolve(record.Size) is var (offset, length))
+            {
+                context.Response.StatusCode = StatusCodes.Status206PartialContent;
+                context.Response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes {offset}-{offset + length - 1}/{record.Size}");
+                context.Response.ContentLength = length;
+                return;
+            }
+
             context.Response.ContentLength = record.Size;
             return;
         }
@@ -87,7 +97,8 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
             document = await S3Xml.ReadAsync(payload.Stream, MaxDeleteDocumentBytes, context.Aborted);
         }
 
-        var keys = document.Children("Object").Select(o => o.ChildValue("Key")).ToList();
+        var objects = document.Children("Object").Select(o => (Key: o.ChildValue("Key"), Version: o.ChildValue("VersionId"))).ToList();
+        var keys = objects.Select(o => o.Key).ToList();
         if (document.Name.LocalName != "Delete" || keys.Count is 0 or > MaxDeleteKeys || keys.Any(k => string.IsNullOrEmpty(k)))
         {
             throw S3Exception.MalformedXml($"a Delete document lists 1 to {MaxDeleteKeys} Object elements, each with a Key.");
@@ -95,7 +106,7 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
 
         var quiet = string.Equals(document.ChildValue("Quiet"), "true", StringComparison.OrdinalIgnoreCase);
         var result = S3Xml.Element("DeleteResult");
-        foreach (var key in keys)
+        foreach (var (key, version) in objects)
         {
             if (System.Text.Encoding.UTF8.GetByteCount(key!) > MaxKeyBytes)
             {
@@ -103,10 +114,16 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
                 continue;
             }
 
+            if (version is not (null or "null"))
+            {
+                result.Add(S3Xml.Element("Error", S3Xml.Element("Key", key), S3Xml.Element("VersionId", version), S3Xml.Element("Code", "NoSuchVersion"), S3Xml.Element("Message", "Objects here have only the version 'null'.")));
+                continue;
+            }
+
             await store.DeleteAsync(bucket, key!, context.Aborted);
             if (!quiet)
             {
-                result.Add(S3Xml.Element("Deleted", S3Xml.Element("Key", key)));
+                result.Add(S3Xml.Element("Deleted", S3Xml.Element("Key", key), version is null ? null : S3Xml.Element("VersionId", version)));
             }
         }
 
@@ -152,6 +169,24 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
         return (context.Bucket!, key);
     }
 
+    /// <summary>
+    /// The write condition of a PutObject or CompleteMultipartUpload, checked once before any byte is read (so a
+    /// refused write costs nothing) and again, atomically, by the commit. A condition that fails at the commit means
+    /// another write won meanwhile: 412, or 409 ConditionalRequestConflict when the object was deleted under an If-Match.
+    /// </summary>
+    public static async Task<WriteCondition> WriteConditionAsync(S3Context context, ObjectStore store, string bucket, string key)
+    {
+        if (S3ObjectHeaders.WriteConditionFrom(context.Request) is not { } condition)
+        {
+            return WriteCondition.None;
+        }
+
+        var current = await store.HeadAsync(bucket, key, context.Aborted);
+        return condition.Allows(current) ? condition
+            : current is null ? throw await NotFoundAsync(store, bucket, key, context.Aborted)
+            : throw S3Exception.PreconditionFailed();
+    }
+
     /// <summary>The error for an object that is not there: NoSuchKey, or NoSuchBucket when its bucket is missing too.</summary>
     public static async Task<S3Exception> NotFoundAsync(ObjectStore store, string bucket, string key, CancellationToken cancellationToken) =>
         await store.BucketExistsAsync(bucket, cancellationToken) ? S3Exception.NoSuchKey(key) : S3Exception.NoSuchBucket(bucket);
@@ -161,18 +196,19 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
     {
         if (context.Query("partNumber") is { } partText)
         {
-            if (!int.TryParse(partText, NumberStyles.None, CultureInfo.InvariantCulture, out var part) || part < 1 || part > Math.Max(1, record.Segments.Count))
+            var parts = record.PartSizes ?? [record.Size];
+            if (!int.TryParse(partText, NumberStyles.None, CultureInfo.InvariantCulture, out var part) || part < 1 || part > parts.Count)
             {
                 throw new S3Exception(416, "InvalidPartNumber", "The requested partnumber is not satisfiable.");
             }
 
-            if (record.Segments.Count <= 1)
+            if (record.PartSizes is null)
             {
                 return null;
             }
 
-            var offset = record.Segments.Take(part - 1).Sum(s => s.Size);
-            return new ByteRange(offset, offset + record.Segments[part - 1].Size - 1, null);
+            var offset = parts.Take(part - 1).Sum();
+            return new ByteRange(offset, offset + parts[part - 1] - 1, null);
         }
 
         return ByteRange.TryParse(context.Request.Headers.Range.ToString(), out var range) ? range : null;

@@ -38,7 +38,12 @@ public sealed partial class S3Payload : IDisposable
     [GeneratedRegex("^[0-9a-f]{64}$")]
     private static partial Regex Sha256Hex();
 
-    public static S3Payload Open(S3Context context)
+    /// <summary>
+    /// The request's body. <c>checksumsDescribeBody</c> is false where S3 gives <c>x-amz-checksum-*</c> headers another
+    /// meaning (on CompleteMultipartUpload they are the finished object's checksum); the body is then verified by its
+    /// payload hash and Content-MD5 only.
+    /// </summary>
+    public static S3Payload Open(S3Context context, bool checksumsDescribeBody = true)
     {
         var request = context.Request;
         Stream body = new ClientBodyStream(request.Body);
@@ -73,7 +78,10 @@ public sealed partial class S3Payload : IDisposable
 
         try
         {
-            payload.AddChecksum(context);
+            if (checksumsDescribeBody)
+            {
+                payload.AddChecksum(context);
+            }
             payload.ContentMd5 = ContentMd5Of(context.Header("Content-MD5"));
         }
         catch

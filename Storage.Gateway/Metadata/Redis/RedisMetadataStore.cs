@@ -183,19 +183,25 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
     public async Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken) =>
         Parse((await redis.ExecuteAsync(cancellationToken, "HGET", ObjectsOf(bucket), key)).AsString());
 
-    public async Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    public async Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
         var json = MetadataJsonContext.Serialize(record);
+
+        // The condition is checked against the version read for the swap, which the script replaces only if unchanged.
         var (outcome, previous) = await SwapAsync(
             Commit,
             record.Bucket,
             record.Key,
-            replaced => CommitSwap(json, ReclaimOf(replaced, reclaimAt), [.. record.Segments.Select(s => s.Id)], record.Segments.Parts()),
+            replaced =>
+            {
+                WriteConditionFailedException.ThrowUnlessAllowed(condition, replaced);
+                return CommitSwap(json, ReclaimOf(replaced, reclaimAt), [.. record.Segments.Select(s => s.Id)], record.Segments.Parts());
+            },
             cancellationToken);
         return outcome == SwapOutcome.Applied ? previous : throw new BucketNotFoundException(record.Bucket);
     }
 
-    public async Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    public async Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
         var json = MetadataJsonContext.Serialize(record);
         RedisArg[] sourceArguments = [sources.Count, .. sources.SelectMany(s => new RedisArg[] { s.Key, s.SegmentId ?? string.Empty })];
@@ -203,7 +209,11 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
             Assemble,
             record.Bucket,
             record.Key,
-            replaced => new Swap(json, ReclaimOf(replaced, reclaimAt), [ObjectsOf(sourceBucket), KeysOf(sourceBucket)], sourceArguments),
+            replaced =>
+            {
+                WriteConditionFailedException.ThrowUnlessAllowed(condition, replaced);
+                return new Swap(json, ReclaimOf(replaced, reclaimAt), [ObjectsOf(sourceBucket), KeysOf(sourceBucket)], sourceArguments);
+            },
             cancellationToken);
         return outcome switch
         {

@@ -109,11 +109,11 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         return await GetObjectAsync(connection, null, bucket, key, cancellationToken);
     }
 
-    public Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync((connection, transaction, ct) => CommitObjectAsync(connection, transaction, record, reclaimAt, ct), cancellationToken);
+    public Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync((connection, transaction, ct) => CommitObjectAsync(connection, transaction, record, reclaimAt, condition, ct), cancellationToken);
 
-    public Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync((connection, transaction, ct) => CommitAssembledObjectAsync(connection, transaction, record, sourceBucket, sources, reclaimAt, ct), cancellationToken);
+    public Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync((connection, transaction, ct) => CommitAssembledObjectAsync(connection, transaction, record, sourceBucket, sources, reclaimAt, condition, ct), cancellationToken);
 
     public Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync((connection, transaction, ct) => DeleteObjectAsync(connection, transaction, bucket, key, reclaimAt, ct), cancellationToken);
@@ -238,9 +238,9 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         return deleted == 1 ? BucketDeleteResult.Deleted : BucketDeleteResult.NotFound;
     }
 
-    private static async Task<ObjectRecord?> CommitObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    private static async Task<ObjectRecord?> CommitObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
-        var previous = await ReplaceObjectAsync(connection, transaction, record, reclaimAt, cancellationToken);
+        var previous = await ReplaceObjectAsync(connection, transaction, record, reclaimAt, condition, cancellationToken);
         foreach (var segment in record.Segments)
         {
             await ExecuteAsync(connection, transaction, "DELETE FROM reclaims WHERE id = $id", [("$id", segment.Id)], cancellationToken);
@@ -250,7 +250,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         return previous;
     }
 
-    private static async Task<bool> CommitAssembledObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    private static async Task<bool> CommitAssembledObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
         foreach (var source in sources)
         {
@@ -261,7 +261,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             }
         }
 
-        await ReplaceObjectAsync(connection, transaction, record, reclaimAt, cancellationToken);
+        await ReplaceObjectAsync(connection, transaction, record, reclaimAt, condition, cancellationToken);
         foreach (var source in sources)
         {
             await ExecuteAsync(connection, transaction,
@@ -272,7 +272,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     }
 
     /// <summary>Writes the record over any previous version, whose segments are queued for deletion; returns that version.</summary>
-    private static async Task<ObjectRecord?> ReplaceObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    private static async Task<ObjectRecord?> ReplaceObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
         var bucketExists = await QueryAsync(connection, transaction, r => r.GetInt64(0),
             "SELECT 1 FROM buckets WHERE name = $name", [("$name", record.Bucket)], cancellationToken);
@@ -282,6 +282,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         }
 
         var previous = await GetObjectAsync(connection, transaction, record.Bucket, record.Key, cancellationToken);
+        WriteConditionFailedException.ThrowUnlessAllowed(condition, previous);
         await ExecuteAsync(connection, transaction,
             """
             INSERT INTO objects (bucket, key, record) VALUES ($bucket, $key, $record)

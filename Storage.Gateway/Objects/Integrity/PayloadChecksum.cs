@@ -30,6 +30,50 @@ public abstract class PayloadChecksum : IDisposable
         _ => null,
     };
 
+    /// <summary>
+    /// S3's FULL_OBJECT checksum of pieces laid end to end, from each piece's checksum (base64) and size: defined for
+    /// the CRCs only (null for SHA-1 and SHA-256, which cannot be combined).
+    /// </summary>
+    public static string? CombineFullObject(string algorithm, IEnumerable<(string Value, long Size)> pieces)
+    {
+        var (combine, bytes) = algorithm.ToUpperInvariant() switch
+        {
+            "CRC32" => (CrcCombine.Crc32, 4),
+            "CRC32C" => (CrcCombine.Crc32C, 4),
+            "CRC64NVME" => (CrcCombine.Crc64Nvme, 8),
+            _ => (null, 0),
+        };
+        if (combine is null)
+        {
+            return null;
+        }
+
+        ulong? total = null;
+        foreach (var (value, size) in pieces)
+        {
+            var digest = Convert.FromBase64String(value);
+            if (digest.Length != bytes)
+            {
+                return null;
+            }
+
+            var crc = bytes == 8 ? BinaryPrimitives.ReadUInt64BigEndian(digest) : BinaryPrimitives.ReadUInt32BigEndian(digest);
+            total = total is { } first ? combine.Combine(first, crc, size) : crc;
+        }
+
+        var result = new byte[bytes];
+        if (bytes == 8)
+        {
+            BinaryPrimitives.WriteUInt64BigEndian(result, total ?? 0);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(result, (uint)(total ?? 0));
+        }
+
+        return Convert.ToBase64String(result);
+    }
+
     public abstract void Append(ReadOnlySpan<byte> data);
 
     /// <summary>The digest of everything appended.</summary>

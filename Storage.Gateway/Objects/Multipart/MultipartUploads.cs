@@ -4,8 +4,11 @@ using Storage.Gateway.Metadata;
 
 namespace Storage.Gateway.Objects.Multipart;
 
-/// <summary>A multipart upload in progress: its target, when it began, and what the finished object will carry.</summary>
-public sealed record MultipartUpload(string Bucket, string Key, string UploadId, DateTimeOffset Initiated, ObjectAttributes Attributes, string? ChecksumAlgorithm);
+/// <summary>
+/// A multipart upload in progress: its target, when it began, and what the finished object will carry (attributes,
+/// and the checksum algorithm and type, COMPOSITE or FULL_OBJECT, its parts are checksummed for).
+/// </summary>
+public sealed record MultipartUpload(string Bucket, string Key, string UploadId, DateTimeOffset Initiated, ObjectAttributes Attributes, string? ChecksumAlgorithm, string? ChecksumType = null);
 
 /// <summary>An uploaded part: number, size, MD5 (hex) and the checksum the client sent, if any.</summary>
 public sealed record UploadedPart(int Number, long Size, string ETag, DateTimeOffset LastModified, ObjectChecksum? Checksum);
@@ -27,6 +30,12 @@ public enum CompletionProblem
 
     /// <summary>A part other than the last is smaller than the minimum.</summary>
     EntityTooSmall,
+
+    /// <summary>The object's checksum the client sent differs from the one the parts' checksums give.</summary>
+    BadDigest,
+
+    /// <summary>The client sent an object checksum the parts cannot give (another algorithm, parts without checksums, SHA as FULL_OBJECT).</summary>
+    ChecksumUnavailable,
 }
 
 public sealed class MultipartCompletionException(CompletionProblem problem, string message) : Exception(message)
@@ -49,22 +58,29 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
 
     public const long MinimumPartSize = 5L * 1024 * 1024;
 
+    /// <summary>
+    /// How long a completed upload's result is remembered, so that a Complete repeated after a lost reply (SDKs retry)
+    /// answers the same 200 instead of NoSuchUpload for a write that succeeded.
+    /// </summary>
+    public static readonly TimeSpan CompletionMemory = TimeSpan.FromMinutes(15);
+
     private const string UploadPrefix = "u/";
     private const string PartPrefix = "p/";
+    private const string CompletedPrefix = "c/";
 
     /// <summary>Separates key and upload id in an upload's record key; sorts before every character a key continues with.</summary>
     private const char IdSeparator = '\u0001';
 
-    public async Task<MultipartUpload> CreateAsync(string bucket, string key, ObjectAttributes attributes, string? checksumAlgorithm, CancellationToken cancellationToken)
+    public async Task<MultipartUpload> CreateAsync(string bucket, string key, ObjectAttributes attributes, string? checksumAlgorithm, string? checksumType, CancellationToken cancellationToken)
     {
         if (!await store.BucketExistsAsync(bucket, cancellationToken))
         {
             throw new BucketNotFoundException(bucket);
         }
 
-        var upload = new MultipartUpload(bucket, key, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), time.GetUtcNow(), attributes, checksumAlgorithm);
+        var upload = new MultipartUpload(bucket, key, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), time.GetUtcNow(), attributes, checksumAlgorithm, checksumType);
         var record = new ObjectRecord(Bucket, UploadKey(bucket, key, upload.UploadId), 0, string.Empty, upload.Initiated, attributes, [],
-            checksumAlgorithm is null ? null : new ObjectChecksum(checksumAlgorithm, string.Empty));
+            checksumAlgorithm is null ? null : new ObjectChecksum(checksumAlgorithm, string.Empty, checksumType ?? ObjectChecksum.Composite));
         await metadata.CommitObjectAsync(record, time.GetUtcNow(), cancellationToken);
         return upload;
     }
@@ -106,10 +122,12 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
 
     /// <summary>
     /// Validates the client's part list and atomically replaces the key with the assembled object; parts not listed
-    /// are released. Returns null when the upload does not exist.
+    /// are released. A whole-object checksum the client sent (<c>expected</c>) is verified against the one the parts'
+    /// checksums give. Returns null when the upload does not exist.
     /// </summary>
     /// <exception cref="MultipartCompletionException">The list is empty, out of order, names a wrong part, or a part is too small.</exception>
-    public async Task<ObjectRecord?> CompleteAsync(MultipartUpload upload, IReadOnlyList<CompletedPart> requested, CancellationToken cancellationToken)
+    /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>; the upload stays as it was.</exception>
+    public async Task<ObjectRecord?> CompleteAsync(MultipartUpload upload, IReadOnlyList<CompletedPart> requested, ObjectChecksum? expected, WriteCondition condition, CancellationToken cancellationToken)
     {
         if (requested.Count == 0)
         {
@@ -142,6 +160,21 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
             chosen.Add(part);
         }
 
+        var checksum = ObjectChecksumOf(upload.ChecksumAlgorithm, expected?.Type ?? upload.ChecksumType, chosen);
+        if (expected is not null)
+        {
+            if (checksum is null || checksum.Algorithm != expected.Algorithm)
+            {
+                throw new MultipartCompletionException(CompletionProblem.ChecksumUnavailable,
+                    $"A {expected.Type} {expected.Algorithm} checksum needs an upload created with x-amz-checksum-algorithm {expected.Algorithm} and every part uploaded with its checksum{(expected.Type == ObjectChecksum.FullObject ? " (FULL_OBJECT is defined for the CRC algorithms only)" : string.Empty)}.");
+            }
+
+            if (!SameChecksum(checksum, expected))
+            {
+                throw new MultipartCompletionException(CompletionProblem.BadDigest, $"The {expected.Type} {expected.Algorithm} checksum you specified is not the one the parts' checksums give ({checksum.Value}).");
+            }
+        }
+
         var partRecords = new List<ObjectRecord>(chosen.Count);
         foreach (var part in chosen)
         {
@@ -156,9 +189,10 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
             time.GetUtcNow(),
             upload.Attributes,
             [.. partRecords.SelectMany(r => r.Segments)],
-            CompositeChecksum(upload.ChecksumAlgorithm, chosen));
+            checksum,
+            [.. chosen.Select(p => p.Size)]);
         var sources = partRecords.Select(r => new AssembledSource(r.Key, r.Segments.Count > 0 ? r.Segments[0].Id : null)).ToArray();
-        if (!await store.CommitAssembledAsync(record, Bucket, sources, cancellationToken))
+        if (!await store.CommitAssembledAsync(record, Bucket, sources, condition, cancellationToken))
         {
             throw new MultipartCompletionException(CompletionProblem.InvalidPart, "A part was replaced or the upload was aborted while completing; list the parts and try again.");
         }
@@ -168,8 +202,54 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
             await store.DeleteAsync(Bucket, PartKey(upload.UploadId, unused.Number), cancellationToken);
         }
 
+        // Remembered before the upload goes, so a retry always finds one or the other.
+        var completion = new ObjectRecord(Bucket, CompletedKey(upload.Bucket, upload.Key, upload.UploadId), record.Size, record.ETag, record.LastModified,
+            ObjectAttributes.None, [], record.Checksum);
+        await metadata.CommitObjectAsync(completion, time.GetUtcNow(), cancellationToken);
         await metadata.DeleteObjectAsync(Bucket, UploadKey(upload.Bucket, upload.Key, upload.UploadId), time.GetUtcNow(), cancellationToken);
         return record;
+    }
+
+    /// <summary>
+    /// The result of an upload of this bucket and key completed within <see cref="CompletionMemory"/> with the same
+    /// part list (the multipart ETag is a digest of the listed parts' ETags), as its Complete answered; null otherwise.
+    /// </summary>
+    public async Task<ObjectRecord?> CompletedAsync(string bucket, string key, string uploadId, IReadOnlyList<CompletedPart> requested, CancellationToken cancellationToken)
+    {
+        if (!IsUploadId(uploadId) || requested.Count == 0 || requested.Any(p => !IsHexMd5(p.ETag.Trim('"')))
+            || await metadata.GetObjectAsync(Bucket, CompletedKey(bucket, key, uploadId), cancellationToken) is not { } completion
+            || completion.LastModified + CompletionMemory < time.GetUtcNow())
+        {
+            return null;
+        }
+
+        var etag = MultipartETag([.. requested.Select(p => new UploadedPart(p.Number, 0, p.ETag.Trim('"'), default, null))]);
+        return string.Equals(etag, completion.ETag, StringComparison.OrdinalIgnoreCase)
+            ? completion with { Bucket = bucket, Key = key }
+            : null;
+    }
+
+    /// <summary>Forgets completions older than <see cref="CompletionMemory"/>; returns how many.</summary>
+    public async Task<int> ForgetCompletionsAsync(CancellationToken cancellationToken)
+    {
+        var forgotten = 0;
+        string? after = null;
+        while (true)
+        {
+            var page = await metadata.ListObjectsAsync(Bucket, CompletedPrefix, after, 1000, cancellationToken);
+            foreach (var completion in page.Where(c => c.LastModified + CompletionMemory < time.GetUtcNow()))
+            {
+                await metadata.DeleteObjectAsync(Bucket, completion.Key, time.GetUtcNow(), cancellationToken);
+                forgotten++;
+            }
+
+            if (page.Count < 1000)
+            {
+                return forgotten;
+            }
+
+            after = page[^1].Key;
+        }
     }
 
     /// <summary>Deletes the upload and releases its parts; false when it does not exist.</summary>
@@ -243,26 +323,44 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
         }
     }
 
-    /// <summary>S3's COMPOSITE checksum (checksum of the parts' checksums, "-N"), when every part has one of the upload's algorithm.</summary>
-    private static ObjectChecksum? CompositeChecksum(string? algorithm, List<UploadedPart> parts)
+    /// <summary>
+    /// The object's checksum from its parts', when every part has one of the upload's algorithm: FULL_OBJECT (the CRC
+    /// of the whole object, combined from the parts' CRCs and sizes) or COMPOSITE (checksum of the parts' checksums,
+    /// "-N").
+    /// </summary>
+    private static ObjectChecksum? ObjectChecksumOf(string? algorithm, string? type, List<UploadedPart> parts)
     {
-        if (algorithm is null || parts.Any(p => p.Checksum?.Algorithm != algorithm) || Integrity.PayloadChecksum.Create(algorithm) is not { } digest)
+        if (algorithm is null || parts.Any(p => p.Checksum?.Algorithm != algorithm))
         {
             return null;
         }
 
-        using (digest)
+        if (type == ObjectChecksum.FullObject)
         {
-            foreach (var part in parts)
-            {
-                digest.Append(Convert.FromBase64String(part.Checksum!.Value));
-            }
-
-            return new ObjectChecksum(algorithm, $"{digest.GetBase64()}-{parts.Count.ToString(CultureInfo.InvariantCulture)}", ObjectChecksum.Composite);
+            return Integrity.PayloadChecksum.CombineFullObject(algorithm, parts.Select(p => (p.Checksum!.Value, p.Size))) is { } combined
+                ? new ObjectChecksum(algorithm, combined, ObjectChecksum.FullObject)
+                : null;
         }
+
+        using var digest = Integrity.PayloadChecksum.Create(algorithm)!;
+        foreach (var part in parts)
+        {
+            digest.Append(Convert.FromBase64String(part.Checksum!.Value));
+        }
+
+        return new ObjectChecksum(algorithm, $"{digest.GetBase64()}-{parts.Count.ToString(CultureInfo.InvariantCulture)}", ObjectChecksum.Composite);
     }
 
+    /// <summary>Equal values; a COMPOSITE value may be sent with or without its "-N" part count.</summary>
+    private static bool SameChecksum(ObjectChecksum computed, ObjectChecksum sent) =>
+        computed.Type == sent.Type
+        && (computed.Value == sent.Value || (sent.Type == ObjectChecksum.Composite && computed.Value.StartsWith(sent.Value + "-", StringComparison.Ordinal)));
+
     private static string UploadKey(string bucket, string key, string uploadId) => $"{UploadPrefix}{bucket}/{key}{IdSeparator}{uploadId}";
+
+    private static string CompletedKey(string bucket, string key, string uploadId) => $"{CompletedPrefix}{bucket}/{key}{IdSeparator}{uploadId}";
+
+    private static bool IsHexMd5(string etag) => etag.Length == 32 && etag.All(char.IsAsciiHexDigit);
 
     private static string PartKey(string uploadId, int number) => $"{PartPrefix}{uploadId}/{number.ToString("D5", CultureInfo.InvariantCulture)}";
 
@@ -271,7 +369,7 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
         var path = record.Key[UploadPrefix.Length..];
         var slash = path.IndexOf('/', StringComparison.Ordinal);
         var separator = path.LastIndexOf(IdSeparator);
-        return new MultipartUpload(path[..slash], path[(slash + 1)..separator], path[(separator + 1)..], record.LastModified, record.Attributes, record.Checksum?.Algorithm);
+        return new MultipartUpload(path[..slash], path[(slash + 1)..separator], path[(separator + 1)..], record.LastModified, record.Attributes, record.Checksum?.Algorithm, record.Checksum?.Type);
     }
 
     private static UploadedPart ToPart(ObjectRecord record) =>

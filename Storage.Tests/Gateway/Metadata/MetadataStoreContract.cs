@@ -61,6 +61,37 @@ public abstract class MetadataStoreContract
     }
 
     [Fact]
+    public async Task A_conditional_commit_applies_only_when_the_version_it_replaces_satisfies_it()
+    {
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        var first = Object("b", "lock");
+        Assert.Null(await store.CommitObjectAsync(first, Now, new WriteCondition(MustNotExist: true, null), default));
+
+        var taken = await Assert.ThrowsAsync<WriteConditionFailedException>(() => store.CommitObjectAsync(Object("b", "lock"), Now, new WriteCondition(true, null), default));
+        Assert.True(taken.KeyExists);
+        var stale = await Assert.ThrowsAsync<WriteConditionFailedException>(() => store.CommitObjectAsync(Object("b", "lock"), Now, new WriteCondition(false, "0123"), default));
+        Assert.True(stale.KeyExists);
+        var gone = await Assert.ThrowsAsync<WriteConditionFailedException>(() => store.CommitObjectAsync(Object("b", "other"), Now, new WriteCondition(false, first.ETag), default));
+        Assert.False(gone.KeyExists);
+        Assert.Equal(first.ETag, (await store.GetObjectAsync("b", "lock", default))!.ETag);
+        Assert.Null(await store.GetObjectAsync("b", "other", default));
+
+        var second = Object("b", "lock");
+        Assert.Equal(first.ETag, (await store.CommitObjectAsync(second, Now, new WriteCondition(false, first.ETag), default))!.ETag);
+        Assert.Equal(second.ETag, (await store.GetObjectAsync("b", "lock", default))!.ETag);
+
+        await store.CreateBucketAsync(new BucketRecord(".parts", Now), default);
+        var part = Object(".parts", "u/1");
+        await store.CommitObjectAsync(part, Now, default);
+        var assembled = Object("b", "lock") with { Segments = [part.Segments[0]] };
+        await Assert.ThrowsAsync<WriteConditionFailedException>(() => store.CommitAssembledObjectAsync(assembled, ".parts", [new AssembledSource("u/1", part.Segments[0].Id)], Now, new WriteCondition(true, null), default));
+        Assert.NotNull(await store.GetObjectAsync(".parts", "u/1", default));
+        Assert.True(await store.CommitAssembledObjectAsync(assembled, ".parts", [new AssembledSource("u/1", part.Segments[0].Id)], Now, new WriteCondition(false, second.ETag), default));
+        Assert.Equal(assembled.ETag, (await store.GetObjectAsync("b", "lock", default))!.ETag);
+    }
+
+    [Fact]
     public async Task An_assembled_commit_takes_over_its_sources_segments_without_reclaiming_or_recounting_them()
     {
         var store = await CreateStoreAsync();

@@ -187,7 +187,9 @@ public sealed class S3SdkTests(S3Gateway gateway) : IClassFixture<S3Gateway>
         using var get = await _s3.GetObjectAsync("objects", "mp/big");
         Assert.Equal("video/test", get.Headers.ContentType);
         Assert.Equal(part1.Concat(part2).Concat(part3).ToArray(), await ReadAllAsync(get.ResponseStream));
-        Assert.Equal("NoSuchUpload", (await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => Complete(upload.UploadId, etags))).ErrorCode);
+
+        // Completing again (an SDK retrying after a lost reply) answers the same result.
+        Assert.Equal(completed.ETag, (await Complete(upload.UploadId, etags)).ETag);
     }
 
     [Fact]
