@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-log() { printf '\n== %s\n' "$*"; }
+log() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
 
 log "Toolchain"
 if ! command -v dotnet >/dev/null 2>&1; then

@@ -143,7 +143,12 @@ public sealed class RemoteTier : IDisposable
         string? token = null;
         do
         {
-            var page = await _s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = prefix, ContinuationToken = token }, cancellationToken);
+            ListObjectsV2Response page;
+            using (Source.StartActivity("remote.list"))
+            {
+                page = await _s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = prefix, ContinuationToken = token }, cancellationToken);
+            }
+
             foreach (var item in page.S3Objects ?? [])
             {
                 yield return (item.Key, item.Size ?? 0);
@@ -154,8 +159,11 @@ public sealed class RemoteTier : IDisposable
         while (token is not null);
     }
 
-    public Task DeleteAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken) =>
-        _s3.DeleteObjectsAsync(new DeleteObjectsRequest { BucketName = _options.Bucket, Objects = [.. keys.Select(k => new KeyVersion { Key = k })], Quiet = true }, cancellationToken);
+    public async Task DeleteAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        using var activity = Source.StartActivity("remote.delete");
+        await _s3.DeleteObjectsAsync(new DeleteObjectsRequest { BucketName = _options.Bucket, Objects = [.. keys.Select(k => new KeyVersion { Key = k })], Quiet = true }, cancellationToken);
+    }
 
     public void Dispose() => _s3.Dispose();
 

@@ -29,6 +29,9 @@ public static class ServeCommand
     {
         var builder = WebApplication.CreateBuilder();
         builder.AddServiceDefaults();
+
+        // As a web project's appsettings would: health probes every few seconds must not write four lines each.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         if (http is not null || string.IsNullOrEmpty(builder.Configuration["urls"]))
         {
             builder.WebHost.UseUrls(http ?? "http://127.0.0.1:0");

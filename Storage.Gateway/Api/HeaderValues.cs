@@ -19,8 +19,14 @@ public static partial class HeaderValues
     /// <summary>No control characters (tab aside): text that can be stored and returned, encoded if need be.</summary>
     public static bool IsText(string value) => !value.Any(c => char.IsControl(c) && c != '\t');
 
-    /// <summary>The value with RFC 2047 encoded words (UTF-8 or ISO-8859-1, B or Q) decoded; anything malformed stays as sent.</summary>
-    public static string DecodeWords(string value) => !value.Contains("=?", StringComparison.Ordinal) ? value : EncodedWord().Replace(value, word =>
+    [GeneratedRegex(@"(?<=\?=)[ \t]+(?==\?)")]
+    private static partial Regex SpaceBetweenWords();
+
+    /// <summary>
+    /// The value with RFC 2047 encoded words (UTF-8 or ISO-8859-1, B or Q) decoded, the white space between adjacent
+    /// words dropped (§6.2); anything malformed stays as sent.
+    /// </summary>
+    public static string DecodeWords(string value) => !value.Contains("=?", StringComparison.Ordinal) ? value : EncodedWord().Replace(SpaceBetweenWords().Replace(value, string.Empty), word =>
     {
         var encoding = word.Groups["charset"].Value.ToUpperInvariant() switch
         {

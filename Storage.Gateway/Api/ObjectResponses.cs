@@ -62,7 +62,7 @@ public static class ObjectResponses
 
     private static void WriteHeaders(HttpResponse response, ObjectRecord record)
     {
-        response.ContentType = record.Attributes.ContentType ?? DefaultContentType;
+        response.ContentType = HeaderValues.EncodeWords(record.Attributes.ContentType ?? DefaultContentType);
         response.Headers.ETag = $"\"{record.ETag}\"";
         response.Headers.LastModified = record.LastModified.ToString("R", CultureInfo.InvariantCulture);
         response.Headers.AcceptRanges = "bytes";

@@ -1,3 +1,5 @@
+using Storage.Gateway.Objects;
+
 namespace Storage.Gateway.Maintenance;
 
 /// <summary>
@@ -28,12 +30,15 @@ public abstract class MaintenanceLoop(TimeSpan interval, TimeProvider time, ILog
                 return;
             }
 
+            // One named trace per pass, with the pass's Redis and node calls inside it (loose, they would be dropped).
+            using var activity = StorageTelemetry.Source.StartActivity($"maintenance {GetType().Name}");
             try
             {
                 await RunScheduledPassAsync(stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ex.GetType().Name);
                 logger.LogWarning(ex, "{Pass} pass failed; retrying next interval", GetType().Name);
             }
         }

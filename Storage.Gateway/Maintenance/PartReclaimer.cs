@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Storage.Gateway.Hosting;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Nodes;
+using Storage.Gateway.Objects;
 
 namespace Storage.Gateway.Maintenance;
 
@@ -49,6 +50,7 @@ public sealed class PartReclaimer(
         using var timer = new PeriodicTimer(options.Value.Maintenance.SweepInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
+            using var activity = StorageTelemetry.Source.StartActivity("maintenance PartReclaimer");
             try
             {
                 var reclaimed = await SweepAsync(stoppingToken);

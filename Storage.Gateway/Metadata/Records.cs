@@ -15,7 +15,20 @@ public sealed record ObjectRecord(
     ObjectAttributes Attributes,
     IReadOnlyList<Segment> Segments,
     ObjectChecksum? Checksum = null,
-    IReadOnlyList<long>? PartSizes = null);
+    IReadOnlyList<long>? PartSizes = null)
+{
+    /// <summary>
+    /// The sizes of a multipart object's parts, null for an object written in one piece. Records written before the
+    /// sizes were kept have one segment per non-empty part, so their segments stand in when the ETag's part count agrees.
+    /// </summary>
+    public IReadOnlyList<long>? Parts() =>
+        PartSizes ?? (ETag.LastIndexOf('-') is var dash and > 0 && int.TryParse(ETag.AsSpan(dash + 1), out var count) && count == Segments.Count
+            ? [.. Segments.Select(s => s.Size)]
+            : null);
+
+    /// <summary>How many parts a multipart object has; null for an object written in one piece.</summary>
+    public int? PartCount() => Parts()?.Count;
+}
 
 /// <summary>
 /// A checksum the client sent and the gateway verified (S3's <c>x-amz-checksum-*</c>): algorithm name as S3

@@ -4,7 +4,10 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Storage.ServiceDefaults.Health;
 
-/// <summary>Writes a health report as JSON so operators see which dependency is failing, not just "Unhealthy".</summary>
+/// <summary>
+/// Writes a health report as JSON so operators see which dependency is failing, not just "Unhealthy": each check's
+/// status and description. Exception text stays in the log (it can name hosts, paths or worse), never in the answer.
+/// </summary>
 public static class HealthResponseWriter
 {
     public static async Task WriteJsonAsync(HttpContext context, HealthReport report)
@@ -22,11 +25,6 @@ public static class HealthResponseWriter
             if (entry.Description is { } description)
             {
                 json.WriteString("description", description);
-            }
-
-            if (entry.Exception is { } exception)
-            {
-                json.WriteString("error", exception.Message);
             }
 
             json.WriteEndObject();

@@ -48,8 +48,8 @@ public sealed partial class DashboardTests
         var dashboard = new Uri(login.GetLeftPart(UriPartial.Authority));
 
         await LogInAsync(page, dashboard, Token(login));
-        await EveryResourceIsRunningAndHealthyAsync(page, topology.Run.NodeCount);
-        await ThePutTraceReachesRedisAndTheNodesAsync(page, dashboard);
+        var replicas = await EveryResourceIsRunningAndHealthyAsync(page, topology.Run.NodeCount);
+        await ThePutTraceReachesRedisAndTheNodesAsync(page, dashboard, replicas);
         await TheWorkerMetricsAreShownAsync(page, dashboard);
     }
 
@@ -76,7 +76,7 @@ public sealed partial class DashboardTests
     }
 
     /// <summary>Each node, Redis, both gateway replicas and the worker: the state column reads exactly "Running" (unhealthy would add "(Unhealthy)").</summary>
-    private static async Task EveryResourceIsRunningAndHealthyAsync(IPage page, int nodeCount)
+    private static async Task<IReadOnlyList<string>> EveryResourceIsRunningAndHealthyAsync(IPage page, int nodeCount)
     {
         string[] names = [.. Enumerable.Range(1, nodeCount).Select(i => $"node{i}"), "redis", "cacheprog"];
         foreach (var name in names)
@@ -89,10 +89,11 @@ public sealed partial class DashboardTests
         await Expect(gateways.Nth(0)).ToHaveTextAsync("Running");
         await Expect(gateways.Nth(1)).ToHaveTextAsync("Running");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = TestArtifacts.PathFor("dashboard-resources.png"), FullPage = true });
+        return [.. (await page.Locator("span.resource-name-text", new PageLocatorOptions { HasTextRegex = new Regex("^gateway-") }).AllInnerTextsAsync()).Select(t => t.Trim())];
     }
 
     /// <summary>The trace of <c>PUT /object/{id}</c> has spans to Redis and to storage nodes, named after their resources.</summary>
-    private static async Task ThePutTraceReachesRedisAndTheNodesAsync(IPage page, Uri dashboard)
+    private static async Task ThePutTraceReachesRedisAndTheNodesAsync(IPage page, Uri dashboard, IReadOnlyList<string> replicas)
     {
         await page.GotoAsync(new Uri(dashboard, "/traces").ToString());
 
@@ -102,6 +103,10 @@ public sealed partial class DashboardTests
         var put = page.Locator("tr.fluent-data-grid-row").Filter(new LocatorFilterOptions { HasTextRegex = PutObjectTrace() }).First;
         await Expect(put).ToBeVisibleAsync();
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = TestArtifacts.PathFor("dashboard-traces.png") });
+
+        // The spans sit under the replica's own resource (its service.instance.id from Aspire), not under a GUID of their own.
+        var row = await put.InnerTextAsync();
+        Assert.True(replicas.Count == 2 && replicas.Any(r => row.Contains(r, StringComparison.Ordinal)), $"The PUT's trace row '{row}' names none of the replicas {string.Join(", ", replicas)}.");
 
         // The grid re-renders as traces stream in, which can swallow a click: click until the detail page opens.
         for (var attempt = 1; ; attempt++)

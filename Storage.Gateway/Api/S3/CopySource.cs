@@ -59,6 +59,7 @@ public sealed class CopySource(ObjectRecord record, ObjectReadResult content) : 
         }
     }
 
+    /// <summary>S3's answer to such a range (a 400, where a GET's unsatisfiable Range is a 416).</summary>
     private static S3Exception OutsideSource(ObjectRecord record) =>
-        new(416, "InvalidRange", string.Create(CultureInfo.InvariantCulture, $"The x-amz-copy-source-range is outside the source's {record.Size} bytes."));
+        S3Exception.InvalidArgument(string.Create(CultureInfo.InvariantCulture, $"Range specified is not valid for source object of size: {record.Size}"));
 }

@@ -56,7 +56,9 @@ public sealed class S3Api(
             context.Operation = operation;
             if (Activity.Current is { } activity)
             {
+                // S3 has no route templates: the operation is the low-cardinality name a route would give.
                 activity.DisplayName = $"S3 {operation}";
+                activity.SetTag("http.route", activity.DisplayName);
                 activity.SetTag("s3.operation", operation);
                 activity.SetTag("s3.bucket", context.Bucket);
 
@@ -147,7 +149,8 @@ public sealed class S3Api(
     /// </summary>
     private void RefuseWhatIsNotImplemented(S3Context context)
     {
-        foreach (var name in context.Request.Headers.Keys)
+        // Presigned URLs may carry request headers as query parameters: they are refused the same way.
+        foreach (var name in context.Request.Headers.Keys.Concat(context.RawQuery.Length > 0 ? context.Request.Query.Keys : []))
         {
             if (name.StartsWith("x-amz-server-side-encryption", StringComparison.OrdinalIgnoreCase)
                 || name.StartsWith("x-amz-copy-source-server-side-encryption", StringComparison.OrdinalIgnoreCase))
@@ -161,6 +164,7 @@ public sealed class S3Api(
             }
 
             if (name.StartsWith("x-amz-object-lock-", StringComparison.OrdinalIgnoreCase)
+                || (name.Equals("x-amz-bucket-object-lock-enabled", StringComparison.OrdinalIgnoreCase) && !string.Equals(context.Header(name), "false", StringComparison.OrdinalIgnoreCase))
                 || name.Equals("x-amz-tagging", StringComparison.OrdinalIgnoreCase)
                 || name.Equals("x-amz-website-redirect-location", StringComparison.OrdinalIgnoreCase))
             {
@@ -170,7 +174,7 @@ public sealed class S3Api(
 
         if (context.Header("x-amz-storage-class") is { } storageClass && storageClass != "STANDARD")
         {
-            throw S3Exception.NotImplemented($"The storage class '{storageClass}' (every object is STANDARD: erasure-coded across the nodes)");
+            throw S3Exception.NotImplemented("A storage class other than STANDARD (every object is erasure-coded across the nodes)");
         }
 
         if (context.Header("x-amz-acl") is { } acl)
@@ -178,7 +182,7 @@ public sealed class S3Api(
             var publicBucket = context.Bucket is { } bucket && options.Value.S3.PublicReadBuckets.Contains(bucket);
             if (!(CannedAclsWithoutEffect.Contains(acl) || (acl == "public-read" && publicBucket)))
             {
-                throw S3Exception.NotImplemented($"The canned ACL '{acl}' (buckets are private; public read is the S3:PublicReadBuckets setting)");
+                throw S3Exception.NotImplemented("This canned ACL (buckets are private; public read is the S3:PublicReadBuckets setting)");
             }
         }
     }
@@ -224,7 +228,7 @@ public sealed class S3Api(
         }
         else
         {
-            logger.LogInformation("S3 {Operation} {Resource} refused ({RequestId}): {Code} {Message}", context.Operation, context.Resource, context.RequestId, error.Code, error.Message);
+            logger.LogDebug("S3 {Operation} {Resource} refused ({RequestId}): {Code} {Message}", context.Operation, context.Resource, context.RequestId, error.Code, error.Message);
         }
 
         if (context.Response.HasStarted)

@@ -7,7 +7,7 @@ using Storage.Gateway.Objects.Multipart;
 namespace Storage.Gateway.Api.S3;
 
 /// <summary>CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.</summary>
-public sealed partial class S3MultipartOperations(MultipartUploads uploads, ObjectStore store, S3BucketOperations buckets)
+public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore store, S3BucketOperations buckets)
 {
     private const int MaxListed = 1000;
     private const int MaxCompleteDocumentBytes = 4 * 1024 * 1024;
@@ -35,6 +35,11 @@ public sealed partial class S3MultipartOperations(MultipartUploads uploads, Obje
         if (type == ObjectChecksum.FullObject && algorithm is "SHA1" or "SHA256")
         {
             throw S3Exception.InvalidRequest($"The FULL_OBJECT checksum type is defined for the CRC algorithms only, not {algorithm}.");
+        }
+
+        if (type == ObjectChecksum.Composite && algorithm == "CRC64NVME")
+        {
+            throw S3Exception.InvalidRequest("CRC64NVME is a FULL_OBJECT checksum only.");
         }
 
         // S3's defaults: CRC-64/NVME is always a full-object checksum, the others composite.
@@ -115,7 +120,7 @@ public sealed partial class S3MultipartOperations(MultipartUploads uploads, Obje
         ObjectRecord completed;
         try
         {
-            completed = await uploads.CompleteAsync(upload, requested, ExpectedChecksum(context), condition, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
+            completed = await uploads.CompleteAsync(upload, requested, ExpectedChecksum(context, upload), condition, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
         }
         catch (MultipartCompletionException ex)
         {
@@ -226,9 +231,9 @@ public sealed partial class S3MultipartOperations(MultipartUploads uploads, Obje
 
     /// <summary>
     /// The whole object's checksum a Complete carries in <c>x-amz-checksum-*</c> (it describes the object, not the
-    /// request's XML), with its type from <c>x-amz-checksum-type</c> or, without one, from the value's "-N" suffix.
+    /// request's XML). Its type is the upload's, fixed when it was created; a different <c>x-amz-checksum-type</c> is refused.
     /// </summary>
-    private static ObjectChecksum? ExpectedChecksum(S3Context context)
+    private static ObjectChecksum? ExpectedChecksum(S3Context context, MultipartUpload upload)
     {
         var sent = PayloadChecksum.Algorithms.Where(a => context.Request.Headers.ContainsKey(PayloadChecksum.HeaderFor(a))).ToArray();
         if (sent.Length == 0)
@@ -241,16 +246,18 @@ public sealed partial class S3MultipartOperations(MultipartUploads uploads, Obje
             throw S3Exception.InvalidRequest("Expecting a single x-amz-checksum- header; multiple checksum types are not allowed.");
         }
 
-        var value = context.Header(PayloadChecksum.HeaderFor(sent[0]))!.Trim();
-        var type = context.Header("x-amz-checksum-type")?.ToUpperInvariant()
-            ?? (CompositeSuffix().IsMatch(value) ? ObjectChecksum.Composite : ObjectChecksum.FullObject);
-        return type is ObjectChecksum.Composite or ObjectChecksum.FullObject
-            ? new ObjectChecksum(sent[0], value, type)
-            : throw S3Exception.InvalidArgument("x-amz-checksum-type must be COMPOSITE or FULL_OBJECT.");
-    }
+        if (upload.ChecksumAlgorithm != sent[0] || upload.ChecksumType is not { } type)
+        {
+            throw S3Exception.InvalidRequest($"The upload was created with {(upload.ChecksumAlgorithm is { } algorithm ? $"the {algorithm} checksum algorithm" : "no checksum algorithm")}; a {sent[0]} checksum of the object cannot be verified.");
+        }
 
-    [System.Text.RegularExpressions.GeneratedRegex("-[0-9]+$")]
-    private static partial System.Text.RegularExpressions.Regex CompositeSuffix();
+        if (context.Header("x-amz-checksum-type") is { } header && !header.Equals(type, StringComparison.OrdinalIgnoreCase))
+        {
+            throw S3Exception.InvalidRequest($"The upload's checksum type is {type}, fixed when it was created.");
+        }
+
+        return new ObjectChecksum(sent[0], context.Header(PayloadChecksum.HeaderFor(sent[0]))!.Trim(), type);
+    }
 
     private static async Task<System.Xml.Linq.XElement> ReadDocumentAsync(S3Context context)
     {

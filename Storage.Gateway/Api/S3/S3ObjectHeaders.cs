@@ -95,9 +95,9 @@ public static class S3ObjectHeaders
             }
         }
 
-        if (record.PartSizes is { } parts)
+        if (context.Query("partNumber") is not null && record.PartCount() is { } parts)
         {
-            headers["x-amz-mp-parts-count"] = parts.Count.ToString(CultureInfo.InvariantCulture);
+            headers["x-amz-mp-parts-count"] = parts.ToString(CultureInfo.InvariantCulture);
         }
 
         if (wholeObject && record.Checksum is { } checksum && string.Equals(context.Header("x-amz-checksum-mode"), "ENABLED", StringComparison.OrdinalIgnoreCase))
@@ -133,9 +133,9 @@ public static class S3ObjectHeaders
             throw S3Exception.NotImplemented("If-None-Match with an ETag on a write (only '*' is defined for writes)");
         }
 
-        if (match.Contains(',', StringComparison.Ordinal) || match == "*")
+        if (match.Contains(',', StringComparison.Ordinal) || match == "*" || (match.Length > 0 && noneMatch.Length > 0))
         {
-            throw S3Exception.NotImplemented("If-Match with several ETags or '*' on a write");
+            throw S3Exception.NotImplemented("If-Match with several ETags or '*', or together with If-None-Match, on a write");
         }
 
         return new WriteCondition(noneMatch.Length > 0, match.Length > 0 ? match.Trim('"') : null);
@@ -175,6 +175,9 @@ public static class S3ObjectHeaders
     /// <summary>A response-* query parameter of a (presigned) GET, which must be text a header can carry.</summary>
     private static string? Override(S3Context context, string parameter) =>
         context.RawQuery.Length == 0 || context.Query(parameter) is not { } value ? null
+
+        // Anyone could otherwise make a public object render as HTML on this origin; S3 refuses it alike.
+        : context.Signing is null ? throw S3Exception.InvalidRequest("Request specific response headers cannot be used for anonymous GET requests.")
         : HeaderValues.IsText(value) ? value
         : throw S3Exception.InvalidArgument($"{parameter} contains control characters.");
 

@@ -44,9 +44,15 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
         S3ObjectHeaders.Write(context, record, wholeObject: range is null);
         if (headOnly)
         {
-            // A HEAD describes what the same GET would send: a part or range answers 206 with its length.
-            if (range?.Resolve(record.Size) is var (offset, length))
+            // A HEAD describes what the same GET would send: a part or range answers 206 with its length, or 416.
+            if (range is { } requested)
             {
+                if (requested.Resolve(record.Size) is not var (offset, length))
+                {
+                    context.Response.Headers.ContentRange = $"bytes */{record.Size}";
+                    throw new S3Exception(416, "InvalidRange", "The requested range is not satisfiable.");
+                }
+
                 context.Response.StatusCode = StatusCodes.Status206PartialContent;
                 context.Response.Headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes {offset}-{offset + length - 1}/{record.Size}");
                 context.Response.ContentLength = length;
@@ -133,6 +139,7 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
     public async Task CopyObjectAsync(S3Context context)
     {
         var (bucket, key) = Target(context);
+        var condition = await WriteConditionAsync(context, store, bucket, key);
         var source = await CopySource.OpenAsync(context, store, range: null);
         await using (source)
         {
@@ -152,7 +159,7 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
 
             // The bytes are identical, so a whole-object checksum still holds; a composite one described the parts.
             var checksum = source.Record.Checksum is { Type: ObjectChecksum.FullObject } full ? full : null;
-            var record = await store.CommitAsync(bucket, key, written, attributes, checksum, context.Aborted);
+            var record = await store.CommitAsync(bucket, key, written, attributes, checksum, condition, context.Aborted);
             await S3Xml.WriteAsync(context.Response, S3Xml.Element("CopyObjectResult", S3Xml.Element("ETag", $"\"{record.ETag}\""), S3Xml.Element("LastModified", S3Xml.Timestamp(record.LastModified))), context.Aborted);
         }
     }
@@ -196,13 +203,14 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
     {
         if (context.Query("partNumber") is { } partText)
         {
-            var parts = record.PartSizes ?? [record.Size];
+            // An object written in one piece is its only part, answered as a part too (206), as S3 does.
+            var parts = record.Parts() ?? [record.Size];
             if (!int.TryParse(partText, NumberStyles.None, CultureInfo.InvariantCulture, out var part) || part < 1 || part > parts.Count)
             {
                 throw new S3Exception(416, "InvalidPartNumber", "The requested partnumber is not satisfiable.");
             }
 
-            if (record.PartSizes is null)
+            if (record.Size == 0)
             {
                 return null;
             }

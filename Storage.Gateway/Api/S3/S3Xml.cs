@@ -9,7 +9,8 @@ public static class S3Xml
 {
     public static readonly XNamespace Ns = "http://s3.amazonaws.com/doc/2006-03-01/";
 
-    private static readonly XmlWriterSettings WriterSettings = new() { Async = true, Encoding = new System.Text.UTF8Encoding(false), Indent = false };
+    /// <summary>Keys and prefixes may hold characters XML 1.0 cannot carry (U+0001): written as character references, as S3 does, not refused.</summary>
+    private static readonly XmlWriterSettings WriterSettings = new() { Async = true, Encoding = new System.Text.UTF8Encoding(false), Indent = false, CheckCharacters = false };
 
     public static XElement Element(string name, params object?[] content) => new(Ns + name, content);
 

@@ -10,7 +10,8 @@ using Storage.Gateway.Objects;
 namespace Storage.Gateway.Metadata.Redis;
 
 /// <summary>
-/// One multiplexed, pipelined connection to Redis (the job StackExchange.Redis does, which the mirror lacks).
+/// One multiplexed, pipelined connection to Redis: the job StackExchange.Redis does, written when no Redis package
+/// was served; StackExchange.Redis is served now and is to replace it (docs/architecture.md).
 /// Callers from any thread queue commands; a writer loop drains everything queued into one flush; a reader
 /// loop matches replies to commands in order. A broken connection fails the commands in flight with
 /// <see cref="RedisConnectionException"/> and is re-established, with back-off, by the next command.

@@ -8,7 +8,8 @@ namespace Storage.Gateway.Objects.Integrity;
 /// <summary>
 /// A reflected CRC of up to 64 bits (CRC-32, CRC-64/NVME: the checksums S3 clients send), computed by
 /// carry-less-multiply folding four 128-bit lanes at a time where the CPU has PCLMULQDQ, bytewise by table
-/// elsewhere and for tails. System.IO.Hashing, which has both, is not on the package mirror.
+/// elsewhere and for tails. Written when System.IO.Hashing was not served; whether its kernels replace these is
+/// decided by a same-run benchmark (docs/architecture.md).
 /// </summary>
 /// <remarks>
 /// Folding keeps a 128-bit value congruent (mod P) to the message read so far; the table then reduces those

@@ -142,7 +142,19 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
             }
         }
 
-        var uploaded = (await AllPartsAsync(upload.UploadId, cancellationToken)).ToDictionary(p => p.Number);
+        // A Complete that committed but was cut off before its bookkeeping (the client gone, the process killed):
+        // the object with this part list's ETag is there, so finish the bookkeeping and answer as the first did.
+        if (requested.All(p => IsHexMd5(p.ETag.Trim('"')))
+            && await metadata.GetObjectAsync(upload.Bucket, upload.Key, cancellationToken) is { } current
+            && current.LastModified >= upload.Initiated
+            && current.ETag == MultipartETag([.. requested.Select(p => new UploadedPart(p.Number, 0, p.ETag.Trim('"').ToLowerInvariant(), default, null))]))
+        {
+            await FinishAsync(upload, current);
+            return current;
+        }
+
+        var partRecords = (await AllPartRecordsAsync(upload.UploadId, cancellationToken)).ToDictionary(r => ToPart(r).Number);
+        var uploaded = partRecords.Values.Select(ToPart).ToDictionary(p => p.Number);
         var chosen = new List<UploadedPart>(requested.Count);
         foreach (var (index, want) in requested.Index())
         {
@@ -160,7 +172,7 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
             chosen.Add(part);
         }
 
-        var checksum = ObjectChecksumOf(upload.ChecksumAlgorithm, expected?.Type ?? upload.ChecksumType, chosen);
+        var checksum = ObjectChecksumOf(upload.ChecksumAlgorithm, upload.ChecksumType, chosen);
         if (expected is not null)
         {
             if (checksum is null || checksum.Algorithm != expected.Algorithm)
@@ -175,12 +187,8 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
             }
         }
 
-        var partRecords = new List<ObjectRecord>(chosen.Count);
-        foreach (var part in chosen)
-        {
-            partRecords.Add((await metadata.GetObjectAsync(Bucket, PartKey(upload.UploadId, part.Number), cancellationToken))!);
-        }
-
+        // The records validated above, not fresh reads: a part re-uploaded meanwhile fails the commit's check instead.
+        var chosenRecords = chosen.Select(p => partRecords[p.Number]).ToList();
         var record = new ObjectRecord(
             upload.Bucket,
             upload.Key,
@@ -188,26 +196,35 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
             MultipartETag(chosen),
             time.GetUtcNow(),
             upload.Attributes,
-            [.. partRecords.SelectMany(r => r.Segments)],
+            [.. chosenRecords.SelectMany(r => r.Segments)],
             checksum,
             [.. chosen.Select(p => p.Size)]);
-        var sources = partRecords.Select(r => new AssembledSource(r.Key, r.Segments.Count > 0 ? r.Segments[0].Id : null)).ToArray();
+        var sources = chosenRecords.Select(r => new AssembledSource(r.Key, r.Segments.Count > 0 ? r.Segments[0].Id : null)).ToArray();
         if (!await store.CommitAssembledAsync(record, Bucket, sources, condition, cancellationToken))
         {
             throw new MultipartCompletionException(CompletionProblem.InvalidPart, "A part was replaced or the upload was aborted while completing; list the parts and try again.");
         }
 
-        foreach (var unused in uploaded.Values.ExceptBy(chosen.Select(p => p.Number), p => p.Number))
+        await FinishAsync(upload, record);
+        return record;
+    }
+
+    /// <summary>
+    /// After the commit: remember the result (a retried Complete finds it once the upload is gone), release the parts
+    /// not listed (the commit removed the listed ones), drop the upload. Not cancellable: the object is committed, and a client that hung up must not
+    /// leave this half done (a retry would still find it, through the object's ETag, but the parts would linger).
+    /// </summary>
+    private async Task FinishAsync(MultipartUpload upload, ObjectRecord completed)
+    {
+        var completion = new ObjectRecord(Bucket, CompletedKey(upload.Bucket, upload.Key, upload.UploadId), completed.Size, completed.ETag, completed.LastModified,
+            ObjectAttributes.None, [], completed.Checksum);
+        await metadata.CommitObjectAsync(completion, time.GetUtcNow(), CancellationToken.None);
+        foreach (var part in await AllPartsAsync(upload.UploadId, CancellationToken.None))
         {
-            await store.DeleteAsync(Bucket, PartKey(upload.UploadId, unused.Number), cancellationToken);
+            await store.DeleteAsync(Bucket, PartKey(upload.UploadId, part.Number), CancellationToken.None);
         }
 
-        // Remembered before the upload goes, so a retry always finds one or the other.
-        var completion = new ObjectRecord(Bucket, CompletedKey(upload.Bucket, upload.Key, upload.UploadId), record.Size, record.ETag, record.LastModified,
-            ObjectAttributes.None, [], record.Checksum);
-        await metadata.CommitObjectAsync(completion, time.GetUtcNow(), cancellationToken);
-        await metadata.DeleteObjectAsync(Bucket, UploadKey(upload.Bucket, upload.Key, upload.UploadId), time.GetUtcNow(), cancellationToken);
-        return record;
+        await metadata.DeleteObjectAsync(Bucket, UploadKey(upload.Bucket, upload.Key, upload.UploadId), time.GetUtcNow(), CancellationToken.None);
     }
 
     /// <summary>
@@ -309,16 +326,19 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
         return Convert.ToHexStringLower(md5.GetHashAndReset()) + "-" + parts.Count.ToString(CultureInfo.InvariantCulture);
     }
 
-    private async Task<List<UploadedPart>> AllPartsAsync(string uploadId, CancellationToken cancellationToken)
+    private async Task<List<UploadedPart>> AllPartsAsync(string uploadId, CancellationToken cancellationToken) =>
+        [.. (await AllPartRecordsAsync(uploadId, cancellationToken)).Select(ToPart)];
+
+    private async Task<List<ObjectRecord>> AllPartRecordsAsync(string uploadId, CancellationToken cancellationToken)
     {
-        var parts = new List<UploadedPart>();
+        var records = new List<ObjectRecord>();
         while (true)
         {
-            var page = await ListPartsAsync(uploadId, parts.Count > 0 ? parts[^1].Number : 0, 1000, cancellationToken);
-            parts.AddRange(page);
+            var page = await metadata.ListObjectsAsync(Bucket, $"{PartPrefix}{uploadId}/", records.Count > 0 ? records[^1].Key : null, 1000, cancellationToken);
+            records.AddRange(page);
             if (page.Count < 1000)
             {
-                return parts;
+                return records;
             }
         }
     }

@@ -50,7 +50,8 @@ public sealed class HealingTests : IAsyncDisposable
         await gateway.Service<NodeMonitor>().RefreshAsync(default);
 
         var report = await (await gateway.Client.PostAsync("/admin/heal", null)).Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal(expected.Length, report.GetProperty("partsMissing").GetInt64());
+        // The monitor also wakes the background healer, which may have rebuilt some parts before this pass looked.
+        Assert.InRange(report.GetProperty("partsMissing").GetInt64(), 1, expected.Length);
         Assert.Contains("n4", report.GetProperty("nodesVerified").EnumerateArray().Select(n => n.GetString()));
         Assert.Equal(expected, PartFiles("n4").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
         await AssertFullyProtectedAsync(gateway, lostNodes: []);
