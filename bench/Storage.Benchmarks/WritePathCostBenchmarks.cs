@@ -6,7 +6,8 @@ namespace Storage.Benchmarks;
 /// <summary>
 /// What every byte of a PUT costs besides erasure coding, on one core: MD5 (the S3 ETag; inherently
 /// sequential), CRC-32C (per-block checksums), and what S3 clients may add: SHA-256 (signed payloads and chunks),
-/// CRC-32 and CRC-64/NVME (flexible checksums, carry-less folding), against a plain memory copy of one 1.5 MiB stripe.
+/// CRC-32 and CRC-64/NVME (flexible checksums, carry-less folding), against a plain memory copy of one 1.5 MiB stripe;
+/// and System.IO.Hashing's CRC-32, CRC-32C and CRC-64/NVME beside the gateway's own kernels, to choose between them.
 /// </summary>
 [Config(typeof(Config))]
 public class WritePathCostBenchmarks
@@ -15,9 +16,20 @@ public class WritePathCostBenchmarks
     private readonly byte[] _stripe = new byte[StripeBytes];
     private readonly byte[] _copy = new byte[StripeBytes];
     private readonly IncrementalHash _md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+    private readonly System.IO.Hashing.Crc32 _platformCrc32C = new(System.IO.Hashing.Crc32ParameterSet.Crc32C);
+    private readonly System.IO.Hashing.Crc64 _platformCrc64Nvme = new(System.IO.Hashing.Crc64ParameterSet.Nvme);
 
     [GlobalSetup]
-    public void Setup() => new Random(7).NextBytes(_stripe);
+    public void Setup()
+    {
+        new Random(7).NextBytes(_stripe);
+
+        // Compared only if they compute the same values.
+        if (PlatformCrc32C() != Storage.Gateway.Objects.Integrity.Crc32C.Compute(_stripe) || PlatformCrc64Nvme() != Crc64Nvme() || PlatformCrc32() != Crc32())
+        {
+            throw new InvalidOperationException("System.IO.Hashing and the gateway's kernels disagree.");
+        }
+    }
 
     [GlobalCleanup]
     public void Cleanup() => _md5.Dispose();
@@ -46,6 +58,25 @@ public class WritePathCostBenchmarks
 
     [Benchmark]
     public byte[] Sha256() => SHA256.HashData(_stripe);
+
+    [Benchmark]
+    public uint PlatformCrc32() => System.IO.Hashing.Crc32.HashToUInt32(_stripe);
+
+    [Benchmark]
+    public uint PlatformCrc32C()
+    {
+        _platformCrc32C.Reset();
+        _platformCrc32C.Append(_stripe);
+        return _platformCrc32C.GetCurrentHashAsUInt32();
+    }
+
+    [Benchmark]
+    public ulong PlatformCrc64Nvme()
+    {
+        _platformCrc64Nvme.Reset();
+        _platformCrc64Nvme.Append(_stripe);
+        return _platformCrc64Nvme.GetCurrentHashAsUInt64();
+    }
 
     private sealed class Config() : ThroughputConfig(new ThroughputColumn(
         "MB/s",

@@ -8,7 +8,7 @@ namespace Storage.Gateway.Objects.Integrity;
 /// CRC-32C (Castagnoli), the per-block checksum of every stored part: carry-less folding where the CPU has
 /// PCLMULQDQ (16 GB/s here, against 11 GB/s for the SSE4.2 <c>crc32</c> instruction, whose 3-cycle latency one
 /// dependency chain cannot hide), the instruction for short inputs, ARM's instruction, a table elsewhere.
-/// Written when System.IO.Hashing was not served (see docs/architecture.md).
+/// Kept over System.IO.Hashing 11, which ran at 0.84× of this in one benchmark run (docs/benchmarks.md).
 /// </summary>
 public static class Crc32C
 {
