@@ -36,7 +36,8 @@ public static class ClusterBenchmark
         return report.ToString();
     }
 
-    private static async Task<string> ListingAsync()
+    /// <summary>Listing pages from a 100,000-key bucket, Redis and SQLite (also the "listing" scenario on its own).</summary>
+    public static async Task<string> ListingAsync()
     {
         await using var redisServer = await RedisServer.StartAsync();
         await using var redis = new RedisConnection(RedisOptions.Parse(redisServer.ConnectionString), NullLogger.Instance);
