@@ -91,6 +91,16 @@ public sealed class PartRepairer(
             return true;
         }
 
+        // A part's key is fixed by its segment and shard, so another pass that repaired the same part onto the same node
+        // (two replicas when a lease lapsed during a Redis outage) wrote this very file and switched metadata to it:
+        // deleting "our" copy would delete theirs, leaving metadata naming a part the node no longer holds.
+        var current = await metadata.GetObjectAsync(record.Bucket, record.Key, cancellationToken);
+        if (current?.Segments.FirstOrDefault(s => s.Id == segment.Id) is { } now && now.Nodes[shard] == targetNode)
+        {
+            logger.LogDebug("Part {Shard} of {Bucket}/{Key} was installed on {Node} by another pass meanwhile; keeping it", shard, record.Bucket, record.Key, targetNode);
+            return false;
+        }
+
         logger.LogDebug("Object {Bucket}/{Key} changed while its part {Shard} was repaired; discarding the copy", record.Bucket, record.Key, shard);
         await PartUpload.DeleteQuietlyAsync(target, key, logger);
         return false;
