@@ -58,6 +58,13 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
     public async Task UploadPartAsync(S3Context context)
     {
         var (upload, number) = await PartTargetAsync(context);
+
+        // A part checksummed otherwise than its upload could not make the object's checksum, which would then be missing.
+        if (upload.ChecksumAlgorithm is { } expected && S3Payload.AnnouncedChecksum(context) is { } sent && sent != expected)
+        {
+            throw S3Exception.InvalidRequest($"Checksum Type mismatch occurred, expected checksum Type: {expected.ToLowerInvariant()}, actual checksum Type: {sent.ToLowerInvariant()}");
+        }
+
         using var payload = S3Payload.Open(context);
         var written = await store.WriteAsync(MultipartUploads.Bucket, $"{upload.UploadId}/{number}", payload.Stream, payload.Length, payload.ContentMd5, context.Aborted);
         var part = await uploads.PutPartAsync(upload, number, written, payload.VerifiedChecksum, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
@@ -80,10 +87,15 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
         }
 
         await using var source = await CopySource.OpenAsync(context, store, range);
-        var written = await store.WriteAsync(MultipartUploads.Bucket, $"{upload.UploadId}/{number}", source.Content.Content, source.Content.Length, expectedMd5: null, context.Aborted);
-        var part = await uploads.PutPartAsync(upload, number, written, checksum: null, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
+
+        // An upload with a checksum algorithm needs every part's checksum, copied ones too: computed on the way.
+        using var checksummed = upload.ChecksumAlgorithm is { } algorithm ? new ChecksummingStream(source.Content.Content, PayloadChecksum.Create(algorithm)!) : null;
+        var written = await store.WriteAsync(MultipartUploads.Bucket, $"{upload.UploadId}/{number}", checksummed ?? source.Content.Content, source.Content.Length, expectedMd5: null, context.Aborted);
+        var part = await uploads.PutPartAsync(upload, number, written, checksummed?.Result, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
         await S3Xml.WriteAsync(context.Response, S3Xml.Element("CopyPartResult",
-            S3Xml.Element("ETag", $"\"{part.ETag}\""), S3Xml.Element("LastModified", S3Xml.Timestamp(part.LastModified))), context.Aborted);
+            S3Xml.Element("ETag", $"\"{part.ETag}\""),
+            S3Xml.Element("LastModified", S3Xml.Timestamp(part.LastModified)),
+            part.Checksum is { } sum ? S3Xml.Element("Checksum" + sum.Algorithm, sum.Value) : null), context.Aborted);
     }
 
     public async Task CompleteAsync(S3Context context)

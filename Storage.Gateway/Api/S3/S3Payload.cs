@@ -101,6 +101,13 @@ public sealed partial class S3Payload : IDisposable
         }
     }
 
+    /// <summary>The algorithm of the body checksum the request announces (a header, or the trailer it names), if any.</summary>
+    public static string? AnnouncedChecksum(S3Context context)
+    {
+        var trailer = context.Header("x-amz-trailer")?.Trim().ToLowerInvariant();
+        return PayloadChecksum.Algorithms.FirstOrDefault(a => context.Request.Headers.ContainsKey(PayloadChecksum.HeaderFor(a)) || PayloadChecksum.HeaderFor(a) == trailer);
+    }
+
     private void AddChecksum(S3Context context)
     {
         var headers = PayloadChecksum.Algorithms.Where(a => context.Request.Headers.ContainsKey(PayloadChecksum.HeaderFor(a))).ToArray();

@@ -297,6 +297,33 @@ public sealed class S3CorrectnessTests(S3Gateway gateway) : IClassFixture<S3Gate
     }
 
     [Fact]
+    public async Task Copied_parts_get_the_uploads_checksum_and_parts_of_another_algorithm_are_refused()
+    {
+        var source = TestData.Bytes(6 * 1024 * 1024, 12);
+        await _s3.PutObjectAsync(new PutObjectRequest { BucketName = "objects", Key = "sums/copy-source", InputStream = new MemoryStream(source) });
+        var upload = await _s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = "objects", Key = "sums/copied", ChecksumAlgorithm = ChecksumAlgorithm.CRC32 });
+        var copied = await _s3.CopyPartAsync(new CopyPartRequest
+        {
+            SourceBucket = "objects", SourceKey = "sums/copy-source", DestinationBucket = "objects", DestinationKey = "sums/copied", UploadId = upload.UploadId, PartNumber = 1,
+        });
+        using var crc32 = Storage.Gateway.Objects.Integrity.PayloadChecksum.Create("CRC32")!;
+        crc32.Append(source);
+        Assert.Equal(crc32.GetBase64(), copied.ChecksumCRC32);
+
+        var other = await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => _s3.UploadPartAsync(new UploadPartRequest
+        {
+            BucketName = "objects", Key = "sums/copied", UploadId = upload.UploadId, PartNumber = 2, InputStream = new MemoryStream([1, 2, 3]), ChecksumAlgorithm = ChecksumAlgorithm.SHA256,
+        }));
+        Assert.Equal(("InvalidRequest", HttpStatusCode.BadRequest), (other.ErrorCode, other.StatusCode));
+
+        var done = await _s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+        {
+            BucketName = "objects", Key = "sums/copied", UploadId = upload.UploadId, PartETags = [new PartETag { PartNumber = 1, ETag = copied.ETag, ChecksumCRC32 = copied.ChecksumCRC32 }],
+        });
+        Assert.EndsWith("-1", done.ChecksumCRC32, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Canned_acls_post_uploads_and_grants_that_cannot_be_honoured_are_refused()
     {
         await _s3.PutObjectAsync(new PutObjectRequest { BucketName = "objects", Key = "acl/private", ContentBody = "x", CannedACL = S3CannedACL.Private });
