@@ -304,7 +304,12 @@ public sealed class S3CorrectnessTests(S3Gateway gateway) : IClassFixture<S3Gate
         var upload = await _s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = "objects", Key = "sums/copied", ChecksumAlgorithm = ChecksumAlgorithm.CRC32 });
         var copied = await _s3.CopyPartAsync(new CopyPartRequest
         {
-            SourceBucket = "objects", SourceKey = "sums/copy-source", DestinationBucket = "objects", DestinationKey = "sums/copied", UploadId = upload.UploadId, PartNumber = 1,
+            SourceBucket = "objects",
+            SourceKey = "sums/copy-source",
+            DestinationBucket = "objects",
+            DestinationKey = "sums/copied",
+            UploadId = upload.UploadId,
+            PartNumber = 1,
         });
         using var crc32 = Storage.Gateway.Objects.Integrity.PayloadChecksum.Create("CRC32")!;
         crc32.Append(source);
@@ -312,13 +317,21 @@ public sealed class S3CorrectnessTests(S3Gateway gateway) : IClassFixture<S3Gate
 
         var other = await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => _s3.UploadPartAsync(new UploadPartRequest
         {
-            BucketName = "objects", Key = "sums/copied", UploadId = upload.UploadId, PartNumber = 2, InputStream = new MemoryStream([1, 2, 3]), ChecksumAlgorithm = ChecksumAlgorithm.SHA256,
+            BucketName = "objects",
+            Key = "sums/copied",
+            UploadId = upload.UploadId,
+            PartNumber = 2,
+            InputStream = new MemoryStream([1, 2, 3]),
+            ChecksumAlgorithm = ChecksumAlgorithm.SHA256,
         }));
         Assert.Equal(("InvalidRequest", HttpStatusCode.BadRequest), (other.ErrorCode, other.StatusCode));
 
         var done = await _s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
         {
-            BucketName = "objects", Key = "sums/copied", UploadId = upload.UploadId, PartETags = [new PartETag { PartNumber = 1, ETag = copied.ETag, ChecksumCRC32 = copied.ChecksumCRC32 }],
+            BucketName = "objects",
+            Key = "sums/copied",
+            UploadId = upload.UploadId,
+            PartETags = [new PartETag { PartNumber = 1, ETag = copied.ETag, ChecksumCRC32 = copied.ChecksumCRC32 }],
         });
         Assert.EndsWith("-1", done.ChecksumCRC32, StringComparison.Ordinal);
     }
