@@ -153,14 +153,30 @@ public static class StandInImages
     public static Task EnsureBuiltAsync() =>
         CommandLine.RunCheckedAsync(Path.Combine(Repository.Root, ".ci", "stand-ins", "build-images.sh"), [], NoEnvironment, TimeSpan.FromMinutes(5));
 
-    /// <summary>Removes the named volumes a run with this prefix created (the AppHost keeps them across its restarts, as it should).</summary>
+    /// <summary>
+    /// Removes the named volumes a run with this prefix created (the AppHost keeps them across its restarts, as it
+    /// should). The orchestrator removes its containers just after the app stops, so a volume may still be in use for
+    /// a few seconds: removal is retried until then.
+    /// </summary>
     public static async Task RemoveVolumesAsync(string prefix)
     {
         var volumes = await CommandLine.RunCheckedAsync("docker", ["volume", "ls", "--quiet", "--filter", $"name={prefix}"], NoEnvironment, TimeSpan.FromMinutes(1));
         var names = volumes.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (names.Length > 0)
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (names.Length > 0)
         {
-            await CommandLine.RunCheckedAsync("docker", ["volume", "rm", "--force", .. names], NoEnvironment, TimeSpan.FromMinutes(1));
+            var (exitCode, output) = await CommandLine.RunAsync("docker", ["volume", "rm", "--force", .. names], NoEnvironment, TimeSpan.FromMinutes(1));
+            if (exitCode == 0)
+            {
+                return;
+            }
+
+            if (!output.Contains("volume is in use", StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"docker volume rm {string.Join(' ', names)} exited with {exitCode}: {output}");
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1));
         }
     }
 }
