@@ -263,31 +263,23 @@ public sealed class S3CorrectnessTests(S3Gateway gateway) : IClassFixture<S3Gate
     {
         await _s3.PutObjectAsync(new PutObjectRequest { BucketName = "objects", Key = "small-source", ContentBody = "0123456789" });
         var upload = await _s3.InitiateMultipartUploadAsync("objects", "assembled");
-        var outside = await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => _s3.CopyPartAsync(new CopyPartRequest
+        CopyPartRequest Copy(int number, long first, long last) => new()
         {
             SourceBucket = "objects",
             SourceKey = "small-source",
             DestinationBucket = "objects",
             DestinationKey = "assembled",
             UploadId = upload.UploadId,
-            PartNumber = 1,
-            FirstByte = 0,
-            LastByte = 10,
-        }));
+            PartNumber = number,
+            FirstByte = first,
+            LastByte = last,
+        };
+
+        var outside = await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => _s3.CopyPartAsync(Copy(1, 0, 10)));
         Assert.Equal(("InvalidArgument", HttpStatusCode.BadRequest), (outside.ErrorCode, outside.StatusCode));
 
         var first = await _s3.UploadPartAsync(new UploadPartRequest { BucketName = "objects", Key = "assembled", UploadId = upload.UploadId, PartNumber = 1, InputStream = new MemoryStream(TestData.Bytes(5 * 1024 * 1024, 3)) });
-        var second = await _s3.CopyPartAsync(new CopyPartRequest
-        {
-            SourceBucket = "objects",
-            SourceKey = "small-source",
-            DestinationBucket = "objects",
-            DestinationKey = "assembled",
-            UploadId = upload.UploadId,
-            PartNumber = 2,
-            FirstByte = 2,
-            LastByte = 9,
-        });
+        var second = await _s3.CopyPartAsync(Copy(2, 2, 9));
         await _s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest { BucketName = "objects", Key = "assembled", UploadId = upload.UploadId, PartETags = [new PartETag(1, first.ETag), new PartETag(2, second.ETag)] });
 
         var head = await _s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = "objects", Key = "assembled", PartNumber = 2 });
