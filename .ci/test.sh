@@ -51,7 +51,8 @@ fi
 /usr/lib/go-1.27/bin/go version
 aws --version
 s3cmd --version
-rclone --version | head -1
+# sed, not head: head exits after one line, the writer gets SIGPIPE and pipefail fails the run (exit 141).
+rclone --version | sed -n 1p
 echo "boto3 $(python3 -c 'import boto3; print(boto3.__version__)')"
 if [ ! -x .tools/node_modules/.bin/s3rver ]; then
   echo "Installing s3rver 3.7.1 into .tools/"
@@ -59,7 +60,7 @@ if [ ! -x .tools/node_modules/.bin/s3rver ]; then
 fi
 echo "s3rver $(node -e 'console.log(require("./.tools/node_modules/s3rver/package.json").version)')"
 
-chromium --version 2>/dev/null | head -1
+chromium --version 2>/dev/null | sed -n 1p
 
 log "Container engine"
 # The AppHost's container mode needs an engine that answers. There is no systemd here, so dockerd is started by hand
@@ -104,7 +105,7 @@ dotnet test Storage.sln -c Release --no-build --nologo \
   --logger "console;verbosity=normal" --logger "trx;LogFileName=storage.trx" \
   --results-directory "$results" || status=$?
 
-counters="$(grep -ho '<Counters [^>]*>' "$results"/*.trx | head -1 || true)"
+counters="$(grep -ho '<Counters [^>]*>' "$results"/*.trx | sed -n 1p || true)"
 count() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters"; }
 passed="$(count passed)"; failed="$(count failed)"; total="$(count total)"; executed="$(count executed)"
 skipped=$(( ${total:-0} - ${executed:-0} ))
