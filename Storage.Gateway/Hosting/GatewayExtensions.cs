@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 using Storage.Gateway.Api;
 using Storage.Gateway.Api.S3;
 using Storage.Gateway.Maintenance;
@@ -33,7 +34,7 @@ public static class GatewayExtensions
             .ValidateOnStart();
 
         services.AddSingleton(TimeProvider.System);
-        services.AddMetadataStore(builder.Configuration);
+        builder.AddMetadataStore();
         services.AddSingleton<NodeRegistry>();
         services.AddSingleton<NodeFactory>();
         services.AddSingleton<PlacementService>();
@@ -101,16 +102,26 @@ public static class GatewayExtensions
 
     /// <summary>
     /// Redis when <c>ConnectionStrings:redis</c> is set (what the AppHost runs, and what several gateway replicas
-    /// need), otherwise the embedded SQLite file under the data folder.
+    /// need), registered the Aspire way (<c>AddRedisClient</c>: the multiplexer, its health check and, when telemetry is
+    /// exported, its tracing); otherwise the embedded SQLite file under the data folder.
     /// </summary>
-    private static IServiceCollection AddMetadataStore(this IServiceCollection services, IConfiguration configuration)
+    private static void AddMetadataStore(this WebApplicationBuilder builder)
     {
-        if (configuration.GetConnectionString(RedisConnectionName) is { Length: > 0 } redis)
+        var services = builder.Services;
+        if (builder.Configuration.GetConnectionString(RedisConnectionName) is { Length: > 0 } redis)
         {
-            var options = RedisOptions.Parse(redis);
-            services.AddSingleton(sp => new RedisConnection(options, sp.GetRequiredService<ILogger<RedisConnection>>()));
+            var (connectionString, caPath) = RedisClient.Split(redis);
+            var exported = !string.IsNullOrWhiteSpace(builder.Configuration[ServiceDefaultsExtensions.OtlpEndpointKey]);
+            builder.AddRedisClient(
+                RedisConnectionName,
+                settings =>
+                {
+                    settings.ConnectionString = connectionString;
+                    settings.DisableTracing = !exported;
+                },
+                options => RedisClient.Configure(options, caPath));
             services.AddSingleton<IMetadataStore>(sp => new RedisMetadataStore(
-                sp.GetRequiredService<RedisConnection>(),
+                sp.GetRequiredService<IConnectionMultiplexer>(),
                 sp.GetRequiredService<IOptions<StorageOptions>>().Value.RedisKeyPrefix));
         }
         else
@@ -118,8 +129,6 @@ public static class GatewayExtensions
             services.AddSingleton<IMetadataStore>(sp =>
                 new SqliteMetadataStore(Path.Combine(sp.GetRequiredService<IOptions<StorageOptions>>().Value.DataPath, MetadataFileName)));
         }
-
-        return services;
     }
 
     /// <summary>Prepares metadata and nodes; call before the server starts taking requests.</summary>

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Metadata.Redis;
 using Storage.Gateway.Nodes;
@@ -62,7 +61,7 @@ public sealed class StorageCluster : IAsyncDisposable
     /// <summary>The metadata the gateways share, read directly from Redis.</summary>
     public async Task<List<ObjectRecord>> ObjectsAsync()
     {
-        await using var connection = new RedisConnection(RedisOptions.Parse(Redis.ConnectionString), NullLogger.Instance);
+        await using var connection = await RedisClient.ConnectAsync(Redis.ConnectionString);
         var store = new RedisMetadataStore(connection);
         return await store.AllObjectsAsync(default).ToListAsync();
     }

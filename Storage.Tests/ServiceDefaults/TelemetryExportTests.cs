@@ -52,7 +52,7 @@ public sealed class TelemetryExportTests
             ("/v1/traces", "segment.write"),
             ("/v1/traces", "node.put"),
             ("/v1/traces", "object.get"),
-            ("/v1/traces", "redis EVALSHA"),
+            ("/v1/traces", "EVAL"),
             ("/v1/traces", "PUT /object/{**id}"),
             ("/v1/traces", "http.response.status_code"),
             ("/v1/metrics", "storage.object.bytes_written"),

@@ -7,7 +7,6 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Logging.Abstractions;
 using Storage.Gateway;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Metadata.Redis;
@@ -40,7 +39,7 @@ public static class ClusterBenchmark
     public static async Task<string> ListingAsync()
     {
         await using var redisServer = await RedisServer.StartAsync();
-        await using var redis = new RedisConnection(RedisOptions.Parse(redisServer.ConnectionString), NullLogger.Instance);
+        await using var redis = await RedisClient.ConnectAsync(redisServer.ConnectionString);
         using var folder = new TempDirectory("listing-bench");
         await using var sqlite = new SqliteMetadataStore(Path.Combine(folder.Path, "metadata.db"));
         var stores = new (string Name, IMetadataStore Store)[] { ("Redis 7 (sorted set, ZRANGEBYLEX)", new RedisMetadataStore(redis)), ("SQLite (WAL, primary key range)", sqlite) };

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using StackExchange.Redis;
 
 namespace Storage.Gateway.Metadata.Redis;
 
@@ -8,8 +9,10 @@ namespace Storage.Gateway.Metadata.Redis;
 /// sorted set with equal scores holds the keys, so a listing page is one <c>ZRANGEBYLEX … LIMIT</c>: O(log N +
 /// page) however many keys the bucket has. Every change that touches several keys is one Lua script (atomic in
 /// Redis); commits and deletes compare the record they replace, and retry if another gateway got there first.
+/// Every call goes through StackExchange.Redis' multiplexer; its errors become <see cref="RedisUnavailableException"/>
+/// (a 503 with the reason), since the store's callers only need to know that metadata could not be reached.
 /// </summary>
-public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix = RedisMetadataStore.DefaultKeyPrefix) : IMetadataStore
+public sealed class RedisMetadataStore(IConnectionMultiplexer redis, string keyPrefix = RedisMetadataStore.DefaultKeyPrefix) : IMetadataStore
 {
     public const string DefaultKeyPrefix = "storage:";
 
@@ -36,7 +39,7 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
         """;
 
     /// <summary>A commit: also removes the write intents of the new segments (ARGV 8..) and adds usage (KEYS 6, 7).</summary>
-    private static readonly RedisScript Commit = new(CheckTarget + """
+    private const string Commit = CheckTarget + """
         local i = 9
         for _ = 1, tonumber(ARGV[8]) do
           redis.call('HDEL', KEYS[4], ARGV[i])
@@ -50,10 +53,10 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
           redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 2])
           i = i + 3
         end
-        """ + WriteTarget);
+        """ + WriteTarget;
 
     /// <summary>An assembled commit: first checks and removes the source records (KEYS 6, 7; ARGV 8.. key and segment id pairs).</summary>
-    private static readonly RedisScript Assemble = new(CheckTarget + """
+    private const string Assemble = CheckTarget + """
         local sources = tonumber(ARGV[8])
         for i = 0, sources - 1 do
           local current = redis.call('HGET', KEYS[6], ARGV[9 + 2 * i])
@@ -67,35 +70,35 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
           redis.call('HDEL', KEYS[6], ARGV[9 + 2 * i])
           redis.call('ZREM', KEYS[7], ARGV[9 + 2 * i])
         end
-        """ + WriteTarget);
+        """ + WriteTarget;
 
-    private static readonly RedisScript Lease = new("""
+    private const string Lease = """
         local holder = redis.call('GET', KEYS[1])
         if holder and holder ~= ARGV[1] then return 0 end
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
         return 1
-        """);
+        """;
 
-    private static readonly RedisScript ReleaseLease = new("""
+    private const string ReleaseLease = """
         if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
         return 0
-        """);
+        """;
 
     /// <summary>KEYS: 1 epochs, 2 verified epochs. ARGV: 1 node, 2 expected epoch ('' for none), 3 new epoch, 4 '1' when verified at once.</summary>
-    private static readonly RedisScript ChangeEpoch = new("""
+    private const string ChangeEpoch = """
         if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[2] then return 0 end
         redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
         if ARGV[4] == '1' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) else redis.call('HDEL', KEYS[2], ARGV[1]) end
         return 1
-        """);
+        """;
 
-    private static readonly RedisScript MarkVerified = new("""
+    private const string MarkVerified = """
         if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
         redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
         return 1
-        """);
+        """;
 
-    private static readonly RedisScript Delete = new("""
+    private const string Delete = """
         local current = redis.call('HGET', KEYS[1], ARGV[1])
         if not current then return 'MISSING' end
         if current ~= ARGV[2] then return 'CONFLICT' end
@@ -106,22 +109,22 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
           redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
         end
         return 'OK'
-        """);
+        """;
 
-    private static readonly RedisScript DeleteBucket = new("""
+    private const string DeleteBucket = """
         if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 'NOTFOUND' end
         if redis.call('ZCARD', KEYS[2]) > 0 then return 'NOTEMPTY' end
         redis.call('HDEL', KEYS[1], ARGV[1])
         return 'DELETED'
-        """);
+        """;
 
-    private static readonly RedisScript Register = new("""
+    private const string Register = """
         redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
         redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
         return 1
-        """);
+        """;
 
-    private static readonly RedisScript Complete = new("""
+    private const string Complete = """
         if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
         redis.call('ZREM', KEYS[2], ARGV[1])
         local i = 3
@@ -131,7 +134,7 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
           i = i + 3
         end
         return 1
-        """);
+        """;
 
     private string Buckets => keyPrefix + "buckets";
 
@@ -151,29 +154,26 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
 
     public Task InitializeAsync(CancellationToken cancellationToken) => PingAsync(cancellationToken);
 
-    public override string ToString() => $"Redis at {redis.Options}, keys under '{keyPrefix}'";
+    public override string ToString() => $"Redis at {string.Join(", ", redis.GetEndPoints().Select(e => e.ToString()))}, keys under '{keyPrefix}'";
 
-    public Task PingAsync(CancellationToken cancellationToken) => redis.ExecuteAsync(cancellationToken, "PING");
+    public Task PingAsync(CancellationToken cancellationToken) => CallAsync(db => db.PingAsync(), cancellationToken);
 
-    public async Task<bool> CreateBucketAsync(BucketRecord bucket, CancellationToken cancellationToken) =>
-        (await redis.ExecuteAsync(cancellationToken, "HSETNX", Buckets, bucket.Name, bucket.CreatedAt.ToUnixTimeMilliseconds())).AsInteger() == 1;
+    public Task<bool> CreateBucketAsync(BucketRecord bucket, CancellationToken cancellationToken) =>
+        CallAsync(db => db.HashSetAsync(Buckets, bucket.Name, bucket.CreatedAt.ToUnixTimeMilliseconds(), When.NotExists), cancellationToken);
 
     public async Task<BucketRecord?> GetBucketAsync(string name, CancellationToken cancellationToken)
     {
-        var created = (await redis.ExecuteAsync(cancellationToken, "HGET", Buckets, name)).AsString();
-        return created is null ? null : new BucketRecord(name, FromMilliseconds(created));
+        var created = await CallAsync(db => db.HashGetAsync(Buckets, name), cancellationToken);
+        return created.IsNull ? null : new BucketRecord(name, FromMilliseconds(created!));
     }
 
-    public async Task<IReadOnlyList<BucketRecord>> ListBucketsAsync(CancellationToken cancellationToken)
-    {
-        var pairs = (await redis.ExecuteAsync(cancellationToken, "HGETALL", Buckets)).AsArray();
-        return [.. Enumerable.Range(0, pairs.Count / 2)
-            .Select(i => new BucketRecord(pairs[2 * i].AsString()!, FromMilliseconds(pairs[(2 * i) + 1].AsString()!)))
+    public async Task<IReadOnlyList<BucketRecord>> ListBucketsAsync(CancellationToken cancellationToken) =>
+        [.. (await CallAsync(db => db.HashGetAllAsync(Buckets), cancellationToken))
+            .Select(e => new BucketRecord(e.Name!, FromMilliseconds(e.Value!)))
             .OrderBy(b => b.Name, StringComparer.Ordinal)];
-    }
 
     public async Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken) =>
-        (await DeleteBucket.RunAsync(redis, [Buckets, KeysOf(name)], [name], cancellationToken)).AsString() switch
+        (string?)await EvalAsync(DeleteBucket, [Buckets, KeysOf(name)], [name], cancellationToken) switch
         {
             "DELETED" => BucketDeleteResult.Deleted,
             "NOTEMPTY" => BucketDeleteResult.NotEmpty,
@@ -181,7 +181,7 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
         };
 
     public async Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken) =>
-        Parse((await redis.ExecuteAsync(cancellationToken, "HGET", ObjectsOf(bucket), key)).AsString());
+        Parse(await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken));
 
     public async Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
@@ -204,7 +204,7 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
     public async Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
         var json = MetadataJsonContext.Serialize(record);
-        RedisArg[] sourceArguments = [sources.Count, .. sources.SelectMany(s => new RedisArg[] { s.Key, s.SegmentId ?? string.Empty })];
+        RedisValue[] sourceArguments = [sources.Count, .. sources.SelectMany(s => new RedisValue[] { s.Key, s.SegmentId ?? string.Empty })];
         var (outcome, _) = await SwapAsync(
             Assemble,
             record.Bucket,
@@ -238,13 +238,13 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
             cancellationToken)).Outcome == SwapOutcome.Applied;
 
     public async Task<bool> TryAcquireLeaseAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken) =>
-        (await Lease.RunAsync(redis, [$"{keyPrefix}lease:{name}"], [holder, (long)duration.TotalMilliseconds], cancellationToken)).AsInteger() == 1;
+        (long)await EvalAsync(Lease, [$"{keyPrefix}lease:{name}"], [holder, (long)duration.TotalMilliseconds], cancellationToken) == 1;
 
     public async Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
     {
         for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
         {
-            var previousJson = (await redis.ExecuteAsync(cancellationToken, "HGET", ObjectsOf(bucket), key)).AsString();
+            string? previousJson = await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
             if (previousJson is null)
             {
                 return null;
@@ -252,11 +252,11 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
 
             var previous = Parse(previousJson)!;
             var reclaim = ReclaimOf(previous, reclaimAt);
-            var outcome = (await Delete.RunAsync(
-                redis,
+            var outcome = (string?)await EvalAsync(
+                Delete,
                 [ObjectsOf(bucket), KeysOf(bucket), Reclaims, ReclaimsDue],
                 [key, previousJson, reclaim?.Id ?? string.Empty, reclaim is null ? string.Empty : MetadataJsonContext.Serialize(reclaim), reclaimAt.ToUnixTimeMilliseconds()],
-                cancellationToken)).AsString();
+                cancellationToken);
             switch (outcome)
             {
                 case "OK":
@@ -266,7 +266,7 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
             }
         }
 
-        throw new RedisConnectionException($"Deleting '{bucket}/{key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
+        throw new RedisUnavailableException($"Deleting '{bucket}/{key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
     }
 
     public async Task<IReadOnlyList<ObjectRecord>> ListObjectsAsync(string bucket, string prefix, string? startAfter, int limit, CancellationToken cancellationToken)
@@ -276,67 +276,67 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
 
         // Lexicographic range on UTF-8 bytes: from the prefix (or just after startAfter) to the prefix followed
         // by 0xFF, a byte that never occurs in UTF-8, so every key with the prefix and nothing else is in range.
-        byte[] from = startAfter is not null && Encoding.UTF8.GetBytes(startAfter).AsSpan().SequenceCompareTo(prefixBytes) >= 0
-            ? [(byte)'(', .. Encoding.UTF8.GetBytes(startAfter)]
-            : [(byte)'[', .. prefixBytes];
-        byte[] to = prefix.Length == 0 ? "+"u8.ToArray() : [(byte)'(', .. prefixBytes, 0xFF];
-        var keys = (await redis.ExecuteAsync(cancellationToken, "ZRANGEBYLEX", KeysOf(bucket), from, to, "LIMIT", 0, limit)).AsArray();
-        if (keys.Count == 0)
+        var afterStart = startAfter is not null && Encoding.UTF8.GetBytes(startAfter).AsSpan().SequenceCompareTo(prefixBytes) >= 0;
+        RedisValue from = afterStart ? Encoding.UTF8.GetBytes(startAfter!) : prefixBytes;
+        RedisValue to = prefix.Length == 0 ? default : (byte[])[.. prefixBytes, 0xFF];
+        var exclude = (afterStart ? Exclude.Start : Exclude.None) | (prefix.Length == 0 ? Exclude.None : Exclude.Stop);
+        var keys = await CallAsync(db => db.SortedSetRangeByValueAsync(KeysOf(bucket), from, to, exclude, Order.Ascending, 0, limit), cancellationToken);
+        if (keys.Length == 0)
         {
             return [];
         }
 
-        var records = (await redis.ExecuteAsync([("HMGET"), ObjectsOf(bucket), .. keys.Select(k => (RedisArg)k.Bytes!)], cancellationToken)).AsArray();
-        return [.. records.Select(r => Parse(r.AsString())).OfType<ObjectRecord>()];
+        var records = await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), keys), cancellationToken);
+        return [.. records.Select(r => Parse(r)).OfType<ObjectRecord>()];
     }
 
     public Task RegisterWriteAsync(ReclaimEntry intent, CancellationToken cancellationToken) =>
-        Register.RunAsync(redis, [Reclaims, ReclaimsDue], [intent.Id, MetadataJsonContext.Serialize(intent), intent.Due.ToUnixTimeMilliseconds()], cancellationToken);
+        EvalAsync(Register, [Reclaims, ReclaimsDue], [intent.Id, MetadataJsonContext.Serialize(intent), intent.Due.ToUnixTimeMilliseconds()], cancellationToken);
 
     public async Task<IReadOnlyList<ReclaimEntry>> GetDueReclaimsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
-        var ids = (await redis.ExecuteAsync(cancellationToken, "ZRANGEBYSCORE", ReclaimsDue, "-inf", now.ToUnixTimeMilliseconds(), "LIMIT", 0, limit)).AsArray();
-        if (ids.Count == 0)
+        var ids = await CallAsync(db => db.SortedSetRangeByScoreAsync(ReclaimsDue, double.NegativeInfinity, now.ToUnixTimeMilliseconds(), Exclude.None, Order.Ascending, 0, limit), cancellationToken);
+        if (ids.Length == 0)
         {
             return [];
         }
 
-        var entries = (await redis.ExecuteAsync([("HMGET"), Reclaims, .. ids.Select(i => (RedisArg)i.Bytes!)], cancellationToken)).AsArray();
-        return [.. entries.Select(e => e.AsString()).OfType<string>().Select(MetadataJsonContext.Deserialize<ReclaimEntry>)];
+        var entries = await CallAsync(db => db.HashGetAsync(Reclaims, ids), cancellationToken);
+        return [.. entries.Where(e => !e.IsNull).Select(e => MetadataJsonContext.Deserialize<ReclaimEntry>(e!))];
     }
 
     public Task CompleteReclaimAsync(ReclaimEntry entry, CancellationToken cancellationToken) =>
-        Complete.RunAsync(redis, [Reclaims, ReclaimsDue, UsageBytes, UsageParts], [entry.Id, .. entry.Accounted ? UsageArguments(entry.Parts, -1) : [0]], cancellationToken);
+        EvalAsync(Complete, [Reclaims, ReclaimsDue, UsageBytes, UsageParts], [entry.Id, .. entry.Accounted ? UsageArguments(entry.Parts, -1) : [0]], cancellationToken);
 
     public Task ReleaseLeaseAsync(string name, string holder, CancellationToken cancellationToken) =>
-        ReleaseLease.RunAsync(redis, [$"{keyPrefix}lease:{name}"], [holder], cancellationToken);
+        EvalAsync(ReleaseLease, [$"{keyPrefix}lease:{name}"], [holder], cancellationToken);
 
     public async Task<IReadOnlyDictionary<string, NodeEpoch>> GetNodeEpochsAsync(CancellationToken cancellationToken)
     {
-        var epochs = Strings((await redis.ExecuteAsync(cancellationToken, "HGETALL", NodeEpochs)).AsArray());
-        var verified = Strings((await redis.ExecuteAsync(cancellationToken, "HGETALL", NodeVerified)).AsArray());
+        var epochs = Strings(await CallAsync(db => db.HashGetAllAsync(NodeEpochs), cancellationToken));
+        var verified = Strings(await CallAsync(db => db.HashGetAllAsync(NodeVerified), cancellationToken));
         return epochs.ToDictionary(e => e.Key, e => new NodeEpoch(e.Key, e.Value, verified.GetValueOrDefault(e.Key)), StringComparer.Ordinal);
     }
 
     public async Task<bool> ChangeNodeEpochAsync(string nodeId, string? expected, string epoch, bool verified, CancellationToken cancellationToken) =>
-        (await ChangeEpoch.RunAsync(redis, [NodeEpochs, NodeVerified], [nodeId, expected ?? string.Empty, epoch, verified ? "1" : "0"], cancellationToken)).AsInteger() == 1;
+        (long)await EvalAsync(ChangeEpoch, [NodeEpochs, NodeVerified], [nodeId, expected ?? string.Empty, epoch, verified ? "1" : "0"], cancellationToken) == 1;
 
     public async Task<bool> MarkNodeVerifiedAsync(string nodeId, string epoch, CancellationToken cancellationToken) =>
-        (await MarkVerified.RunAsync(redis, [NodeEpochs, NodeVerified], [nodeId, epoch], cancellationToken)).AsInteger() == 1;
+        (long)await EvalAsync(MarkVerified, [NodeEpochs, NodeVerified], [nodeId, epoch], cancellationToken) == 1;
 
-    public async Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken) =>
-        (await redis.ExecuteAsync(cancellationToken, "HSETNX", Nodes, node.Id, MetadataJsonContext.Serialize(node))).AsInteger() == 1;
+    public Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken) =>
+        CallAsync(db => db.HashSetAsync(Nodes, node.Id, MetadataJsonContext.Serialize(node), When.NotExists), cancellationToken);
 
     public async Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken cancellationToken) =>
-        [.. (await redis.ExecuteAsync(cancellationToken, "HVALS", Nodes)).AsArray()
-            .Select(n => MetadataJsonContext.Deserialize<NodeRecord>(n.AsString()!))
+        [.. (await CallAsync(db => db.HashValuesAsync(Nodes), cancellationToken))
+            .Select(n => MetadataJsonContext.Deserialize<NodeRecord>(n!))
             .OrderBy(n => n.AddedAt)
             .ThenBy(n => n.Id, StringComparer.Ordinal)];
 
     public async Task<IReadOnlyDictionary<string, NodeUsage>> GetNodeUsageAsync(CancellationToken cancellationToken)
     {
-        var bytes = Pairs((await redis.ExecuteAsync(cancellationToken, "HGETALL", UsageBytes)).AsArray());
-        var parts = Pairs((await redis.ExecuteAsync(cancellationToken, "HGETALL", UsageParts)).AsArray());
+        var bytes = Pairs(await CallAsync(db => db.HashGetAllAsync(UsageBytes), cancellationToken));
+        var parts = Pairs(await CallAsync(db => db.HashGetAllAsync(UsageParts), cancellationToken));
         return bytes.Keys.Union(parts.Keys).ToDictionary(
             node => node,
             node => new NodeUsage(node, bytes.GetValueOrDefault(node), parts.GetValueOrDefault(node)),
@@ -348,24 +348,24 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
     /// give up), and runs <paramref name="script"/>, which applies it only if the record is still the one read;
     /// retries when another gateway changed it first.
     /// </summary>
-    private async Task<(SwapOutcome Outcome, ObjectRecord? Previous)> SwapAsync(RedisScript script, string bucket, string key, Func<ObjectRecord?, Swap?> plan, CancellationToken cancellationToken)
+    private async Task<(SwapOutcome Outcome, ObjectRecord? Previous)> SwapAsync(string script, string bucket, string key, Func<ObjectRecord?, Swap?> plan, CancellationToken cancellationToken)
     {
         for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
         {
-            var previousJson = (await redis.ExecuteAsync(cancellationToken, "HGET", ObjectsOf(bucket), key)).AsString();
+            string? previousJson = await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
             var previous = Parse(previousJson);
             if (plan(previous) is not { } swap)
             {
                 return (SwapOutcome.Declined, previous);
             }
 
-            RedisArg[] arguments =
+            RedisValue[] arguments =
             [
                 bucket, key, swap.RecordJson, previousJson ?? string.Empty,
                 swap.Reclaim?.Id ?? string.Empty, swap.Reclaim is null ? string.Empty : MetadataJsonContext.Serialize(swap.Reclaim), swap.Reclaim?.Due.ToUnixTimeMilliseconds() ?? 0,
                 .. swap.ExtraArguments,
             ];
-            switch ((await script.RunAsync(redis, [Buckets, ObjectsOf(bucket), KeysOf(bucket), Reclaims, ReclaimsDue, .. swap.ExtraKeys], arguments, cancellationToken)).AsString())
+            switch ((string?)await EvalAsync(script, [Buckets, ObjectsOf(bucket), KeysOf(bucket), Reclaims, ReclaimsDue, .. swap.ExtraKeys], arguments, cancellationToken))
             {
                 case "OK":
                     return (SwapOutcome.Applied, previous);
@@ -376,18 +376,18 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
             }
         }
 
-        throw new RedisConnectionException($"Updating '{bucket}/{key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
+        throw new RedisUnavailableException($"Updating '{bucket}/{key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
     }
 
     /// <summary>A swap by the Commit script: completes the write intents of <paramref name="segmentIds"/> and accounts <paramref name="addedParts"/>.</summary>
     private Swap CommitSwap(string recordJson, ReclaimEntry? reclaim, IReadOnlyList<string> segmentIds, IEnumerable<PartLocation> addedParts) =>
-        new(recordJson, reclaim, [UsageBytes, UsageParts], [segmentIds.Count, .. segmentIds.Select(id => (RedisArg)id), .. UsageArguments(addedParts, +1)]);
+        new(recordJson, reclaim, [UsageBytes, UsageParts], [segmentIds.Count, .. segmentIds.Select(id => (RedisValue)id), .. UsageArguments(addedParts, +1)]);
 
     /// <summary>Per node: id, bytes and part count of the parts, times <paramref name="sign"/>, preceded by the node count.</summary>
-    private static RedisArg[] UsageArguments(IEnumerable<PartLocation> parts, int sign)
+    private static RedisValue[] UsageArguments(IEnumerable<PartLocation> parts, int sign)
     {
         var perNode = parts.GroupBy(p => p.NodeId).ToArray();
-        return [perNode.Length, .. perNode.SelectMany(g => new RedisArg[] { g.Key, sign * g.Sum(p => p.Length), sign * g.Count() })];
+        return [perNode.Length, .. perNode.SelectMany(g => new RedisValue[] { g.Key, sign * g.Sum(p => p.Length), sign * g.Count() })];
     }
 
     private enum SwapOutcome
@@ -400,21 +400,43 @@ public sealed class RedisMetadataStore(RedisConnection redis, string keyPrefix =
     }
 
     /// <summary>The new record, the parts it releases, and the script's own keys and arguments (KEYS 6.., ARGV 8..).</summary>
-    private sealed record Swap(string RecordJson, ReclaimEntry? Reclaim, RedisArg[] ExtraKeys, RedisArg[] ExtraArguments);
+    private sealed record Swap(string RecordJson, ReclaimEntry? Reclaim, RedisKey[] ExtraKeys, RedisValue[] ExtraArguments);
 
     private static ReclaimEntry? ReclaimOf(ObjectRecord? replaced, DateTimeOffset reclaimAt) =>
         replaced is { Segments.Count: > 0 } ? ReclaimEntry.ForSegments(replaced.Segments, reclaimAt, accounted: true) : null;
 
+    private static ObjectRecord? Parse(RedisValue json) => json.IsNull ? null : MetadataJsonContext.Deserialize<ObjectRecord>(json!);
+
     private static ObjectRecord? Parse(string? json) => json is null ? null : MetadataJsonContext.Deserialize<ObjectRecord>(json);
 
-    private static Dictionary<string, long> Pairs(IReadOnlyList<RedisReply> flat) =>
-        Enumerable.Range(0, flat.Count / 2).ToDictionary(i => flat[2 * i].AsString()!, i => flat[(2 * i) + 1].AsInteger(), StringComparer.Ordinal);
+    private static Dictionary<string, long> Pairs(HashEntry[] entries) =>
+        entries.ToDictionary(e => (string)e.Name!, e => (long)e.Value, StringComparer.Ordinal);
 
-    private static Dictionary<string, string> Strings(IReadOnlyList<RedisReply> flat) =>
-        Enumerable.Range(0, flat.Count / 2).ToDictionary(i => flat[2 * i].AsString()!, i => flat[(2 * i) + 1].AsString()!, StringComparer.Ordinal);
+    private static Dictionary<string, string> Strings(HashEntry[] entries) =>
+        entries.ToDictionary(e => (string)e.Name!, e => (string)e.Value!, StringComparer.Ordinal);
 
     private static DateTimeOffset FromMilliseconds(string text) =>
         DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(text, CultureInfo.InvariantCulture));
+
+    /// <summary>A Lua script (SCRIPT LOAD once, then EVALSHA: the multiplexer caches it per server).</summary>
+    private Task<RedisResult> EvalAsync(string script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken) =>
+        CallAsync(db => db.ScriptEvaluateAsync(script, keys, arguments), cancellationToken);
+
+    /// <summary>
+    /// One call through the multiplexer. It has no cancellation of its own: waiting stops on cancellation, the command
+    /// still completes or times out. Its connection and timeout errors become <see cref="RedisUnavailableException"/>.
+    /// </summary>
+    private async Task<T> CallAsync<T>(Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await call(redis.GetDatabase()).WaitAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException or RedisServerException)
+        {
+            throw new RedisUnavailableException($"Redis metadata unavailable: {ex.Message}", ex);
+        }
+    }
 
     private string ObjectsOf(string bucket) => $"{keyPrefix}objects:{bucket}";
 

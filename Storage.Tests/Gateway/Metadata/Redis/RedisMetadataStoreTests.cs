@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Metadata.Redis;
 using Storage.Tests.Fixtures;
@@ -8,13 +8,9 @@ namespace Storage.Tests.Gateway.Metadata.Redis;
 /// <summary>The same contract the SQLite store passes, against a real redis-server.</summary>
 public sealed class RedisMetadataStoreTests(RedisFixture redis) : MetadataStoreContract, IClassFixture<RedisFixture>, IAsyncLifetime
 {
-    private RedisConnection _connection = null!;
+    private ConnectionMultiplexer _connection = null!;
 
-    public ValueTask InitializeAsync()
-    {
-        _connection = new RedisConnection(RedisOptions.Parse(redis.Server.ConnectionString), NullLogger.Instance);
-        return ValueTask.CompletedTask;
-    }
+    public async ValueTask InitializeAsync() => _connection = await RedisClient.ConnectAsync(redis.Server.ConnectionString);
 
     public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
 
@@ -29,14 +25,14 @@ public sealed class RedisMetadataStoreTests(RedisFixture redis) : MetadataStoreC
     public async Task Metadata_survives_redis_crashing_and_restarting()
     {
         await using var server = await RedisServer.StartAsync(persistent: true);
-        await using var connection = new RedisConnection(RedisOptions.Parse(server.ConnectionString), NullLogger.Instance);
+        await using var connection = await RedisClient.ConnectAsync(server.ConnectionString);
         var store = new RedisMetadataStore(connection);
         await store.CreateBucketAsync(new BucketRecord("kept", DateTimeOffset.UnixEpoch), default);
         await store.AddNodeAsync(new NodeRecord("node1", "folder", "/srv/1", DateTimeOffset.UnixEpoch), default);
 
         await server.CrashAndRestartAsync();
 
-        // The same connection object recovers: the first command after the crash may fail, later ones succeed.
+        // The same multiplexer recovers: commands fail fast (503) while it reconnects, then succeed.
         BucketRecord? bucket = null;
         for (var attempt = 0; attempt < 50 && bucket is null; attempt++)
         {
@@ -44,7 +40,7 @@ public sealed class RedisMetadataStoreTests(RedisFixture redis) : MetadataStoreC
             {
                 bucket = await store.GetBucketAsync("kept", default);
             }
-            catch (RedisConnectionException)
+            catch (RedisUnavailableException)
             {
                 await Task.Delay(100);
             }
