@@ -1,0 +1,65 @@
+// Metadata-store operations through Redis at a fixed concurrency, with the CPU and allocations each one costs this
+// process: reads of one object record (HGET), commits (HGET + the commit script) and listing pages (ZRANGEBYLEX +
+// HMGET). Usage: Storage.RedisProbe <connection string> [seconds per operation] [concurrency]
+using System.Diagnostics;
+using System.Globalization;
+using Storage.Gateway.Metadata;
+using Storage.Gateway.Metadata.Redis;
+
+var connectionString = args[0];
+var seconds = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+var concurrency = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 16;
+#if RESP_CLIENT
+const string Client = "RESP client";
+await using var connection = new RedisConnection(RedisOptions.Parse(connectionString), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+var store = new RedisMetadataStore(connection, "probe:");
+#else
+const string Client = "StackExchange.Redis";
+await using var multiplexer = await RedisClient.ConnectAsync(connectionString);
+var store = new RedisMetadataStore(multiplexer, "probe:");
+#endif
+
+const string Bucket = "probe";
+await store.CreateBucketAsync(new BucketRecord(Bucket, DateTimeOffset.UtcNow), CancellationToken.None);
+// A 4 KiB object's record as the gateway writes it: one segment, three copies.
+ObjectRecord RecordOf(string key) => new(
+    Bucket, key, 4096, "0123456789abcdef0123456789abcdef", DateTimeOffset.UtcNow, ObjectAttributes.None,
+    [new Segment(Guid.NewGuid().ToString("N"), 4096, 1, 2, 4096, ["node1", "node2", "node3"])]);
+for (var i = 0; i < 1000; i++)
+{
+    await store.CommitObjectAsync(RecordOf($"key/{i:D5}"), DateTimeOffset.UtcNow.AddMinutes(5), CancellationToken.None);
+}
+
+await MeasureAsync("get", worker => store.GetObjectAsync(Bucket, $"key/{worker:D5}", CancellationToken.None));
+await MeasureAsync("commit", worker => store.CommitObjectAsync(RecordOf($"key/{worker:D5}"), DateTimeOffset.UtcNow.AddMinutes(5), CancellationToken.None));
+await MeasureAsync("list 100", _ => store.ListObjectsAsync(Bucket, "key/", null, 100, CancellationToken.None));
+
+async Task MeasureAsync(string operation, Func<int, Task> run)
+{
+    for (var i = 0; i < 2000; i++)
+    {
+        await run(i % concurrency);
+    }
+
+    var process = Process.GetCurrentProcess();
+    var cpuBefore = process.TotalProcessorTime;
+    var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+    var clock = Stopwatch.StartNew();
+    var deadline = TimeSpan.FromSeconds(seconds);
+    var counts = await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
+    {
+        long done = 0;
+        while (clock.Elapsed < deadline)
+        {
+            await run(worker);
+            done++;
+        }
+
+        return done;
+    })));
+    clock.Stop();
+    process.Refresh();
+    var operations = counts.Sum();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {Client} | {operation} | {operations / clock.Elapsed.TotalSeconds:N0} ops/s | {(process.TotalProcessorTime - cpuBefore).TotalMicroseconds / operations:0.0} µs CPU/op | {(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)operations:N0} B/op |"));
+}
