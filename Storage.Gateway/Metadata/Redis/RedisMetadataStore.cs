@@ -21,9 +21,11 @@ public sealed class RedisMetadataStore(IConnectionMultiplexer redis, string keyP
     // The object scripts share one argument layout. KEYS: 1 buckets, 2 the bucket's records, 3 its key index,
     // 4 reclaims, 5 reclaims by due time, 6.. the script's own. ARGV: 1 bucket, 2 key, 3 new record, 4 the record it
     // must replace ('' for none), 5-7 the reclaim entry for the replaced parts (id, json, due; '' for none), 8.. its own.
+    // A conflict answers the current record, so the caller can plan again without reading it.
     private const string CheckTarget = """
         if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 'NOBUCKET' end
-        if (redis.call('HGET', KEYS[2], ARGV[2]) or '') ~= ARGV[4] then return 'CONFLICT' end
+        local current = redis.call('HGET', KEYS[2], ARGV[2])
+        if (current or '') ~= ARGV[4] then return { 'CONFLICT', current } end
 
         """;
 
@@ -192,6 +194,7 @@ public sealed class RedisMetadataStore(IConnectionMultiplexer redis, string keyP
             Commit,
             record.Bucket,
             record.Key,
+            guessAbsent: condition.Allows(null),
             replaced =>
             {
                 WriteConditionFailedException.ThrowUnlessAllowed(condition, replaced);
@@ -209,6 +212,7 @@ public sealed class RedisMetadataStore(IConnectionMultiplexer redis, string keyP
             Assemble,
             record.Bucket,
             record.Key,
+            guessAbsent: condition.Allows(null),
             replaced =>
             {
                 WriteConditionFailedException.ThrowUnlessAllowed(condition, replaced);
@@ -228,6 +232,7 @@ public sealed class RedisMetadataStore(IConnectionMultiplexer redis, string keyP
             Commit,
             move.Bucket,
             move.Key,
+            guessAbsent: false,
             previous => previous?.SegmentForMove(move) is { } segment
                 ? CommitSwap(
                     MetadataJsonContext.Serialize(previous!.WithPartMoved(move.SegmentId, move.Shard, move.ToNode)),
@@ -344,19 +349,35 @@ public sealed class RedisMetadataStore(IConnectionMultiplexer redis, string keyP
     }
 
     /// <summary>
-    /// Compare-and-swap of one object record: reads it, asks <paramref name="plan"/> for the replacement (null:
-    /// give up), and runs <paramref name="script"/>, which applies it only if the record is still the one read;
-    /// retries when another gateway changed it first.
+    /// Compare-and-swap of one object record: reads it (or, with <paramref name="guessAbsent"/>, first assumes there is
+    /// none), asks <paramref name="plan"/> for the replacement (null: give up, once the record is known), and runs
+    /// <paramref name="script"/>, which applies it only if the record is still the one planned against; plans again
+    /// against the record the script answers when another write got there first.
     /// </summary>
-    private async Task<(SwapOutcome Outcome, ObjectRecord? Previous)> SwapAsync(string script, string bucket, string key, Func<ObjectRecord?, Swap?> plan, CancellationToken cancellationToken)
+    private async Task<(SwapOutcome Outcome, ObjectRecord? Previous)> SwapAsync(string script, string bucket, string key, bool guessAbsent, Func<ObjectRecord?, Swap?> plan, CancellationToken cancellationToken)
     {
+        // A guess that the key is new saves the read before the script: one call for a new key (most writes of a build
+        // cache or an artifact store), and an overwrite's conflict answer brings the record to plan against instead.
+        var known = !guessAbsent;
+        string? previousJson = null;
+        if (known)
+        {
+            previousJson = await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
+        }
+
         for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
         {
-            string? previousJson = await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
             var previous = Parse(previousJson);
             if (plan(previous) is not { } swap)
             {
-                return (SwapOutcome.Declined, previous);
+                if (known)
+                {
+                    return (SwapOutcome.Declined, previous);
+                }
+
+                previousJson = await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
+                known = true;
+                continue;
             }
 
             RedisValue[] arguments =
@@ -365,7 +386,15 @@ public sealed class RedisMetadataStore(IConnectionMultiplexer redis, string keyP
                 swap.Reclaim?.Id ?? string.Empty, swap.Reclaim is null ? string.Empty : MetadataJsonContext.Serialize(swap.Reclaim), swap.Reclaim?.Due.ToUnixTimeMilliseconds() ?? 0,
                 .. swap.ExtraArguments,
             ];
-            switch ((string?)await EvalAsync(script, [Buckets, ObjectsOf(bucket), KeysOf(bucket), Reclaims, ReclaimsDue, .. swap.ExtraKeys], arguments, cancellationToken))
+            var result = await EvalAsync(script, [Buckets, ObjectsOf(bucket), KeysOf(bucket), Reclaims, ReclaimsDue, .. swap.ExtraKeys], arguments, cancellationToken);
+            if (result.Resp2Type == ResultType.Array)
+            {
+                previousJson = (string?)result[1];
+                known = true;
+                continue;
+            }
+
+            switch ((string?)result)
             {
                 case "OK":
                     return (SwapOutcome.Applied, previous);
