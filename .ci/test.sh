@@ -14,14 +14,16 @@ fi
 dotnet --version
 
 log "Servers and clients the tests start"
-# Real processes the tests start: redis-server (Debian) for Redis metadata, s3rver (npm, under Node.js) as the
-# foreign S3 server standing in for MinIO nodes (no MinIO server is installable here), the AWS CLI, s3cmd and
+# Real processes the tests start: redis-server and redis-sentinel (Debian) for Redis metadata, alone and failing
+# over, s3rver (npm, under Node.js) as the foreign S3 server standing in for MinIO nodes (no MinIO server is
+# installable here), the AWS CLI, s3cmd and
 # rclone (Debian) as real S3 clients of the gateway, a Docker engine (docker.io) for the AppHost's container mode
 # with busybox for the local images' shell, and Chromium for the dashboard test.
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v aws >/dev/null 2>&1 || missing+=(awscli)
 command -v s3cmd >/dev/null 2>&1 || missing+=(s3cmd)

@@ -3,8 +3,8 @@
 # working tree, then alternates them ROUNDS times on the same machine: listing pages of 1,000 from 100,000 keys
 # (Redis and SQLite), and 4 KiB PUT/GET at concurrency 16 through a gateway whose metadata is one local
 # redis-server (AOF, appendfsync always, as the product expects), 8 folder nodes; then the metadata store's Redis calls
-# alone (bench/Storage.RedisProbe: record reads, commits, listing pages at concurrency 16, with CPU and bytes allocated per
-# call), which isolates the client's own cost.
+# alone (bench/Storage.RedisProbe: record reads, commits, listing pages at concurrency 16, with the CPU each costs),
+# which isolates the client's own cost.
 # Usage: ./bench/redis-client.sh BEFORE [ROUNDS]    (needs redis-server; reports under bench/results/)
 set -euo pipefail
 cd "$(dirname "$0")/.."

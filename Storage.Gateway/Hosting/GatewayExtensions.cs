@@ -110,19 +110,20 @@ public static class GatewayExtensions
         var services = builder.Services;
         if (builder.Configuration.GetConnectionString(RedisConnectionName) is { Length: > 0 } redis)
         {
-            var (connectionString, caPath) = RedisClient.Split(redis);
+            var connection = RedisClient.Parse(redis);
             var exported = !string.IsNullOrWhiteSpace(builder.Configuration[ServiceDefaultsExtensions.OtlpEndpointKey]);
             builder.AddRedisClient(
                 RedisConnectionName,
                 settings =>
                 {
-                    settings.ConnectionString = connectionString;
+                    settings.ConnectionString = connection.StackExchange;
                     settings.DisableTracing = !exported;
                 },
-                options => RedisClient.Configure(options, caPath));
+                options => RedisClient.Configure(options, connection));
             services.AddSingleton<IMetadataStore>(sp => new RedisMetadataStore(
                 sp.GetRequiredService<IConnectionMultiplexer>(),
-                sp.GetRequiredService<IOptions<StorageOptions>>().Value.RedisKeyPrefix));
+                sp.GetRequiredService<IOptions<StorageOptions>>().Value.RedisKeyPrefix,
+                connection.Acknowledgement));
         }
         else
         {

@@ -11,18 +11,22 @@ public sealed class RedisServer : IAsyncDisposable
     private readonly string? _password;
     private readonly TempDirectory? _data;
     private readonly RedisTls? _tls;
+    private readonly int? _replicaOf;
     private Process _process;
 
-    private RedisServer(Process process, int port, string? password, TempDirectory? data, RedisTls? tls)
+    private RedisServer(Process process, int port, string? password, TempDirectory? data, RedisTls? tls, int? replicaOf)
     {
         _process = process;
         Port = port;
         _password = password;
         _data = data;
         _tls = tls;
+        _replicaOf = replicaOf;
     }
 
     public int Port { get; }
+
+    public int ProcessId => _process.Id;
 
     /// <summary>The Aspire format the gateway reads from <c>ConnectionStrings:redis</c>.</summary>
     public string ConnectionString => _password is null ? $"127.0.0.1:{Port}" : $"127.0.0.1:{Port},password={_password}";
@@ -30,11 +34,12 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>The TLS files when started with TLS (the port then speaks only TLS).</summary>
     public RedisTls? Tls => _tls;
 
-    public static async Task<RedisServer> StartAsync(string? password = null, bool persistent = false, RedisTls? tls = null)
+    /// <summary>Starts a server; with <paramref name="replicaOf"/>, a replica of the primary on that loopback port.</summary>
+    public static async Task<RedisServer> StartAsync(string? password = null, bool persistent = false, RedisTls? tls = null, int? replicaOf = null)
     {
         var data = persistent ? new TempDirectory("redis-data") : null;
         var port = ServerProcess.FreePort();
-        return new RedisServer(await LaunchAsync(port, password, data, tls), port, password, data, tls);
+        return new RedisServer(await LaunchAsync(port, password, data, tls, replicaOf), port, password, data, tls, replicaOf);
     }
 
     /// <summary>Kills the server without letting it save (as a crash would), then starts it again on the same port and data.</summary>
@@ -43,7 +48,7 @@ public sealed class RedisServer : IAsyncDisposable
         _process.Kill();
         await _process.WaitForExitAsync();
         _process.Dispose();
-        _process = await LaunchAsync(Port, _password, _data, _tls);
+        _process = await LaunchAsync(Port, _password, _data, _tls, _replicaOf);
     }
 
     public async Task StopAsync()
@@ -62,7 +67,7 @@ public sealed class RedisServer : IAsyncDisposable
         _data?.Dispose();
     }
 
-    private static async Task<Process> LaunchAsync(int port, string? password, TempDirectory? data, RedisTls? tls)
+    private static async Task<Process> LaunchAsync(int port, string? password, TempDirectory? data, RedisTls? tls, int? replicaOf)
     {
         var start = new ProcessStartInfo("redis-server");
         string[] arguments =
@@ -73,6 +78,10 @@ public sealed class RedisServer : IAsyncDisposable
             "--bind", "127.0.0.1", "--save", "", "--daemonize", "no",
             .. data is null ? new[] { "--appendonly", "no" } : ["--appendonly", "yes", "--appendfsync", "always", "--dir", data.Path],
             .. password is null ? Array.Empty<string>() : ["--requirepass", password],
+            .. replicaOf is null ? Array.Empty<string>() : ["--replicaof", "127.0.0.1", $"{replicaOf}"],
+
+            // A replica's first sync starts at once instead of after Redis' 5 s wait for more replicas to join.
+            "--repl-diskless-sync-delay", "0",
         ];
         foreach (var argument in arguments)
         {

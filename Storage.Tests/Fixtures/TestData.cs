@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Storage.Gateway.Metadata;
 using Storage.Gateway.Objects;
 
 namespace Storage.Tests.Fixtures;
@@ -14,6 +15,17 @@ public static class TestData
     }
 
     public static byte[] Sha256(ReadOnlySpan<byte> data) => SHA256.HashData(data);
+
+    /// <summary>A committed object's record with one 6+2 segment on node1..node8 (metadata only: no parts exist).</summary>
+    public static ObjectRecord Record(string bucket, string key, long size = 100, DateTimeOffset? lastModified = null) =>
+        new(
+            bucket,
+            key,
+            size,
+            Guid.NewGuid().ToString("N"),
+            lastModified ?? DateTimeOffset.UtcNow,
+            ObjectAttributes.None,
+            [new Segment(Guid.NewGuid().ToString("N"), size, 6, 2, 4096, [.. Enumerable.Range(1, 8).Select(i => $"node{i}")])]);
 }
 
 /// <summary>A read-only stream of <c>length</c> xorshift bytes that can also report the SHA-256 of what it produced.</summary>

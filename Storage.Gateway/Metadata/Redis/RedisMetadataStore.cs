@@ -12,7 +12,10 @@ namespace Storage.Gateway.Metadata.Redis;
 /// Every call goes through StackExchange.Redis' multiplexer; its errors become <see cref="RedisUnavailableException"/>
 /// (a 503 with the reason), since the store's callers only need to know that metadata could not be reached.
 /// </summary>
-public sealed class RedisMetadataStore(IConnectionMultiplexer redis, string keyPrefix = RedisMetadataStore.DefaultKeyPrefix) : IMetadataStore
+public sealed class RedisMetadataStore(
+    IConnectionMultiplexer redis,
+    string keyPrefix = RedisMetadataStore.DefaultKeyPrefix,
+    ReplicaAcknowledgement? acknowledgement = null) : IMetadataStore
 {
     public const string DefaultKeyPrefix = "storage:";
 
@@ -161,7 +164,7 @@ public sealed class RedisMetadataStore(IConnectionMultiplexer redis, string keyP
     public Task PingAsync(CancellationToken cancellationToken) => CallAsync(db => db.PingAsync(), cancellationToken);
 
     public Task<bool> CreateBucketAsync(BucketRecord bucket, CancellationToken cancellationToken) =>
-        CallAsync(db => db.HashSetAsync(Buckets, bucket.Name, bucket.CreatedAt.ToUnixTimeMilliseconds(), When.NotExists), cancellationToken);
+        WriteAsync(db => db.HashSetAsync(Buckets, bucket.Name, bucket.CreatedAt.ToUnixTimeMilliseconds(), When.NotExists), cancellationToken);
 
     public async Task<BucketRecord?> GetBucketAsync(string name, CancellationToken cancellationToken)
     {
@@ -330,7 +333,7 @@ public sealed class RedisMetadataStore(IConnectionMultiplexer redis, string keyP
         (long)await EvalAsync(MarkVerified, [NodeEpochs, NodeVerified], [nodeId, epoch], cancellationToken) == 1;
 
     public Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken) =>
-        CallAsync(db => db.HashSetAsync(Nodes, node.Id, MetadataJsonContext.Serialize(node), When.NotExists), cancellationToken);
+        WriteAsync(db => db.HashSetAsync(Nodes, node.Id, MetadataJsonContext.Serialize(node), When.NotExists), cancellationToken);
 
     public async Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken cancellationToken) =>
         [.. (await CallAsync(db => db.HashValuesAsync(Nodes), cancellationToken))
@@ -447,9 +450,29 @@ public sealed class RedisMetadataStore(IConnectionMultiplexer redis, string keyP
     private static DateTimeOffset FromMilliseconds(string text) =>
         DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(text, CultureInfo.InvariantCulture));
 
-    /// <summary>A Lua script (SCRIPT LOAD once, then EVALSHA: the multiplexer caches it per server).</summary>
+    /// <summary>A Lua script (SCRIPT LOAD once, then EVALSHA: the multiplexer caches it per server); every script here writes.</summary>
     private Task<RedisResult> EvalAsync(string script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken) =>
-        CallAsync(db => db.ScriptEvaluateAsync(script, keys, arguments), cancellationToken);
+        WriteAsync(db => db.ScriptEvaluateAsync(script, keys, arguments), cancellationToken);
+
+    /// <summary>
+    /// A call that writes; with <see cref="ReplicaAcknowledgement"/>, done only once enough replicas have it. <c>WAIT</c>
+    /// covers every write sent before it on the multiplexer's one connection, so it also vouches for this one.
+    /// </summary>
+    private async Task<T> WriteAsync<T>(Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
+    {
+        var result = await CallAsync(call, cancellationToken);
+        if (acknowledgement is { } wait)
+        {
+            var replicas = (long)await CallAsync(db => db.ExecuteAsync("WAIT", wait.Replicas, (long)wait.Timeout.TotalMilliseconds), cancellationToken);
+            if (replicas < wait.Replicas)
+            {
+                throw new RedisUnavailableException(
+                    $"Redis took the metadata write, but only {replicas} of {wait.Replicas} replicas confirmed it within {wait.Timeout.TotalMilliseconds:0} ms; it is not acknowledged, since a failover could lose it.");
+            }
+        }
+
+        return result;
+    }
 
     /// <summary>
     /// One call through the multiplexer. It has no cancellation of its own: waiting stops on cancellation, the command

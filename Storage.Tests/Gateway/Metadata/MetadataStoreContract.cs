@@ -1,4 +1,5 @@
 using Storage.Gateway.Metadata;
+using Storage.Tests.Fixtures;
 
 namespace Storage.Tests.Gateway.Metadata;
 
@@ -352,13 +353,5 @@ public abstract class MetadataStoreContract
     private static async Task<string[]> Keys(IMetadataStore store, string prefix, string? after, int limit) =>
         [.. (await store.ListObjectsAsync("b", prefix, after, limit, default)).Select(o => o.Key)];
 
-    private static ObjectRecord Object(string bucket, string key, long size = 100) =>
-        new(
-            bucket,
-            key,
-            size,
-            Guid.NewGuid().ToString("N"),
-            Now,
-            ObjectAttributes.None,
-            [new Segment(Guid.NewGuid().ToString("N"), size, 6, 2, 4096, [.. Enumerable.Range(1, 8).Select(i => $"node{i}")])]);
+    private static ObjectRecord Object(string bucket, string key, long size = 100) => TestData.Record(bucket, key, size, Now);
 }

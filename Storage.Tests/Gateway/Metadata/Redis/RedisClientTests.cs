@@ -84,10 +84,24 @@ public sealed class RedisClientTests
     }
 
     [Theory]
-    [InlineData("localhost:6380", "localhost:6380", null)]
-    [InlineData("redis.internal:6379,password=p@ss=word,ssl=true,sslCa=/etc/ca.pem", "redis.internal:6379,password=p@ss=word,ssl=true", "/etc/ca.pem")]
-    public void The_private_ca_is_split_off_an_aspire_connection_string(string text, string stackExchange, string? caPath) =>
-        Assert.Equal((stackExchange, caPath), RedisClient.Split(text));
+    [InlineData("localhost:6380", "localhost:6380", null, 0, 0)]
+    [InlineData("redis.internal:6379,password=p@ss=word,ssl=true,sslCa=/etc/ca.pem", "redis.internal:6379,password=p@ss=word,ssl=true", "/etc/ca.pem", 0, 0)]
+    [InlineData("s1:26379,s2:26379,serviceName=storage,waitReplicas=1", "s1:26379,s2:26379,serviceName=storage", null, 1, 1000)]
+    [InlineData("r:6379,WAITREPLICAS=2,waitTimeout=250", "r:6379", null, 2, 250)]
+    public void The_products_own_keys_are_taken_off_an_aspire_connection_string(string text, string stackExchange, string? caPath, int replicas, int timeoutMs)
+    {
+        var settings = RedisClient.Parse(text);
+        Assert.Equal(stackExchange, settings.StackExchange);
+        Assert.Equal(caPath, settings.CaPath);
+        Assert.Equal(replicas == 0 ? null : new ReplicaAcknowledgement(replicas, TimeSpan.FromMilliseconds(timeoutMs)), settings.Acknowledgement);
+    }
+
+    [Theory]
+    [InlineData("r:6379,waitReplicas=0")]
+    [InlineData("r:6379,waitReplicas=two")]
+    [InlineData("r:6379,waitReplicas=1,waitTimeout=-5")]
+    public void A_wait_setting_that_is_not_a_positive_number_is_refused(string text) =>
+        Assert.Contains("positive whole number", Assert.Throws<FormatException>(() => RedisClient.Parse(text)).Message, StringComparison.Ordinal);
 
     private static RedisMetadataStore StoreOf(StackExchange.Redis.IConnectionMultiplexer connection) => new(connection, $"client-{Guid.NewGuid():N}:");
 }
