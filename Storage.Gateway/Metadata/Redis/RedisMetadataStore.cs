@@ -21,6 +21,11 @@ public sealed class RedisMetadataStore(
 
     private const int MaxCompareAndSwapAttempts = 32;
 
+    private readonly GroupedReplicaWait? _replicaWait = acknowledgement is { } wait
+        ? new GroupedReplicaWait(async () => (long)await CallAsync(
+            redis, db => db.ExecuteAsync("WAIT", wait.Replicas, (long)wait.Timeout.TotalMilliseconds), CancellationToken.None))
+        : null;
+
     // The object scripts share one argument layout. KEYS: 1 buckets, 2 the bucket's records, 3 its key index,
     // 4 reclaims, 5 reclaims by due time, 6.. the script's own. ARGV: 1 bucket, 2 key, 3 new record, 4 the record it
     // must replace ('' for none), 5-7 the reclaim entry for the replaced parts (id, json, due; '' for none), 8.. its own.
@@ -454,16 +459,13 @@ public sealed class RedisMetadataStore(
     private Task<RedisResult> EvalAsync(string script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken) =>
         WriteAsync(db => db.ScriptEvaluateAsync(script, keys, arguments), cancellationToken);
 
-    /// <summary>
-    /// A call that writes; with <see cref="ReplicaAcknowledgement"/>, done only once enough replicas have it. <c>WAIT</c>
-    /// covers every write sent before it on the multiplexer's one connection, so it also vouches for this one.
-    /// </summary>
+    /// <summary>A call that writes; with <see cref="ReplicaAcknowledgement"/>, done only once enough replicas have it.</summary>
     private async Task<T> WriteAsync<T>(Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
     {
         var result = await CallAsync(call, cancellationToken);
         if (acknowledgement is { } wait)
         {
-            var replicas = (long)await CallAsync(db => db.ExecuteAsync("WAIT", wait.Replicas, (long)wait.Timeout.TotalMilliseconds), cancellationToken);
+            var replicas = await _replicaWait!.WaitAsync(cancellationToken);
             if (replicas < wait.Replicas)
             {
                 throw new RedisUnavailableException(
@@ -478,11 +480,13 @@ public sealed class RedisMetadataStore(
     /// One call through the multiplexer. It has no cancellation of its own: waiting stops on cancellation, the command
     /// still completes or times out. Its connection and timeout errors become <see cref="RedisUnavailableException"/>.
     /// </summary>
-    private async Task<T> CallAsync<T>(Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
+    private Task<T> CallAsync<T>(Func<IDatabase, Task<T>> call, CancellationToken cancellationToken) => CallAsync(redis, call, cancellationToken);
+
+    private static async Task<T> CallAsync<T>(IConnectionMultiplexer connection, Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
     {
         try
         {
-            return await call(redis.GetDatabase()).WaitAsync(cancellationToken);
+            return await call(connection.GetDatabase()).WaitAsync(cancellationToken);
         }
         catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException or RedisServerException)
         {
