@@ -25,6 +25,11 @@ public static class ServiceDefaultsExtensions
 
     public const string OtlpEndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
+    private const string QueueSizeKey = "OTEL_BSP_MAX_QUEUE_SIZE";
+    private const string BatchSizeKey = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
+    private const int ExportQueueSize = 16_384;
+    private const int ExportBatchSize = 2_048;
+
     /// <summary>Every ActivitySource and Meter of this product is named <c>Storage.*</c>.</summary>
     public const string ProductSourcePattern = "Storage.*";
 
@@ -81,6 +86,24 @@ public static class ServiceDefaultsExtensions
                     !context.Request.Path.StartsWithSegments(HealthPath) && !context.Request.Path.StartsWithSegments(AlivePath))
                 .AddHttpClientInstrumentation())
             .UseOtlpExporter();
+
+        // A burst (the cache worker uploading a build's outputs: ~6,000 spans/s from a gateway) outran the SDK's
+        // defaults, a queue of 2,048 spans exported 512 at a time, as soon as the receiver took ~150 ms per export (a
+        // busy dashboard): spans were dropped and traces lost their gateway half. Bigger batches keep up with such a
+        // receiver and the longer queue absorbs the burst (measured, docs/benchmarks.md); OTEL_BSP_* still win.
+        builder.Services.Configure<ActivityExportProcessorOptions>(processor =>
+        {
+            var batch = processor.BatchExportProcessorOptions;
+            if (string.IsNullOrEmpty(builder.Configuration[QueueSizeKey]))
+            {
+                batch.MaxQueueSize = ExportQueueSize;
+            }
+
+            if (string.IsNullOrEmpty(builder.Configuration[BatchSizeKey]))
+            {
+                batch.MaxExportBatchSize = ExportBatchSize;
+            }
+        });
         return builder;
     }
 
