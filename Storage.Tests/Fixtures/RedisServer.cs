@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 
 namespace Storage.Tests.Fixtures;
 
@@ -12,10 +14,12 @@ public sealed class RedisServer : IAsyncDisposable
     private readonly TempDirectory? _data;
     private readonly RedisTls? _tls;
     private readonly int? _replicaOf;
+    private readonly bool _clusterNode;
     private Process _process;
 
-    private RedisServer(Process process, int port, string? password, TempDirectory? data, RedisTls? tls, int? replicaOf)
+    private RedisServer(Process process, int port, string? password, TempDirectory? data, RedisTls? tls, int? replicaOf, bool clusterNode)
     {
+        _clusterNode = clusterNode;
         _process = process;
         Port = port;
         _password = password;
@@ -34,12 +38,15 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>The TLS files when started with TLS (the port then speaks only TLS).</summary>
     public RedisTls? Tls => _tls;
 
-    /// <summary>Starts a server; with <paramref name="replicaOf"/>, a replica of the primary on that loopback port.</summary>
-    public static async Task<RedisServer> StartAsync(string? password = null, bool persistent = false, RedisTls? tls = null, int? replicaOf = null)
+    /// <summary>
+    /// Starts a server; with <paramref name="replicaOf"/>, a replica of the primary on that loopback port; as a
+    /// <paramref name="clusterNode"/>, a node of a Redis Cluster yet to be formed (persistent; its bus on port + 10000).
+    /// </summary>
+    public static async Task<RedisServer> StartAsync(string? password = null, bool persistent = false, RedisTls? tls = null, int? replicaOf = null, bool clusterNode = false)
     {
-        var data = persistent ? new TempDirectory("redis-data") : null;
-        var port = ServerProcess.FreePort();
-        return new RedisServer(await LaunchAsync(port, password, data, tls, replicaOf), port, password, data, tls, replicaOf);
+        var data = persistent || clusterNode ? new TempDirectory("redis-data") : null;
+        var port = clusterNode ? FreePortWithFreeBus() : ServerProcess.FreePort();
+        return new RedisServer(await LaunchAsync(port, password, data, tls, replicaOf, clusterNode), port, password, data, tls, replicaOf, clusterNode);
     }
 
     /// <summary>Kills the server without letting it save (as a crash would), then starts it again on the same port and data.</summary>
@@ -48,7 +55,7 @@ public sealed class RedisServer : IAsyncDisposable
         _process.Kill();
         await _process.WaitForExitAsync();
         _process.Dispose();
-        _process = await LaunchAsync(Port, _password, _data, _tls, _replicaOf);
+        _process = await LaunchAsync(Port, _password, _data, _tls, _replicaOf, _clusterNode);
     }
 
     public async Task StopAsync()
@@ -67,7 +74,31 @@ public sealed class RedisServer : IAsyncDisposable
         _data?.Dispose();
     }
 
-    private static async Task<Process> LaunchAsync(int port, string? password, TempDirectory? data, RedisTls? tls, int? replicaOf)
+    /// <summary>A free port whose cluster bus port (+10000) is free too.</summary>
+    private static int FreePortWithFreeBus()
+    {
+        while (true)
+        {
+            var port = ServerProcess.FreePort();
+            if (port + 10000 > IPEndPoint.MaxPort)
+            {
+                continue;
+            }
+
+            try
+            {
+                using var bus = new TcpListener(IPAddress.Loopback, port + 10000);
+                bus.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken: try another.
+            }
+        }
+    }
+
+    private static async Task<Process> LaunchAsync(int port, string? password, TempDirectory? data, RedisTls? tls, int? replicaOf, bool clusterNode)
     {
         var start = new ProcessStartInfo("redis-server");
         string[] arguments =
@@ -79,6 +110,8 @@ public sealed class RedisServer : IAsyncDisposable
             .. data is null ? new[] { "--appendonly", "no" } : ["--appendonly", "yes", "--appendfsync", "always", "--dir", data.Path],
             .. password is null ? Array.Empty<string>() : ["--requirepass", password],
             .. replicaOf is null ? Array.Empty<string>() : ["--replicaof", "127.0.0.1", $"{replicaOf}"],
+
+            .. clusterNode ? new[] { "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000" } : [],
 
             // A replica's first sync starts at once instead of after Redis' 5 s wait for more replicas to join.
             "--repl-diskless-sync-delay", "0",

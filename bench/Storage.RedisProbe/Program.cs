@@ -1,6 +1,7 @@
 // Metadata-store operations through Redis at a fixed concurrency, with the CPU each one costs this process: reads
 // of one object record (HGET), commits over an existing record and of new keys (the commit script, with the read it
 // needs) and listing pages (ZRANGEBYLEX + HMGET).
+// Keys under a hash-tagged prefix, so the same probe runs on Redis Cluster.
 // Usage: Storage.RedisProbe <connection string> [seconds per operation] [concurrency]
 using System.Diagnostics;
 using System.Globalization;
@@ -13,12 +14,12 @@ var concurrency = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCult
 #if RESP_CLIENT
 const string Client = "RESP client";
 await using var connection = new RedisConnection(RedisOptions.Parse(connectionString), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
-var store = new RedisMetadataStore(connection, "probe:");
+var store = new RedisMetadataStore(connection, "{probe}:");
 #else
 const string Client = "StackExchange.Redis";
 var settings = RedisClient.Parse(connectionString);
 await using var multiplexer = await RedisClient.ConnectAsync(settings);
-var store = new RedisMetadataStore(multiplexer, "probe:", settings.Acknowledgement);
+var store = new RedisMetadataStore(multiplexer, "{probe}:", settings.Acknowledgement);
 #endif
 
 const string Bucket = "probe";

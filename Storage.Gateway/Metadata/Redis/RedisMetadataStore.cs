@@ -162,7 +162,38 @@ public sealed class RedisMetadataStore(
 
     private string ReclaimsDue => keyPrefix + "reclaims:due";
 
-    public Task InitializeAsync(CancellationToken cancellationToken) => PingAsync(cancellationToken);
+    /// <summary>
+    /// Checks that Redis answers and can hold this layout. On Redis Cluster every script must touch keys of one hash
+    /// slot; this layout's scripts span a bucket's keys and the shared reclaim and usage keys, so the key prefix must
+    /// carry a hash tag (<c>{storage}:</c>), which puts every key in one slot. Refused otherwise, before any write
+    /// could fail half-way with CROSSSLOT.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Redis Cluster with a prefix without a hash tag, or with <c>waitReplicas</c>.</exception>
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await PingAsync(cancellationToken);
+        if (!redis.GetServers().Any(server => server.ServerType == ServerType.Cluster))
+        {
+            return;
+        }
+
+        if (!HasHashTag(keyPrefix))
+        {
+            throw new InvalidOperationException(
+                $"Redis Cluster needs a key prefix with a hash tag, so that every metadata script stays in one hash slot: set Storage:RedisKeyPrefix to '{{{keyPrefix.TrimEnd(':')}}}:' instead of '{keyPrefix}'.");
+        }
+
+        if (acknowledgement is not null)
+        {
+            throw new InvalidOperationException("waitReplicas is not supported on Redis Cluster: remove it from ConnectionStrings:redis.");
+        }
+    }
+
+    /// <summary>Redis hashes only the part between the first '{' and the next '}' when it is not empty.</summary>
+    private static bool HasHashTag(string key) =>
+        key.IndexOf('{', StringComparison.Ordinal) is var open and >= 0
+        && key.IndexOf('}', open + 1) is var close and > 0
+        && close > open + 1;
 
     public override string ToString() => $"Redis at {string.Join(", ", redis.GetEndPoints().Select(e => e.ToString()))}, keys under '{keyPrefix}'";
 

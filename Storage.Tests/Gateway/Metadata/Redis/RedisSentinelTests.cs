@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Metadata.Redis;
 using Storage.Tests.Fixtures;
@@ -85,5 +86,39 @@ public sealed class RedisSentinelTests
         {
             Assert.True(lost.Count > 0, $"Without waitReplicas no acknowledged commit was lost ({acknowledged.Count} acknowledged): the replicas were not cut off, so this test proves nothing.");
         }
+    }
+
+    /// <summary>The gateway as Aspire registers Redis (<c>AddRedisClient</c>) on a Sentinel connection string: healthy, serving, and serving again after a failover.</summary>
+    [Fact]
+    public async Task The_gateway_on_sentinel_serves_before_and_after_a_failover()
+    {
+        await using var group = await RedisSentinelGroup.StartAsync();
+        using var nodes = new TempDirectory("sentinel-nodes");
+        var settings = Enumerable.Range(1, 8).ToDictionary(i => $"Storage:Nodes:node{i}", i => Path.Combine(nodes.Path, $"node{i}"));
+        settings["ConnectionStrings:redis"] = group.ConnectionString + ",waitReplicas=1";
+        await using var gateway = await GatewayHost.StartAsync(settings);
+
+        var before = TestData.Bytes(100_000, 1);
+        (await gateway.Client.PutAsync("/object/before", new ByteArrayContent(before))).EnsureSuccessStatusCode();
+        Assert.Equal(HttpStatusCode.OK, (await gateway.Client.GetAsync("/health")).StatusCode);
+
+        await group.Primary.StopAsync();
+        await group.PromotedReplicaAsync();
+        var after = TestData.Bytes(100_000, 2);
+        HttpStatusCode status = default;
+        for (var attempt = 0; attempt < 100 && status != HttpStatusCode.OK; attempt++)
+        {
+            // During the failover a PUT is refused with 503 (metadata unavailable), never 500.
+            status = (await gateway.Client.PutAsync("/object/after", new ByteArrayContent(after))).StatusCode;
+            Assert.True(status is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, $"PUT during the failover answered {(int)status}");
+            if (status != HttpStatusCode.OK)
+            {
+                await Task.Delay(200);
+            }
+        }
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(before, await gateway.Client.GetByteArrayAsync("/object/before"));
+        Assert.Equal(after, await gateway.Client.GetByteArrayAsync("/object/after"));
     }
 }
