@@ -139,9 +139,18 @@ public sealed class StripeFetcher : IAsyncDisposable
 
             var offset = _layout.PartOffset(stripe);
             var end = _layout.PartOffset(_lastStripe) + _layout.BlockLength(_lastStripe) + StripeLayout.ChecksumBytes;
-            var stream = await cursor.PositionAsync(status.Node, offset, end - offset, cancellationToken);
-            await stream.ReadExactlyAsync(raw, cancellationToken);
-            cursor.Advance(raw.Length);
+            try
+            {
+                await ReadBlockAsync(cursor, status.Node, offset, end - offset, raw, cancellationToken);
+            }
+            catch (Exception ex) when (ex is (IOException or HttpRequestException) and not (PartNotFoundException or EndOfStreamException) && !cancellationToken.IsCancellationRequested)
+            {
+                // Once more on a fresh connection: a node that closed a kept-alive connection as it was reused (or
+                // dropped one) is still there, and with no spare part left that one hiccup would fail the whole read.
+                Activity.Current?.AddEvent(new ActivityEvent("part read retried", tags: new ActivityTagsCollection { ["storage.node.id"] = cursor.NodeId, ["error"] = ex.Message }));
+                await cursor.DisposeAsync();
+                await ReadBlockAsync(cursor, status.Node, offset, end - offset, raw, cancellationToken);
+            }
         }
         catch (Exception ex) when (ex is PartNotFoundException or EndOfStreamException)
         {
@@ -165,6 +174,13 @@ public sealed class StripeFetcher : IAsyncDisposable
             _telemetry.CorruptBlocks.Add(1);
             Activity.Current?.AddEvent(new ActivityEvent("corrupt block", tags: new ActivityTagsCollection { ["storage.node.id"] = cursor.NodeId, ["storage.stripe"] = stripe }));
         }
+    }
+
+    private static async Task ReadBlockAsync(PartCursor cursor, IStorageNode node, long offset, long length, Memory<byte> block, CancellationToken cancellationToken)
+    {
+        var stream = await cursor.PositionAsync(node, offset, length, cancellationToken);
+        await stream.ReadExactlyAsync(block, cancellationToken);
+        cursor.Advance(block.Length);
     }
 
     private void ReportDamage(int shard)
