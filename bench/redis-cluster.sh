@@ -28,7 +28,8 @@ start "$base"
 for i in 1 2 3; do start $(( base + i )) --cluster-enabled yes --cluster-config-file nodes.conf; done
 sleep 1
 redis-cli --cluster create "127.0.0.1:$(( base + 1 ))" "127.0.0.1:$(( base + 2 ))" "127.0.0.1:$(( base + 3 ))" --cluster-replicas 0 --cluster-yes >/dev/null
-until redis-cli -p $(( base + 1 )) cluster info | grep -q cluster_state:ok; do sleep 0.2; done
+for _ in $(seq 1 150); do redis-cli -p $(( base + 1 )) cluster info | grep -q cluster_state:ok && break; sleep 0.2; done
+redis-cli -p $(( base + 1 )) cluster info | grep -q cluster_state:ok || { echo "The cluster did not form within 30 s." >&2; exit 1; }
 single="127.0.0.1:$base"
 cluster="127.0.0.1:$(( base + 1 )),127.0.0.1:$(( base + 2 )),127.0.0.1:$(( base + 3 ))"
 

@@ -30,7 +30,7 @@ public static class RedisClient
     private static readonly TimeSpan DefaultWaitTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>Takes this product's keys off a connection string.</summary>
-    /// <exception cref="FormatException"><c>waitReplicas</c> or <c>waitTimeout</c> is not a positive whole number.</exception>
+    /// <exception cref="FormatException"><c>waitReplicas</c> or <c>waitTimeout</c> is not a positive whole number, or the wait is not shorter than the command timeout.</exception>
     public static RedisConnectionSettings Parse(string connectionString)
     {
         string? caPath = null;
@@ -58,7 +58,14 @@ public static class RedisClient
             }
         }
 
-        return new RedisConnectionSettings(string.Join(',', kept), caPath, replicas is { } n ? new ReplicaAcknowledgement(n, timeout) : null);
+        var stackExchange = string.Join(',', kept);
+        if (replicas is not null && ConfigurationOptions.Parse(stackExchange).AsyncTimeout is var commandTimeout && timeout.TotalMilliseconds >= commandTimeout)
+        {
+            // WAIT holds the connection: one that outlasts the command timeout fails, and times out what queued behind it.
+            throw new FormatException($"The Redis connection string's '{WaitTimeoutKey}' ({timeout.TotalMilliseconds:0} ms) must be shorter than its command timeout (asyncTimeout, {commandTimeout} ms).");
+        }
+
+        return new RedisConnectionSettings(stackExchange, caPath, replicas is { } n ? new ReplicaAcknowledgement(n, timeout) : null);
     }
 
     public static void Configure(ConfigurationOptions options, RedisConnectionSettings settings)

@@ -21,6 +21,8 @@ public sealed class RedisMetadataStore(
 
     private const int MaxCompareAndSwapAttempts = 32;
 
+    private readonly ConnectionGeneration? _connections = acknowledgement is null ? null : new ConnectionGeneration(redis);
+
     private readonly GroupedReplicaWait? _replicaWait = acknowledgement is { } wait
         ? new GroupedReplicaWait(async () => (long)await CallAsync(
             redis, db => db.ExecuteAsync("WAIT", wait.Replicas, (long)wait.Timeout.TotalMilliseconds), CancellationToken.None))
@@ -200,7 +202,7 @@ public sealed class RedisMetadataStore(
     public Task PingAsync(CancellationToken cancellationToken) => CallAsync(db => db.PingAsync(), cancellationToken);
 
     public Task<bool> CreateBucketAsync(BucketRecord bucket, CancellationToken cancellationToken) =>
-        WriteAsync(db => db.HashSetAsync(Buckets, bucket.Name, bucket.CreatedAt.ToUnixTimeMilliseconds(), When.NotExists), cancellationToken);
+        WriteAsync(db => db.HashSetAsync(Buckets, bucket.Name, bucket.CreatedAt.ToUnixTimeMilliseconds(), When.NotExists), added => added, cancellationToken);
 
     public async Task<BucketRecord?> GetBucketAsync(string name, CancellationToken cancellationToken)
     {
@@ -369,7 +371,7 @@ public sealed class RedisMetadataStore(
         (long)await EvalAsync(MarkVerified, [NodeEpochs, NodeVerified], [nodeId, epoch], cancellationToken) == 1;
 
     public Task<bool> AddNodeAsync(NodeRecord node, CancellationToken cancellationToken) =>
-        WriteAsync(db => db.HashSetAsync(Nodes, node.Id, MetadataJsonContext.Serialize(node), When.NotExists), cancellationToken);
+        WriteAsync(db => db.HashSetAsync(Nodes, node.Id, MetadataJsonContext.Serialize(node), When.NotExists), added => added, cancellationToken);
 
     public async Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken cancellationToken) =>
         [.. (await CallAsync(db => db.HashValuesAsync(Nodes), cancellationToken))
@@ -486,22 +488,38 @@ public sealed class RedisMetadataStore(
     private static DateTimeOffset FromMilliseconds(string text) =>
         DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(text, CultureInfo.InvariantCulture));
 
-    /// <summary>A Lua script (SCRIPT LOAD once, then EVALSHA: the multiplexer caches it per server); every script here writes.</summary>
+    /// <summary>A Lua script (SCRIPT LOAD once, then EVALSHA: the multiplexer caches it per server).</summary>
     private Task<RedisResult> EvalAsync(string script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken) =>
-        WriteAsync(db => db.ScriptEvaluateAsync(script, keys, arguments), cancellationToken);
+        WriteAsync(db => db.ScriptEvaluateAsync(script, keys, arguments), Wrote, cancellationToken);
 
-    /// <summary>A call that writes; with <see cref="ReplicaAcknowledgement"/>, done only once enough replicas have it.</summary>
-    private async Task<T> WriteAsync<T>(Func<IDatabase, Task<T>> call, CancellationToken cancellationToken)
+    /// <summary>Whether a script's answer means it changed something: 'OK' or 'DELETED', or a count above zero.</summary>
+    private static bool Wrote(RedisResult result) => result.Resp2Type switch
     {
+        ResultType.Integer => (long)result > 0,
+        ResultType.SimpleString or ResultType.BulkString => (string?)result is "OK" or "DELETED",
+        _ => false,
+    };
+
+    /// <summary>
+    /// A call that may write; with <see cref="ReplicaAcknowledgement"/>, a call that did (<paramref name="wrote"/>) is
+    /// done only once enough replicas have it. One that changed nothing (a conflict, a lease held elsewhere) has nothing
+    /// to confirm. <c>WAIT</c> counts from the last write on its connection, so a reconnection between the write and
+    /// the <c>WAIT</c> (a new connection has no writes to wait for) leaves the write unconfirmed.
+    /// </summary>
+    private async Task<T> WriteAsync<T>(Func<IDatabase, Task<T>> call, Func<T, bool> wrote, CancellationToken cancellationToken)
+    {
+        var connection = _connections?.Current;
         var result = await CallAsync(call, cancellationToken);
-        if (acknowledgement is { } wait)
+        if (acknowledgement is not { } wait || !wrote(result))
         {
-            var replicas = await _replicaWait!.WaitAsync(cancellationToken);
-            if (replicas < wait.Replicas)
-            {
-                throw new RedisUnavailableException(
-                    $"Redis took the metadata write, but only {replicas} of {wait.Replicas} replicas confirmed it within {wait.Timeout.TotalMilliseconds:0} ms; it is not acknowledged, since a failover could lose it.");
-            }
+            return result;
+        }
+
+        var replicas = await _replicaWait!.WaitAsync(cancellationToken);
+        if (replicas < wait.Replicas || _connections!.Current != connection)
+        {
+            throw new RedisUnavailableException(
+                $"Redis took the metadata write, but {(replicas < wait.Replicas ? $"only {replicas} of {wait.Replicas} replicas confirmed it within {wait.Timeout.TotalMilliseconds:0} ms" : "the connection was re-established before replicas could confirm it")}; it is not acknowledged, since a failover could lose it.");
         }
 
         return result;
@@ -519,7 +537,7 @@ public sealed class RedisMetadataStore(
         {
             return await call(connection.GetDatabase()).WaitAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException or RedisServerException)
+        catch (RedisException ex)
         {
             throw new RedisUnavailableException($"Redis metadata unavailable: {ex.Message}", ex);
         }

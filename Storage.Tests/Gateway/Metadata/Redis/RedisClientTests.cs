@@ -103,5 +103,11 @@ public sealed class RedisClientTests
     public void A_wait_setting_that_is_not_a_positive_number_is_refused(string text) =>
         Assert.Contains("positive whole number", Assert.Throws<FormatException>(() => RedisClient.Parse(text)).Message, StringComparison.Ordinal);
 
+    [Theory]
+    [InlineData("r:6379,waitReplicas=1,waitTimeout=5000")]
+    [InlineData("r:6379,asyncTimeout=800,waitReplicas=1")]
+    public void A_wait_as_long_as_the_command_timeout_is_refused(string text) =>
+        Assert.Contains("shorter than its command timeout", Assert.Throws<FormatException>(() => RedisClient.Parse(text)).Message, StringComparison.Ordinal);
+
     private static RedisMetadataStore StoreOf(StackExchange.Redis.IConnectionMultiplexer connection) => new(connection, $"client-{Guid.NewGuid():N}:");
 }
