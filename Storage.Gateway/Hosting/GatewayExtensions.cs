@@ -1,3 +1,4 @@
+using Aspire.StackExchange.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using Storage.Gateway.Api;
@@ -22,6 +23,9 @@ public static class GatewayExtensions
 
     /// <summary>The connection-string name Aspire's <c>AddRedis("redis")</c> publishes.</summary>
     public const string RedisConnectionName = "redis";
+
+    /// <summary>The second Redis client, for metadata writes, when they wait for replicas (<c>waitReplicas</c>).</summary>
+    private const string RedisWritesName = "redis-writes";
 
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {
@@ -112,18 +116,24 @@ public static class GatewayExtensions
         {
             var connection = RedisClient.Parse(redis);
             var exported = !string.IsNullOrWhiteSpace(builder.Configuration[ServiceDefaultsExtensions.OtlpEndpointKey]);
-            builder.AddRedisClient(
-                RedisConnectionName,
-                settings =>
-                {
-                    settings.ConnectionString = connection.StackExchange;
-                    settings.DisableTracing = !exported;
-                },
-                options => RedisClient.Configure(options, connection));
+            void Configure(StackExchangeRedisSettings settings)
+            {
+                settings.ConnectionString = connection.StackExchange;
+                settings.DisableTracing = !exported;
+            }
+
+            builder.AddRedisClient(RedisConnectionName, Configure, options => RedisClient.Configure(options, connection));
+            if (connection.Acknowledgement is not null)
+            {
+                // Writes and their WAITs on a connection of their own, so that reads never queue behind a WAIT.
+                builder.AddKeyedRedisClient(RedisWritesName, Configure, options => RedisClient.Configure(options, connection));
+            }
+
             services.AddSingleton<IMetadataStore>(sp => new RedisMetadataStore(
                 sp.GetRequiredService<IConnectionMultiplexer>(),
                 sp.GetRequiredService<IOptions<StorageOptions>>().Value.RedisKeyPrefix,
-                connection.Acknowledgement));
+                connection.Acknowledgement,
+                connection.Acknowledgement is null ? null : sp.GetRequiredKeyedService<IConnectionMultiplexer>(RedisWritesName)));
         }
         else
         {

@@ -19,7 +19,10 @@ var store = new RedisMetadataStore(connection, "{probe}:");
 const string Client = "StackExchange.Redis";
 var settings = RedisClient.Parse(connectionString);
 await using var multiplexer = await RedisClient.ConnectAsync(settings);
-var store = new RedisMetadataStore(multiplexer, "{probe}:", settings.Acknowledgement);
+
+// As the gateway registers them: with waitReplicas, writes and their WAITs on a connection of their own.
+await using var writes = settings.Acknowledgement is null ? null : await RedisClient.ConnectAsync(settings);
+var store = new RedisMetadataStore(multiplexer, "{probe}:", settings.Acknowledgement, writes);
 #endif
 
 const string Bucket = "probe";

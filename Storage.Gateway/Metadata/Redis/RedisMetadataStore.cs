@@ -15,17 +15,23 @@ namespace Storage.Gateway.Metadata.Redis;
 public sealed class RedisMetadataStore(
     IConnectionMultiplexer redis,
     string keyPrefix = RedisMetadataStore.DefaultKeyPrefix,
-    ReplicaAcknowledgement? acknowledgement = null) : IMetadataStore
+    ReplicaAcknowledgement? acknowledgement = null,
+    IConnectionMultiplexer? writes = null) : IMetadataStore
 {
     public const string DefaultKeyPrefix = "storage:";
 
     private const int MaxCompareAndSwapAttempts = 32;
 
-    private readonly ConnectionGeneration? _connections = acknowledgement is null ? null : new ConnectionGeneration(redis);
+    // Writes (and their WAITs) go out on `writes` when given: WAIT holds its connection until replicas confirm, and
+    // reads on the other connection need not queue behind it. A write's reply means Redis applied it, so a read on
+    // either connection afterwards sees it.
+    private readonly IConnectionMultiplexer _writer = writes ?? redis;
+
+    private readonly ConnectionGeneration? _connections = acknowledgement is null ? null : new ConnectionGeneration(writes ?? redis);
 
     private readonly GroupedReplicaWait? _replicaWait = acknowledgement is { } wait
         ? new GroupedReplicaWait(async () => (long)await CallAsync(
-            redis, db => db.ExecuteAsync("WAIT", wait.Replicas, (long)wait.Timeout.TotalMilliseconds), CancellationToken.None))
+            writes ?? redis, db => db.ExecuteAsync("WAIT", wait.Replicas, (long)wait.Timeout.TotalMilliseconds), CancellationToken.None))
         : null;
 
     // The object scripts share one argument layout. KEYS: 1 buckets, 2 the bucket's records, 3 its key index,
@@ -509,7 +515,7 @@ public sealed class RedisMetadataStore(
     private async Task<T> WriteAsync<T>(Func<IDatabase, Task<T>> call, Func<T, bool> wrote, CancellationToken cancellationToken)
     {
         var connection = _connections?.Current;
-        var result = await CallAsync(call, cancellationToken);
+        var result = await CallAsync(_writer, call, cancellationToken);
         if (acknowledgement is not { } wait || !wrote(result))
         {
             return result;

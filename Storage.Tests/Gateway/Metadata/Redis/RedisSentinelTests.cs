@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Metadata.Redis;
@@ -85,6 +86,62 @@ public sealed class RedisSentinelTests
         else
         {
             Assert.True(lost.Count > 0, $"Without waitReplicas no acknowledged commit was lost ({acknowledged.Count} acknowledged): the replicas were not cut off, so this test proves nothing.");
+        }
+    }
+
+    /// <summary>
+    /// With the replicas frozen every write's WAIT runs to its timeout; reads, on a connection of their own as the
+    /// gateway registers them, must not queue behind those WAITs.
+    /// </summary>
+    [Fact]
+    public async Task Reads_stay_prompt_while_writes_wait_for_replicas_that_do_not_answer()
+    {
+        await using var group = await RedisSentinelGroup.StartAsync();
+        var settings = RedisClient.Parse(group.ConnectionString + ",waitReplicas=1");
+        await using var reads = await RedisClient.ConnectAsync(settings);
+        await using var writes = await RedisClient.ConnectAsync(settings);
+        var store = new RedisMetadataStore(reads, acknowledgement: settings.Acknowledgement, writes: writes);
+        await store.CreateBucketAsync(new BucketRecord("prompt", DateTimeOffset.UnixEpoch), default);
+        await store.CommitObjectAsync(TestData.Record("prompt", "read-me"), DateTimeOffset.UtcNow.AddMinutes(5), default);
+
+        await group.SignalReplicasAsync("STOP");
+        try
+        {
+            using var stop = new CancellationTokenSource();
+            var refused = 0;
+            var writers = Enumerable.Range(0, 4).Select(writer => Task.Run(async () =>
+            {
+                for (var i = 0; !stop.IsCancellationRequested; i++)
+                {
+                    try
+                    {
+                        await store.CommitObjectAsync(TestData.Record("prompt", $"w{writer}/{i}"), DateTimeOffset.UtcNow.AddMinutes(5), default);
+                    }
+                    catch (RedisUnavailableException)
+                    {
+                        Interlocked.Increment(ref refused);
+                    }
+                }
+            })).ToArray();
+
+            await Task.Delay(TimeSpan.FromMilliseconds(300));
+            var slowest = TimeSpan.Zero;
+            for (var i = 0; i < 20; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                Assert.NotNull(await store.GetObjectAsync("prompt", "read-me", default));
+                slowest = TimeSpan.FromTicks(Math.Max(slowest.Ticks, clock.Elapsed.Ticks));
+                await Task.Delay(50);
+            }
+
+            await stop.CancelAsync();
+            await Task.WhenAll(writers);
+            Assert.True(refused > 0, "no write waited in vain: the replicas were not cut off, so this test proves nothing");
+            Assert.True(slowest < TimeSpan.FromMilliseconds(300), $"a read took {slowest.TotalMilliseconds:0} ms while writes waited for replicas");
+        }
+        finally
+        {
+            await group.SignalReplicasAsync("CONT");
         }
     }
 
