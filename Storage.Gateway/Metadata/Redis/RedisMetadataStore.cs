@@ -29,6 +29,9 @@ public sealed class RedisMetadataStore(
 
     private readonly ConnectionGeneration? _connections = acknowledgement is null ? null : new ConnectionGeneration(writes ?? redis);
 
+    // 1 while a write's WAIT came back short: later answers may rest on it, so they wait too until a WAIT succeeds.
+    private int _unconfirmed;
+
     private readonly GroupedReplicaWait? _replicaWait = acknowledgement is { } wait
         ? new GroupedReplicaWait(async () => (long)await CallAsync(
             writes ?? redis, db => db.ExecuteAsync("WAIT", wait.Replicas, (long)wait.Timeout.TotalMilliseconds), CancellationToken.None))
@@ -296,7 +299,7 @@ public sealed class RedisMetadataStore(
     {
         for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
         {
-            string? previousJson = await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
+            string? previousJson = await CallAsync(_writer, db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
             if (previousJson is null)
             {
                 return null;
@@ -409,7 +412,7 @@ public sealed class RedisMetadataStore(
         string? previousJson = null;
         if (known)
         {
-            previousJson = await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
+            previousJson = await CallAsync(_writer, db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
         }
 
         for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
@@ -422,7 +425,7 @@ public sealed class RedisMetadataStore(
                     return (SwapOutcome.Declined, previous);
                 }
 
-                previousJson = await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
+                previousJson = await CallAsync(_writer, db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
                 known = true;
                 continue;
             }
@@ -509,14 +512,16 @@ public sealed class RedisMetadataStore(
     /// <summary>
     /// A call that may write; with <see cref="ReplicaAcknowledgement"/>, a call that did (<paramref name="wrote"/>) is
     /// done only once enough replicas have it. One that changed nothing (a conflict, a lease held elsewhere) has nothing
-    /// to confirm. <c>WAIT</c> counts from the last write on its connection, so a reconnection between the write and
-    /// the <c>WAIT</c> (a new connection has no writes to wait for) leaves the write unconfirmed.
+    /// of its own to confirm, unless an earlier write is still unconfirmed: its answer (say, "the bucket exists" to a
+    /// client retrying after a 503) rests on that write, so it waits too. <c>WAIT</c> counts from the last write on its
+    /// connection, so a reconnection or a primary switch between the write and the <c>WAIT</c> (a new connection has no
+    /// writes to wait for) leaves the write unconfirmed.
     /// </summary>
     private async Task<T> WriteAsync<T>(Func<IDatabase, Task<T>> call, Func<T, bool> wrote, CancellationToken cancellationToken)
     {
         var connection = _connections?.Current;
         var result = await CallAsync(_writer, call, cancellationToken);
-        if (acknowledgement is not { } wait || !wrote(result))
+        if (acknowledgement is not { } wait || (!wrote(result) && Volatile.Read(ref _unconfirmed) == 0))
         {
             return result;
         }
@@ -524,10 +529,12 @@ public sealed class RedisMetadataStore(
         var replicas = await _replicaWait!.WaitAsync(cancellationToken);
         if (replicas < wait.Replicas || _connections!.Current != connection)
         {
+            Volatile.Write(ref _unconfirmed, 1);
             throw new RedisUnavailableException(
-                $"Redis took the metadata write, but {(replicas < wait.Replicas ? $"only {replicas} of {wait.Replicas} replicas confirmed it within {wait.Timeout.TotalMilliseconds:0} ms" : "the connection was re-established before replicas could confirm it")}; it is not acknowledged, since a failover could lose it.");
+                $"Redis took the metadata write, but {(replicas < wait.Replicas ? $"only {replicas} of {wait.Replicas} replicas confirmed it within {wait.Timeout.TotalMilliseconds:0} ms" : "the connection changed before replicas could confirm it")}; it is not acknowledged, since a failover could lose it.");
         }
 
+        Volatile.Write(ref _unconfirmed, 0);
         return result;
     }
 
