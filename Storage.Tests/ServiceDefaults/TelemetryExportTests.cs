@@ -15,27 +15,18 @@ public sealed class TelemetryExportTests
     public async Task Traces_metrics_and_logs_reach_an_otlp_endpoint()
     {
         var received = new ConcurrentDictionary<string, ConcurrentBag<string>>();
-        await using var collector = await LoopbackServer.StartAsync(async context =>
+        await using var collector = await StartReceiverAsync((path, body) =>
         {
-            using var body = new MemoryStream();
-            await context.Request.Body.CopyToAsync(body);
-
-            // Protobuf keeps strings as UTF-8 bytes: span names and attribute values are searchable as text.
-            received.GetOrAdd(context.Request.Path, _ => []).Add(Encoding.UTF8.GetString(body.ToArray()));
-            context.Response.StatusCode = StatusCodes.Status200OK;
+            received.GetOrAdd(path, _ => []).Add(body);
+            return Task.CompletedTask;
         });
 
         await using var redis = await RedisServer.StartAsync();
-        await using var gateway = await GatewayProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["ConnectionStrings__redis"] = redis.ConnectionString,
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.BaseAddress.ToString().TrimEnd('/'),
-            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
-            ["OTEL_SERVICE_NAME"] = "gateway-under-test",
-            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
-            ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
-            ["OTEL_BLRP_SCHEDULE_DELAY"] = "200",
-        });
+        var environment = ExportingTo(collector, redis);
+        environment["OTEL_BSP_SCHEDULE_DELAY"] = "200";
+        environment["OTEL_METRIC_EXPORT_INTERVAL"] = "500";
+        environment["OTEL_BLRP_SCHEDULE_DELAY"] = "200";
+        await using var gateway = await GatewayProcess.StartAsync(environment);
 
         (await gateway.Client.PutAsync("/object/traced", new ByteArrayContent(new byte[2_000_000]))).EnsureSuccessStatusCode();
         (await gateway.Client.GetAsync("/object/traced")).EnsureSuccessStatusCode();
@@ -83,27 +74,17 @@ public sealed class TelemetryExportTests
     public async Task A_burst_of_small_puts_loses_no_spans()
     {
         var received = new ConcurrentBag<string>();
-        await using var collector = await LoopbackServer.StartAsync(async context =>
+        await using var collector = await StartReceiverAsync(async (path, body) =>
         {
-            using var body = new MemoryStream();
-            await context.Request.Body.CopyToAsync(body);
-            if (context.Request.Path == "/v1/traces")
+            if (path == "/v1/traces")
             {
-                received.Add(Encoding.UTF8.GetString(body.ToArray()));
+                received.Add(body);
                 await Task.Delay(150);
             }
-
-            context.Response.StatusCode = StatusCodes.Status200OK;
         });
 
         await using var redis = await RedisServer.StartAsync();
-        await using var gateway = await GatewayProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["ConnectionStrings__redis"] = redis.ConnectionString,
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.BaseAddress.ToString().TrimEnd('/'),
-            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
-            ["OTEL_SERVICE_NAME"] = "gateway-under-test",
-        });
+        await using var gateway = await GatewayProcess.StartAsync(ExportingTo(collector, redis));
 
         const int Puts = 3000;
         var body = new byte[4096];
@@ -133,6 +114,27 @@ public sealed class TelemetryExportTests
             servers == Puts && nodeWrites == 3 * Puts,
             $"{Puts} PUTs in {elapsed.TotalSeconds:0.0} s: {servers} server spans and {nodeWrites} node.put spans arrived in {received.Count} exports");
     }
+
+    /// <summary>A loopback OTLP receiver handing each export's path and body to <paramref name="onExport"/>.</summary>
+    private static Task<LoopbackServer> StartReceiverAsync(Func<string, string, Task> onExport) =>
+        LoopbackServer.StartAsync(async context =>
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+
+            // Protobuf keeps strings as UTF-8 bytes: span names and attribute values are searchable as text.
+            await onExport(context.Request.Path.Value ?? string.Empty, Encoding.UTF8.GetString(body.ToArray()));
+            context.Response.StatusCode = StatusCodes.Status200OK;
+        });
+
+    /// <summary>A gateway on <paramref name="redis"/> exporting over OTLP http/protobuf to <paramref name="receiver"/>.</summary>
+    private static Dictionary<string, string> ExportingTo(LoopbackServer receiver, RedisServer redis) => new()
+    {
+        ["ConnectionStrings__redis"] = redis.ConnectionString,
+        ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.BaseAddress.ToString().TrimEnd('/'),
+        ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+        ["OTEL_SERVICE_NAME"] = "gateway-under-test",
+    };
 
     private static int Occurrences(string text, string value)
     {
