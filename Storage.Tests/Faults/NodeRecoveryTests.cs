@@ -110,15 +110,7 @@ public sealed class NodeRecoveryTests
         return objects;
     }
 
-    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"Gave up waiting {Patience.TotalSeconds:0} s for {what}.");
-            await Task.Delay(250);
-        }
-    }
+    internal static Task WaitUntilAsync(Func<Task<bool>> condition, string what) => Poll.UntilAsync(condition, Patience, what);
 
     private static async Task<string?> NodeStateAsync(GatewayProcess gateway, string node)
     {

@@ -40,10 +40,8 @@ public sealed class RedisClusterGroup : IAsyncDisposable
     }
 
     /// <summary>Every master reports the cluster as formed (all slots served), as clients need before they route.</summary>
-    private async Task WaitUntilFormedAsync()
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
+    private Task WaitUntilFormedAsync() => Poll.UntilAsync(
+        async () =>
         {
             var formed = true;
             foreach (var master in Masters)
@@ -52,19 +50,10 @@ public sealed class RedisClusterGroup : IAsyncDisposable
                 formed &= info.Contains("cluster_state:ok", StringComparison.Ordinal);
             }
 
-            if (formed)
-            {
-                return;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("The Redis Cluster did not reach cluster_state:ok within 30 s.");
-            }
-
-            await Task.Delay(250);
-        }
-    }
+            return formed;
+        },
+        TimeSpan.FromSeconds(30),
+        "the Redis Cluster to reach cluster_state:ok");
 
     public async ValueTask DisposeAsync()
     {

@@ -93,35 +93,28 @@ public sealed class RedisSentinelGroup : IAsyncDisposable
     /// <summary>The replica every sentinel names as the primary after a failover (they agree within seconds).</summary>
     public async Task<RedisServer> PromotedReplicaAsync()
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var named = new HashSet<int>();
-            foreach (var (_, port) in _sentinels)
+        RedisServer? promoted = null;
+        await Poll.UntilAsync(
+            async () =>
             {
-                var answer = await SentinelAsync(port, "get-master-addr-by-name", ServiceName);
-                var lines = answer.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                named.Add(lines.Length == 2 && int.TryParse(lines[1], System.Globalization.CultureInfo.InvariantCulture, out var primary) ? primary : -1);
-            }
+                var named = new HashSet<int>();
+                foreach (var (_, port) in _sentinels)
+                {
+                    var answer = await SentinelAsync(port, "get-master-addr-by-name", ServiceName);
+                    var lines = answer.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    named.Add(lines.Length == 2 && int.TryParse(lines[1], System.Globalization.CultureInfo.InvariantCulture, out var primary) ? primary : -1);
+                }
 
-            if (named.Count == 1 && Replicas.FirstOrDefault(r => r.Port == named.Single()) is { } promoted)
-            {
-                return promoted;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"The sentinels did not agree on a promoted replica within 30 s (they name ports {string.Join(", ", named)}).");
-            }
-
-            await Task.Delay(250);
-        }
+                promoted = named.Count == 1 ? Replicas.FirstOrDefault(r => r.Port == named.Single()) : null;
+                return promoted is not null;
+            },
+            TimeSpan.FromSeconds(30),
+            "the sentinels to agree on a promoted replica");
+        return promoted!;
     }
 
-    private async Task WaitUntilReadyAsync()
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
+    private Task WaitUntilReadyAsync() => Poll.UntilAsync(
+        async () =>
         {
             var ready = true;
             foreach (var replica in Replicas)
@@ -137,19 +130,10 @@ public sealed class RedisSentinelGroup : IAsyncDisposable
                 ready &= Replicas.All(r => known.Contains($"{r.Port}", StringComparison.Ordinal)) && quorum.Contains("3 usable", StringComparison.Ordinal);
             }
 
-            if (ready)
-            {
-                return;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("The replicas did not sync, or the sentinels did not find them and each other, within 30 s.");
-            }
-
-            await Task.Delay(250);
-        }
-    }
+            return ready;
+        },
+        TimeSpan.FromSeconds(30),
+        "the replicas to sync and the sentinels to find them and each other");
 
     private static async Task<string> SentinelAsync(int port, params string[] arguments)
     {
