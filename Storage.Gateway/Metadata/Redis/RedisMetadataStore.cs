@@ -550,8 +550,9 @@ public sealed class RedisMetadataStore(
         {
             return await call(connection.GetDatabase()).WaitAsync(cancellationToken);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
+            // RedisTimeoutException is a TimeoutException, not a RedisException.
             throw new RedisUnavailableException($"Redis metadata unavailable: {ex.Message}", ex);
         }
     }

@@ -10,19 +10,17 @@ namespace Storage.Tests.Gateway.Metadata.Redis;
 /// <summary>
 /// Metadata on Redis Sentinel (a primary, two replicas, three sentinels, all real processes). The store follows a
 /// failover by itself. The replicas are frozen for a moment before the primary is killed, so the writes of that
-/// moment exist on the primary alone: with <c>waitReplicas=1</c> none of them was acknowledged and nothing
-/// acknowledged is lost; without it, Redis' asynchronous replication loses acknowledged writes, which is why the
-/// setting exists.
+/// moment reach no replica: with <c>waitReplicas=1</c> none of them was acknowledged and nothing acknowledged is lost.
+/// (Without the setting such writes are acknowledged and usually lost, but not always: the kernel's socket buffers
+/// can hold the replication stream until the frozen replica wakes, so that is not asserted.)
 /// </summary>
 public sealed class RedisSentinelTests
 {
-    [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task A_failover_loses_no_acknowledged_commit_only_when_writes_wait_for_a_replica(bool waitForReplica)
+    [Fact]
+    public async Task A_failover_loses_no_acknowledged_commit_when_writes_wait_for_a_replica()
     {
         await using var group = await RedisSentinelGroup.StartAsync();
-        var settings = RedisClient.Parse(group.ConnectionString + (waitForReplica ? ",waitReplicas=1" : string.Empty) + ",connectTimeout=2000,syncTimeout=2000,asyncTimeout=2000");
+        var settings = RedisClient.Parse(group.ConnectionString + ",waitReplicas=1,connectTimeout=2000,syncTimeout=2000,asyncTimeout=2000");
         await using var connection = await RedisClient.ConnectAsync(settings);
         var store = new RedisMetadataStore(connection, acknowledgement: settings.Acknowledgement);
         await store.CreateBucketAsync(new BucketRecord("failover", DateTimeOffset.UnixEpoch), default);
@@ -79,14 +77,8 @@ public sealed class RedisSentinelTests
             }
         }
 
-        if (waitForReplica)
-        {
-            Assert.True(lost.Count == 0, $"{lost.Count} of {acknowledged.Count} acknowledged commits were lost in the failover ({refused} refused meanwhile): {string.Join(", ", lost.Take(10))}");
-        }
-        else
-        {
-            Assert.True(lost.Count > 0, $"Without waitReplicas no acknowledged commit was lost ({acknowledged.Count} acknowledged): the replicas were not cut off, so this test proves nothing.");
-        }
+        Assert.True(refused > 0, "no write went unconfirmed while the replicas were frozen, so this test proves nothing");
+        Assert.True(lost.Count == 0, $"{lost.Count} of {acknowledged.Count} acknowledged commits were lost in the failover ({refused} refused meanwhile): {string.Join(", ", lost.Take(10))}");
     }
 
     /// <summary>
