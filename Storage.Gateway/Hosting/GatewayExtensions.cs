@@ -8,6 +8,7 @@ using Storage.Gateway.Metadata;
 using Storage.Gateway.Metadata.Redis;
 using Storage.Gateway.Metadata.Sqlite;
 using Storage.Gateway.Nodes;
+using Storage.Gateway.Nodes.Discovery;
 using Storage.Gateway.Objects;
 using Storage.Gateway.Objects.Erasure;
 using Storage.Gateway.Placement;
@@ -41,6 +42,7 @@ public static class GatewayExtensions
         builder.AddMetadataStore();
         services.AddSingleton<NodeRegistry>();
         services.AddSingleton<NodeFactory>();
+        services.AddNodeDiscovery(builder.Configuration);
         services.AddSingleton<PlacementService>();
         services.AddSingleton<ErasureCodecs>();
         services.AddSingleton<StorageTelemetry>();

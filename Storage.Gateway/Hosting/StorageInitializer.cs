@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Nodes;
+using Storage.Gateway.Nodes.Discovery;
 using Storage.Gateway.Objects;
 using Storage.Gateway.Objects.Erasure;
 
@@ -8,14 +9,15 @@ namespace Storage.Gateway.Hosting;
 
 /// <summary>
 /// Brings the store up before the first request: metadata schema, configured nodes registered (an empty
-/// configuration gets the embedded default of one folder per stripe part), nodes other gateways added, the REST
-/// APIs' buckets, and a first probe of every node.
+/// configuration without discovery gets the embedded default of one folder per stripe part), a first look of every
+/// discovery, nodes other gateways added, the REST APIs' buckets, and a first probe of every node.
 /// </summary>
 public sealed class StorageInitializer(
     IMetadataStore metadata,
     NodeRegistry registry,
     NodeFactory factory,
     NodeMonitor monitor,
+    IEnumerable<INodeDiscovery> discoveries,
     ObjectStore store,
     IOptions<StorageOptions> options,
     TimeProvider time,
@@ -31,7 +33,8 @@ public sealed class StorageInitializer(
         logger.LogInformation("Metadata: {Store}", metadata);
 
         var known = (await metadata.ListNodesAsync(cancellationToken)).ToDictionary(n => n.Id, StringComparer.Ordinal);
-        foreach (var configured in factory.Configured(settings, time.GetUtcNow()))
+        var discovering = discoveries.ToArray();
+        foreach (var configured in factory.Configured(settings, time.GetUtcNow(), discovering.Length > 0))
         {
             var node = factory.Create(configured);
             await PrepareAsync(node, cancellationToken);
@@ -45,6 +48,11 @@ public sealed class StorageInitializer(
             }
 
             registry.Register(node);
+        }
+
+        foreach (var discovery in discovering)
+        {
+            await discovery.DiscoverAsync(cancellationToken);
         }
 
         await monitor.RefreshAsync(cancellationToken);

@@ -151,6 +151,8 @@ public sealed class S3Credential
 
 public static class NodeIds
 {
+    public const int MaxLength = 64;
+
     public static bool IsValid(string id) =>
-        id.Length is >= 1 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+        id.Length is >= 1 and <= MaxLength && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
 }

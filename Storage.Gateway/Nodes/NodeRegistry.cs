@@ -30,6 +30,20 @@ public sealed class NodeRegistry(TimeProvider time)
     public void Register(IStorageNode node) =>
         _nodes.TryAdd(node.Id, new NodeStatus(node, NodeState.Unknown, null, null, time.GetUtcNow()));
 
+    /// <summary>
+    /// Puts a new client in the node's place (a discovered node at a new address): not probed yet, or down for
+    /// <paramref name="downReason"/> (from the start, so no request picks it in between).
+    /// </summary>
+    public void Replace(IStorageNode node, string? downReason = null) =>
+        _nodes.AddOrUpdate(
+            node.Id,
+            _ => Fresh(node, downReason),
+            (_, current) => Fresh(node, downReason) with { DownSince = downReason is null ? null : current.DownSince ?? time.GetUtcNow() });
+
+    private NodeStatus Fresh(IStorageNode node, string? downReason) => downReason is null
+        ? new NodeStatus(node, NodeState.Unknown, null, null, time.GetUtcNow())
+        : new NodeStatus(node, NodeState.Down, null, downReason, time.GetUtcNow(), time.GetUtcNow());
+
     public bool TryGet(string id, out NodeStatus status) => _nodes.TryGetValue(id, out status!);
 
     public void ReportUp(string id, NodeCapacity? capacity) =>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
@@ -12,12 +13,14 @@ public sealed partial class GatewayProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly TempDirectory _data;
+    private readonly ConcurrentQueue<string> _output;
     private bool _disposed;
 
-    private GatewayProcess(Process process, TempDirectory data, Uri baseAddress)
+    private GatewayProcess(Process process, TempDirectory data, ConcurrentQueue<string> output, Uri baseAddress)
     {
         _process = process;
         _data = data;
+        _output = output;
         BaseAddress = baseAddress;
         Client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(10) };
     }
@@ -27,6 +30,9 @@ public sealed partial class GatewayProcess : IAsyncDisposable
     public HttpClient Client { get; }
 
     public int ProcessId => _process.Id;
+
+    /// <summary>What the process wrote so far, stdout and stderr, line by line.</summary>
+    public IReadOnlyCollection<string> Output => _output;
 
     public bool HasExited => _process.HasExited;
 
@@ -60,21 +66,34 @@ public sealed partial class GatewayProcess : IAsyncDisposable
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the gateway process.");
         var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var output = new ConcurrentQueue<string>();
         process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is { } line && ListeningLine().Match(line) is { Success: true } match)
+            if (e.Data is not { } line)
+            {
+                return;
+            }
+
+            output.Enqueue(line);
+            if (ListeningLine().Match(line) is { Success: true } match)
             {
                 listening.TrySetResult(new Uri(match.Groups[1].Value));
             }
         };
-        process.ErrorDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line)
+            {
+                output.Enqueue(line);
+            }
+        };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await using var registration = timeout.Token.Register(() => listening.TrySetException(new TimeoutException("The gateway process did not start listening within 60 s.")));
         try
         {
-            return new GatewayProcess(process, data, await listening.Task);
+            return new GatewayProcess(process, data, output, await listening.Task);
         }
         catch
         {
