@@ -17,8 +17,9 @@ log "Servers and clients the tests start"
 # Real processes the tests start: redis-server and redis-sentinel (Debian) for Redis metadata, alone and failing
 # over, s3rver (npm, under Node.js) as the foreign S3 server standing in for MinIO nodes (no MinIO server is
 # installable here), the AWS CLI, s3cmd and
-# rclone (Debian) as real S3 clients of the gateway, a Docker engine (docker.io) for the AppHost's container mode
-# with busybox for the local images' shell, and Chromium for the dashboard test.
+# rclone (Debian) as real S3 clients of the gateway, a Docker engine (docker.io) for the AppHost's container mode, the
+# Docker discovery and compose.yaml (docker-compose), with busybox for the local images' shell, and Chromium for the
+# dashboard test.
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 missing=()
@@ -29,6 +30,8 @@ command -v aws >/dev/null 2>&1 || missing+=(awscli)
 command -v s3cmd >/dev/null 2>&1 || missing+=(s3cmd)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+# compose.yaml's end-to-end test: the compose plugin where the engine has one, else Debian's docker-compose (1.29).
+{ docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; } || missing+=(docker-compose)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox-static)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # boto3 drives the S3 correctness tests as most users' client; the machine image ships 1.43 (pip), Debian's is older.

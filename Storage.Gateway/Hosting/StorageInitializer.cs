@@ -81,7 +81,7 @@ public sealed class StorageInitializer(
         {
             await node.CreateAsync(timeout.Token);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is IOException or HttpRequestException or OperationCanceledException or UnauthorizedAccessException or Amazon.Runtime.AmazonServiceException or Amazon.Runtime.AmazonClientException)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && NodeFailures.IsNodeFailure(ex))
         {
             logger.LogWarning("Node {Node} at {Address} does not answer at start-up ({Reason}); starting without it and probing it every {Interval}",
                 node.Id, node.Address, ex.Message, options.Value.Maintenance.NodeProbeInterval);

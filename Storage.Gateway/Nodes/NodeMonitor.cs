@@ -84,7 +84,7 @@ public sealed class NodeMonitor(
             capacity = await status.Node.ProbeAsync(timeout.Token);
             refusal = await identity.CheckAsync(status.Node, epoch, holdsParts, timeout.Token);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && IsNodeFailure(ex))
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && NodeFailures.IsNodeFailure(ex))
         {
             if (status.State != NodeState.Down)
             {
@@ -120,8 +120,4 @@ public sealed class NodeMonitor(
 
         registry.ReportUp(status.Node.Id, capacity);
     }
-
-    /// <summary>What a node (folder or S3 server) throws when it does not answer or cannot serve; a probe that times out counts too.</summary>
-    private static bool IsNodeFailure(Exception exception) =>
-        exception is IOException or UnauthorizedAccessException or HttpRequestException or OperationCanceledException or Amazon.Runtime.AmazonServiceException;
 }

@@ -9,6 +9,7 @@ public sealed class DockerContainers : IAsyncDisposable
     private static readonly IReadOnlyDictionary<string, string?> NoEnvironment = new Dictionary<string, string?>();
 
     private readonly List<string> _names = [];
+    private bool _networkCreated;
 
     public DockerContainers(string kind)
     {
@@ -30,7 +31,11 @@ public sealed class DockerContainers : IAsyncDisposable
         }
     }
 
-    public Task CreateNetworkAsync() => DockerAsync("network", "create", Network);
+    public async Task CreateNetworkAsync()
+    {
+        await DockerAsync("network", "create", Network);
+        _networkCreated = true;
+    }
 
     /// <summary>A MinIO stand-in named <c>Prefix-suffix</c> on the network; with <paramref name="keys"/> in its environment as MinIO's root user.</summary>
     public async Task<string> RunNodeAsync(string suffix, (string User, string Password)? keys)
@@ -47,6 +52,9 @@ public sealed class DockerContainers : IAsyncDisposable
         return name;
     }
 
+    /// <summary>Removes <paramref name="name"/> at the end too (a container a test ran itself).</summary>
+    public void Track(string name) => _names.Add(name);
+
     public static Task StopAsync(string name) => DockerAsync("stop", "--time", "1", name);
 
     public static Task<string> DockerAsync(params string[] arguments) =>
@@ -59,6 +67,9 @@ public sealed class DockerContainers : IAsyncDisposable
             await CommandLine.RunAsync("docker", ["rm", "--force", "--volumes", .. _names], NoEnvironment, TimeSpan.FromMinutes(2));
         }
 
-        await CommandLine.RunAsync("docker", ["network", "rm", Network], NoEnvironment, TimeSpan.FromMinutes(1));
+        if (_networkCreated)
+        {
+            await CommandLine.RunAsync("docker", ["network", "rm", Network], NoEnvironment, TimeSpan.FromMinutes(1));
+        }
     }
 }

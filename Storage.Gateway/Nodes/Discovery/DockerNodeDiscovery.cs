@@ -268,7 +268,7 @@ public sealed class DockerNodeDiscovery(
                 await WithTimeoutAsync(async token => await node.ProbeAsync(token), cancellationToken);
                 return true;
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is IOException or HttpRequestException or OperationCanceledException or Amazon.Runtime.AmazonServiceException or Amazon.Runtime.AmazonClientException)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && NodeFailures.IsNodeFailure(ex))
             {
                 if (time.GetUtcNow() >= deadline)
                 {
