@@ -106,6 +106,41 @@ public sealed class DockerDiscoveryTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task A_gateway_started_while_the_daemon_is_away_serves_and_finds_its_nodes_when_the_daemon_answers()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await DockerContainers.RequireEngineAsync(cancellationToken);
+        await StandInImages.EnsureBuiltAsync();
+        await using var docker = new DockerContainers("amazin-object-storage-node");
+        await docker.CreateNetworkAsync();
+        var node = DockerNodeContainer.NodeIdFor(await docker.RunNodeAsync("1", Keys));
+        await using var daemon = new DockerSocketProxy();
+        await daemon.CutAsync();
+        await using var gateway = await GatewayProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Storage__Discovery__Docker__Enabled"] = "true",
+            ["Storage__Discovery__Docker__NameContains"] = docker.Prefix,
+            ["Storage__Discovery__Docker__Endpoint"] = daemon.Endpoint.ToString(),
+            ["Storage__Discovery__Docker__MaxRetryDelay"] = "00:00:01",
+            ["Storage__DataShards"] = "1",
+            ["Storage__ParityShards"] = "0",
+        });
+
+        // Up, without nodes (no default folders either): writes are refused with a reason, not a crash.
+        Assert.Empty(await NodesAsync(gateway));
+        using (var refused = await gateway.Client.PutAsync("/object/early", new ByteArrayContent([1, 2, 3]), cancellationToken))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        }
+
+        daemon.Restore();
+        await Poll.UntilAsync(async () => (await NodesAsync(gateway)).Any(n => n.Id == node && n.State == "up"), TimeSpan.FromSeconds(20), "the node found once the daemon answers");
+        var body = TestData.Bytes(5000, seed: 3);
+        await PutAsync(gateway, "late", body);
+        Assert.Equal(body, await gateway.Client.GetByteArrayAsync("/object/late", cancellationToken));
+    }
+
     [Theory]
     [InlineData("/amazin-object-storage-node-1", "amazin-object-storage-node-1")]
     [InlineData("/store_amazin-object-storage-node-2_1", "store_amazin-object-storage-node-2_1")]
