@@ -33,6 +33,9 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 # compose.yaml's end-to-end test: the compose plugin where the engine has one, else Debian's docker-compose (1.29).
 { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; } || missing+=(docker-compose)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox-static)
+# NativeAOT's link step (storage-cacheprog ships native): a C toolchain and zlib.
+{ command -v clang >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1; } || missing+=(gcc)
+dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # boto3 drives the S3 correctness tests as most users' client; the machine image ships 1.43 (pip), Debian's is older.
 python3 -c 'import boto3' >/dev/null 2>&1 || missing+=(python3-boto3)
@@ -96,6 +99,10 @@ fi
 
 log "Build (warnings are errors)"
 dotnet build Storage.sln -c Release --nologo -v quiet
+
+log "storage-cacheprog as it ships (NativeAOT), for the Go tests"
+export STORAGE_CACHEPROG="$PWD/artifacts/storage-cacheprog/storage-cacheprog"
+dotnet publish Storage.CacheProg -c Release -r linux-x64 --nologo -v quiet -o "$(dirname "$STORAGE_CACHEPROG")"
 
 log "Formatting"
 dotnet format Storage.sln --verify-no-changes --no-restore

@@ -13,7 +13,7 @@ go=${GO:-/usr/lib/go-1.27/bin/go}
 [ -x "$go" ] || { echo "Go 1.27 not found: run ./.ci/test.sh once (it installs golang-1.27-go)"; exit 1; }
 work="$(mktemp -d /tmp/cacheprog-bench.XXXXXX)"
 dotnet build -c Release -v q --nologo Storage.Gateway >/dev/null
-# Installed as users would: published, ReadyToRun.
+# Installed as users would: published, NativeAOT.
 dotnet publish -c Release -r linux-x64 -v q --nologo Storage.CacheProg -o "$work/bin" >/dev/null
 prog="$work/bin/storage-cacheprog"
 gateway_pid=""; workers=()
