@@ -82,6 +82,13 @@ public sealed class NodeMonitor(
         try
         {
             capacity = await status.Node.ProbeAsync(timeout.Token);
+            if (!registry.IsCurrent(status.Node))
+            {
+                // Replaced while probing (a discovered node moved or stopped): its identity must not be checked, or
+                // written, at an address that may now be another server's.
+                return;
+            }
+
             refusal = await identity.CheckAsync(status.Node, epoch, holdsParts, timeout.Token);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && NodeFailures.IsNodeFailure(ex))
@@ -91,7 +98,7 @@ public sealed class NodeMonitor(
                 logger.LogWarning("Node {Node} is down: {Reason}", status.Node.Id, ex.Message);
             }
 
-            registry.ReportDown(status.Node.Id, ex.Message);
+            registry.ReportDown(status.Node.Id, ex.Message, status.Node);
             return;
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
@@ -109,7 +116,7 @@ public sealed class NodeMonitor(
                 logger.LogError("Node {Node} is not used: {Reason}", status.Node.Id, refusal);
             }
 
-            registry.ReportDown(status.Node.Id, refusal);
+            registry.ReportDown(status.Node.Id, refusal, status.Node);
             return;
         }
 
@@ -118,6 +125,6 @@ public sealed class NodeMonitor(
             logger.LogInformation("Node {Node} is back up", status.Node.Id);
         }
 
-        registry.ReportUp(status.Node.Id, capacity);
+        registry.ReportUp(status.Node.Id, capacity, status.Node);
     }
 }

@@ -38,7 +38,9 @@ public sealed class NodeRegistry(TimeProvider time)
         _nodes.AddOrUpdate(
             node.Id,
             _ => Fresh(node, downReason),
-            (_, current) => Fresh(node, downReason) with { DownSince = downReason is null ? null : current.DownSince ?? time.GetUtcNow() });
+            // Only a probe that finds it up ends a node's outage: a container that keeps restarting stays "down since"
+            // its first failure, so healing still starts after HealAfter.
+            (_, current) => Fresh(node, downReason) with { DownSince = current.DownSince ?? (downReason is null ? null : time.GetUtcNow()) });
 
     private NodeStatus Fresh(IStorageNode node, string? downReason) => downReason is null
         ? new NodeStatus(node, NodeState.Unknown, null, null, time.GetUtcNow())
@@ -46,19 +48,26 @@ public sealed class NodeRegistry(TimeProvider time)
 
     public bool TryGet(string id, out NodeStatus status) => _nodes.TryGetValue(id, out status!);
 
-    public void ReportUp(string id, NodeCapacity? capacity) =>
-        Update(id, status => status with { State = NodeState.Up, Capacity = capacity, LastError = null, CheckedAt = time.GetUtcNow(), DownSince = null });
+    /// <summary>
+    /// Marks the node up. With <paramref name="probed"/>, only if that is still the node's client: a probe that
+    /// started before the node was replaced (a discovered node at a new address, or stopped) says nothing about it.
+    /// </summary>
+    public void ReportUp(string id, NodeCapacity? capacity, IStorageNode? probed = null) =>
+        Update(id, probed, status => status with { State = NodeState.Up, Capacity = capacity, LastError = null, CheckedAt = time.GetUtcNow(), DownSince = null });
 
     /// <summary>Marks the node down until the next successful probe; reads then skip it and writes avoid it.</summary>
-    public void ReportDown(string id, string reason) =>
-        Update(id, status => status with { State = NodeState.Down, LastError = reason, CheckedAt = time.GetUtcNow(), DownSince = status.DownSince ?? time.GetUtcNow() });
+    public void ReportDown(string id, string reason, IStorageNode? probed = null) =>
+        Update(id, probed, status => status with { State = NodeState.Down, LastError = reason, CheckedAt = time.GetUtcNow(), DownSince = status.DownSince ?? time.GetUtcNow() });
+
+    /// <summary>Whether <paramref name="node"/> is still the client registered for its id.</summary>
+    public bool IsCurrent(IStorageNode node) => _nodes.TryGetValue(node.Id, out var status) && ReferenceEquals(status.Node, node);
 
     /// <summary>Only nodes known to be up: healing and rebalancing write to these and nowhere else.</summary>
     public IReadOnlyCollection<NodeStatus> Up => [.. All.Where(n => n.State == NodeState.Up)];
 
-    private void Update(string id, Func<NodeStatus, NodeStatus> change)
+    private void Update(string id, IStorageNode? probed, Func<NodeStatus, NodeStatus> change)
     {
-        while (_nodes.TryGetValue(id, out var current) && !_nodes.TryUpdate(id, change(current), current))
+        while (_nodes.TryGetValue(id, out var current) && (probed is null || ReferenceEquals(current.Node, probed)) && !_nodes.TryUpdate(id, change(current), current))
         {
         }
     }

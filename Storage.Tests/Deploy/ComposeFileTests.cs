@@ -95,6 +95,8 @@ public sealed class ComposeFileTests(ITestOutputHelper output)
         }
         finally
         {
+            // The hand-started containers first: the project's network cannot go while they are on it.
+            await extra.DisposeAsync();
             await CommandLine.RunAsync(compose.File, [.. composeFile, "down", "--volumes", "--timeout", "1"], environment, TimeSpan.FromMinutes(3));
         }
     }

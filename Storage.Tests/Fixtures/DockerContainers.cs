@@ -60,16 +60,19 @@ public sealed class DockerContainers : IAsyncDisposable
     public static Task<string> DockerAsync(params string[] arguments) =>
         CommandLine.RunCheckedAsync("docker", arguments, NoEnvironment, TimeSpan.FromMinutes(2));
 
+    /// <summary>Removes the containers and the network; a second call has nothing left to do.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_names.Count > 0)
         {
             await CommandLine.RunAsync("docker", ["rm", "--force", "--volumes", .. _names], NoEnvironment, TimeSpan.FromMinutes(2));
+            _names.Clear();
         }
 
         if (_networkCreated)
         {
             await CommandLine.RunAsync("docker", ["network", "rm", Network], NoEnvironment, TimeSpan.FromMinutes(1));
+            _networkCreated = false;
         }
     }
 }

@@ -13,6 +13,7 @@ public sealed class DockerSocketProxy : IAsyncDisposable
     private readonly TempDirectory _folder = new("docker-proxy");
     private readonly List<Socket> _connections = [];
     private Socket? _listener;
+    private bool _cut;
     private Task _accepting = Task.CompletedTask;
 
     public DockerSocketProxy()
@@ -34,6 +35,7 @@ public sealed class DockerSocketProxy : IAsyncDisposable
         File.Delete(Path);
         lock (_connections)
         {
+            _cut = true;
             foreach (var connection in _connections)
             {
                 connection.Dispose();
@@ -51,6 +53,11 @@ public sealed class DockerSocketProxy : IAsyncDisposable
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(Path));
         listener.Listen(16);
+        lock (_connections)
+        {
+            _cut = false;
+        }
+
         _listener = listener;
         _accepting = AcceptAsync(listener);
     }
@@ -79,6 +86,14 @@ public sealed class DockerSocketProxy : IAsyncDisposable
             await daemon.ConnectAsync(new UnixDomainSocketEndPoint(DaemonSocket));
             lock (_connections)
             {
+                if (_cut)
+                {
+                    // Accepted just as the daemon "went away": it goes with it.
+                    client.Dispose();
+                    daemon.Dispose();
+                    continue;
+                }
+
                 _connections.Add(client);
                 _connections.Add(daemon);
             }

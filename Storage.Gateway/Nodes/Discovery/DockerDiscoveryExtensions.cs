@@ -23,11 +23,11 @@ public static class DockerDiscoveryExtensions
     }
 }
 
-/// <summary>Degraded while the daemon does not answer: the gateway serves the nodes it knows, but sees no new ones.</summary>
+/// <summary>Degraded while discovery fails (the daemon away, mostly): the gateway serves the nodes it knows, but sees no new ones.</summary>
 public sealed class DockerDiscoveryHealthCheck(DockerNodeDiscovery discovery) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(discovery.Problem is not null
-            ? HealthCheckResult.Degraded("The Docker daemon does not answer; serving the nodes known (the gateway's log says why).")
+            ? HealthCheckResult.Degraded("Docker discovery is failing; serving the nodes known (the gateway's log says why).")
             : HealthCheckResult.Healthy());
 }

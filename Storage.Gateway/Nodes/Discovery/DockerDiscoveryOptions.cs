@@ -6,7 +6,7 @@ namespace Storage.Gateway.Nodes.Discovery;
 /// <c>Storage:Discovery:Docker</c>: MinIO nodes found in a Docker daemon instead of configured by hand (see
 /// docs/configuration.md). Every matching container's address and keys are read from the daemon.
 /// </summary>
-public sealed class DockerDiscoveryOptions
+public sealed class DockerDiscoveryOptions : IValidatableObject
 {
     public const string Section = "Storage:Discovery:Docker";
 
@@ -34,5 +34,15 @@ public sealed class DockerDiscoveryOptions
     public string? Network { get; set; }
 
     /// <summary>Longest wait between attempts to reach a daemon that went away.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Endpoint is not { IsAbsoluteUri: true, Scheme: "unix" or "tcp" or "http" or "https" })
+        {
+            yield return new ValidationResult(
+                $"Storage:Discovery:Docker:Endpoint must be unix:///path/to/docker.sock or tcp://host:port, not '{Endpoint}'.", [nameof(Endpoint)]);
+        }
+    }
 }

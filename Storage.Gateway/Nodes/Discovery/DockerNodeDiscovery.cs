@@ -47,6 +47,12 @@ public sealed class DockerNodeDiscovery(
     /// </summary>
     private readonly ConcurrentDictionary<string, (string NodeId, DateTimeOffset StartedAt)> _nodesByContainer = new(StringComparer.Ordinal);
 
+    /// <summary>The container each node is now (a recreated container is the same node in a new container).</summary>
+    private readonly ConcurrentDictionary<string, string> _containerOfNode = new(StringComparer.Ordinal);
+
+    /// <summary>What <see cref="DockerDiscoveryOptions.NameContains"/> becomes inside a node id.</summary>
+    private readonly string _nodeIdPart = DockerNodeContainer.NodeIdFor(options.Value.NameContains);
+
     private DateTimeOffset? _lastLook;
 
     /// <summary>Null while the daemon answers; otherwise why it does not (for the health check).</summary>
@@ -76,8 +82,20 @@ public sealed class DockerNodeDiscovery(
                     await LookAsync(stoppingToken);
                 }
 
-                delay = FirstRetryDelay;
-                await FollowEventsAsync(_lastLook!.Value - EventOverlap, stoppingToken);
+                var following = time.GetUtcNow();
+                try
+                {
+                    await FollowEventsAsync(_lastLook!.Value - EventOverlap, stoppingToken);
+                }
+                finally
+                {
+                    // The back-off starts over only after the stream worked a while: a daemon that lists containers
+                    // but refuses events (a filtering socket proxy) is not asked again every second.
+                    if (time.GetUtcNow() - following >= _settings.MaxRetryDelay)
+                    {
+                        delay = FirstRetryDelay;
+                    }
+                }
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
@@ -104,9 +122,17 @@ public sealed class DockerNodeDiscovery(
         var containers = await WithTimeoutAsync(token => _docker.Containers.ListContainersAsync(new ContainersListParameters { All = true }, token), cancellationToken);
         var joined = false;
         var registered = (await metadata.ListNodesAsync(cancellationToken)).Select(n => n.Id).ToHashSet(StringComparer.Ordinal);
+        var present = new HashSet<string>(StringComparer.Ordinal);
         foreach (var container in containers.Where(c => c.Names.Any(Matches)))
         {
+            present.Add(DockerNodeContainer.NodeIdFor(container.Names.First(Matches)));
             joined |= await ApplyAsync(container.ID, gatewayNetworks, justStarted: false, registered, cancellationToken);
+        }
+
+        // A node whose container was removed is down like a stopped one (and healed around), not unopenable.
+        foreach (var removed in registered.Where(id => !present.Contains(id) && id.Contains(_nodeIdPart, StringComparison.Ordinal)))
+        {
+            ReportStopped(removed, registered);
         }
 
         if (joined)
@@ -157,7 +183,8 @@ public sealed class DockerNodeDiscovery(
                         await monitor.RefreshAsync(cancellationToken);
                     }
                 }
-                else if (_nodesByContainer.TryGetValue(message.Actor.ID, out var node) && EventTime(message) >= node.StartedAt)
+                else if (_nodesByContainer.TryGetValue(message.Actor.ID, out var node) && EventTime(message) >= node.StartedAt
+                    && _containerOfNode.TryGetValue(node.NodeId, out var current) && current == message.Actor.ID)
                 {
                     _nodesByContainer.TryRemove(message.Actor.ID, out _);
                     ReportStopped(node.NodeId, registered: null);
@@ -219,6 +246,7 @@ public sealed class DockerNodeDiscovery(
             case DockerNodeContainer.Usable usable:
                 _refusals.TryRemove(container.ID, out _);
                 _nodesByContainer[container.ID] = (usable.NodeId, DateTimeOffset.TryParse(container.State?.StartedAt, CultureInfo.InvariantCulture, out var startedAt) ? startedAt : DateTimeOffset.MinValue);
+                _containerOfNode[usable.NodeId] = container.ID;
                 return await JoinAsync(usable, justStarted, cancellationToken);
             default:
                 return false;
@@ -233,25 +261,29 @@ public sealed class DockerNodeDiscovery(
     private async Task<bool> JoinAsync(DockerNodeContainer.Usable node, bool justStarted, CancellationToken cancellationToken)
     {
         var changed = discovered.Set(node.NodeId, node.Connection);
-        if (!changed && registry.TryGet(node.NodeId, out var status) && status.State != NodeState.Down)
+        var known = registry.TryGet(node.NodeId, out var status);
+        if (!changed && known && status!.State != NodeState.Down)
         {
             return false;
         }
 
         var record = new NodeRecord(node.NodeId, NodeFactory.S3Kind, node.Connection.Address, time.GetUtcNow());
-        var client = factory.Create(record);
+        var fresh = changed || !known;
+
+        // A new client only for a new connection; a known node that was down is asked again through its own.
+        var client = fresh ? factory.Create(record) : status!.Node;
         var ready = !justStarted || await AnswersAsync(client, cancellationToken);
+        var refusal = ready ? null : $"its container does not answer on port {_settings.Port}";
         var added = await metadata.AddNodeAsync(record, cancellationToken);
-        if (changed)
+        if (fresh)
         {
             // The old client is left to the garbage collector rather than disposed: reads in flight may still use it.
-            registry.Replace(client);
+            registry.Replace(client, refusal);
             logger.LogInformation("Node {Node} found in Docker at {Address} ({Registration})", node.NodeId, node.Connection.Address, added ? "new node" : "known node");
         }
-
-        if (!ready)
+        else if (refusal is not null)
         {
-            registry.ReportDown(node.NodeId, $"its container does not answer on port {_settings.Port}");
+            registry.ReportDown(node.NodeId, refusal, client);
         }
 
         return true;
@@ -263,9 +295,11 @@ public sealed class DockerNodeDiscovery(
         var deadline = time.GetUtcNow() + CallTimeout;
         while (true)
         {
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            attempt.CancelAfter(TimeSpan.FromTicks(Math.Max(1, (deadline - time.GetUtcNow()).Ticks)));
             try
             {
-                await WithTimeoutAsync(async token => await node.ProbeAsync(token), cancellationToken);
+                await node.ProbeAsync(attempt.Token);
                 return true;
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested && NodeFailures.IsNodeFailure(ex))
@@ -337,11 +371,15 @@ public sealed class DockerNodeDiscovery(
             retryIn);
     }
 
-    private static async Task<T> WithTimeoutAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    /// <summary>
+    /// A daemon call bounded by <see cref="CallTimeout"/>, also where Docker.DotNet does not pass the token on (its TCP
+    /// connect does not).
+    /// </summary>
+    private async Task<T> WithTimeoutAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(CallTimeout);
-        return await call(timeout.Token);
+        return await call(timeout.Token).WaitAsync(CallTimeout, time, cancellationToken);
     }
 
     /// <summary>Hands each event to the channel synchronously, in the order the stream delivers them.</summary>

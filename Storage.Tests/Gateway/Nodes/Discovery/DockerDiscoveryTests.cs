@@ -41,7 +41,8 @@ public sealed class DockerDiscoveryTests(ITestOutputHelper output)
             ["Storage__DataShards"] = "2",
             ["Storage__ParityShards"] = "1",
             ["Storage__Maintenance__NodeProbeInterval"] = "00:00:01",
-            ["Logging__LogLevel__Storage.Gateway.Nodes.Discovery"] = "Information",
+            // Everything the discovery says, down to each event, so that the key check below sees all of it.
+            ["Logging__LogLevel__Storage.Gateway.Nodes.Discovery"] = "Debug",
         });
 
         try
@@ -74,6 +75,9 @@ public sealed class DockerDiscoveryTests(ITestOutputHelper output)
             var stopped = first[1];
             await DockerContainers.StopAsync(stopped);
             await Poll.UntilAsync(async () => (await NodesAsync(gateway)).Single(n => n.Id == DockerNodeContainer.NodeIdFor(stopped)).State == "down", TimeSpan.FromSeconds(5), "the stopped node down");
+
+            // Held down as a stopped container (its old address is not probed), not merely failing probes there.
+            Assert.Contains("stopped", (await NodesAsync(gateway)).Single(n => n.Id == DockerNodeContainer.NodeIdFor(stopped)).LastError, StringComparison.Ordinal);
             Assert.Equal(body, await gateway.Client.GetByteArrayAsync("/object/kept", cancellationToken));
 
             // The daemon goes away: the gateway keeps serving, and finds what started meanwhile once the daemon is back.
@@ -171,5 +175,5 @@ public sealed class DockerDiscoveryTests(ITestOutputHelper output)
 
     internal sealed record NodeList(IReadOnlyList<NodeEntry> Nodes);
 
-    internal sealed record NodeEntry(string Id, string State, long PartCount);
+    internal sealed record NodeEntry(string Id, string State, long PartCount, string? LastError);
 }
