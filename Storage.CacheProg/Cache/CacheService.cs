@@ -16,6 +16,9 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
     private readonly TextWriter _diagnostics;
     private readonly bool _drainOnClose;
     private readonly SemaphoreSlim _trimming = new(1, 1);
+
+    // One writer of the stats history at a time: the worker ends sessions concurrently.
+    private readonly SemaphoreSlim _recording = new(1, 1);
     private int _remoteErrorsReported;
 
     /// <param name="options">Where the tiers are.</param>
@@ -46,15 +49,27 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
     public string NewTemporaryPath() => Local.NewTemporaryPath();
 
-    public void SessionStarted() => _uploads?.SessionStarted();
+    public SessionCounters SessionStarted()
+    {
+        _uploads?.SessionStarted();
+        return new SessionCounters();
+    }
 
-    public async Task CloseAsync(CancellationToken cancellationToken)
+    public async Task CloseAsync(SessionCounters session, CancellationToken cancellationToken)
     {
         _uploads?.SessionEnded();
         if (!_drainOnClose)
         {
-            // The worker outlives sessions: keep its local tier under the limit after each build, off the build's path.
-            _ = Task.Run(TrimAsync, CancellationToken.None);
+            // The worker outlives sessions: each build is recorded for `stats`, and the local tier kept under its limit,
+            // off the build's path. (Direct mode records its whole process at exit, uploads done included.)
+            var record = new SessionRecord(DateTimeOffset.UtcNow, session.Gets, session.LocalHits, session.RemoteHits, session.Misses, session.Puts, session.UploadsQueued, session.Errors);
+            _ = Task.Run(
+                async () =>
+                {
+                    await RecordAsync(record);
+                    await TrimAsync();
+                },
+                CancellationToken.None);
         }
 
         if (_drainOnClose && _uploads is not null && !await _uploads.DrainAsync(_options.CloseTimeout, cancellationToken))
@@ -63,12 +78,13 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         }
     }
 
-    public async Task<CacheResponse> GetAsync(long id, byte[] actionId, CancellationToken cancellationToken)
+    public async Task<CacheResponse> GetAsync(long id, byte[] actionId, SessionCounters session, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         if (Local.Get(actionId) is { } local)
         {
             Stats.LocalHit(local.Entry.Size, Stopwatch.GetElapsedTime(started));
+            session.LocalHit();
             return Hit(id, local);
         }
 
@@ -79,12 +95,14 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
                 if (await FetchAsync(actionId, cancellationToken) is { } fetched)
                 {
                     Stats.RemoteHit(fetched.Entry.Size, Stopwatch.GetElapsedTime(started));
+                    session.RemoteHit();
                     return Hit(id, fetched);
                 }
             }
             catch (RemoteUnavailableException ex)
             {
                 Stats.Error("get");
+                session.Error();
                 if (Interlocked.Exchange(ref _remoteErrorsReported, 1) == 0)
                 {
                     await _diagnostics.WriteLineAsync($"storage-cacheprog: the remote cache is unavailable ({ex.Message}); continuing with the local tier.");
@@ -93,17 +111,32 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         }
 
         Stats.Miss(Stopwatch.GetElapsedTime(started));
+        session.Miss();
         return new CacheResponse(id, Miss: true);
     }
 
-    public async Task<CacheResponse> PutAsync(long id, byte[] actionId, byte[] outputId, ReceivedBody body, CancellationToken cancellationToken)
+    public async Task<CacheResponse> PutAsync(long id, byte[] actionId, byte[] outputId, ReceivedBody body, SessionCounters session, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var entry = ActionEntry.Create(outputId, body.Size, DateTimeOffset.UtcNow);
         var path = await Local.PutAsync(actionId, entry, body.TemporaryPath, durable: true, cancellationToken);
         Stats.Put(body.Size, Stopwatch.GetElapsedTime(started));
         _uploads?.Enqueue(new UploadJob(actionId, entry, path));
+        session.Put(uploadQueued: _uploads is not null);
         return new CacheResponse(id, OutputID: outputId, Size: entry.Size, Time: entry.Time, DiskPath: path);
+    }
+
+    private async Task RecordAsync(SessionRecord record)
+    {
+        await _recording.WaitAsync();
+        try
+        {
+            StatsHistory.Append(_options.CacheDirectory, record);
+        }
+        finally
+        {
+            _recording.Release();
+        }
     }
 
     /// <summary>Makes sure the remote bucket exists (best effort: a failure is reported and gets become misses).</summary>

@@ -9,14 +9,14 @@ public interface ICacheBackend
     /// <summary>A fresh temporary file path next to the local tier, for a put's body.</summary>
     string NewTemporaryPath();
 
-    Task<CacheResponse> GetAsync(long id, byte[] actionId, CancellationToken cancellationToken);
+    Task<CacheResponse> GetAsync(long id, byte[] actionId, SessionCounters session, CancellationToken cancellationToken);
 
     /// <summary>Stores a verified body (its SHA-256 equals <paramref name="outputId"/>); answers once it is durable locally.</summary>
-    Task<CacheResponse> PutAsync(long id, byte[] actionId, byte[] outputId, ReceivedBody body, CancellationToken cancellationToken);
+    Task<CacheResponse> PutAsync(long id, byte[] actionId, byte[] outputId, ReceivedBody body, SessionCounters session, CancellationToken cancellationToken);
 
-    /// <summary>A session (one go command) began.</summary>
-    void SessionStarted();
+    /// <summary>A session (one go command) began; its requests are counted in what this returns.</summary>
+    SessionCounters SessionStarted();
 
     /// <summary>The session ended (its <c>close</c>, or its input ended): whatever must happen before the go command is told the cache is done.</summary>
-    Task CloseAsync(CancellationToken cancellationToken);
+    Task CloseAsync(SessionCounters session, CancellationToken cancellationToken);
 }

@@ -22,7 +22,7 @@ public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostic
         var reader = new ProtocolReader(input);
         var inFlight = new ConcurrentDictionary<long, Task>();
         await writer.WriteAsync(new CacheResponse(0, KnownCommands: KnownCommands), cancellationToken);
-        backend.SessionStarted();
+        var session = backend.SessionStarted();
         var closed = false;
         try
         {
@@ -33,17 +33,17 @@ public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostic
                     case CacheRequest.Get:
                         Track(inFlight, request.ID, AnswerAsync(writer, request.ID, () =>
                             IsId(request.ActionID)
-                                ? backend.GetAsync(request.ID, request.ActionID!, cancellationToken)
+                                ? backend.GetAsync(request.ID, request.ActionID!, session, cancellationToken)
                                 : Task.FromResult(Error(request.ID, "get needs a 32-byte ActionID")), cancellationToken));
                         break;
                     case CacheRequest.Put:
-                        var put = await ReceivePutAsync(reader, request, cancellationToken);
+                        var put = await ReceivePutAsync(reader, request, session, cancellationToken);
                         Track(inFlight, request.ID, AnswerAsync(writer, request.ID, put, cancellationToken));
                         break;
                     case CacheRequest.Close:
                         await Task.WhenAll(inFlight.Values);
                         closed = true;
-                        await backend.CloseAsync(cancellationToken);
+                        await backend.CloseAsync(session, cancellationToken);
                         await writer.WriteAsync(new CacheResponse(request.ID), cancellationToken);
                         return true;
                     default:
@@ -65,13 +65,13 @@ public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostic
         {
             if (!closed)
             {
-                await backend.CloseAsync(CancellationToken.None);
+                await backend.CloseAsync(session, CancellationToken.None);
             }
         }
     }
 
     /// <summary>Reads a put's body (if any) now, in stream order; returns the work that stores and answers it.</summary>
-    private async Task<Func<Task<CacheResponse>>> ReceivePutAsync(ProtocolReader reader, CacheRequest request, CancellationToken cancellationToken)
+    private async Task<Func<Task<CacheResponse>>> ReceivePutAsync(ProtocolReader reader, CacheRequest request, SessionCounters session, CancellationToken cancellationToken)
     {
         if (request.BodySize < 0)
         {
@@ -108,7 +108,7 @@ public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostic
             return () => Task.FromResult(Error(request.ID, reason));
         }
 
-        return () => backend.PutAsync(request.ID, request.ActionID!, outputId!, body, cancellationToken);
+        return () => backend.PutAsync(request.ID, request.ActionID!, outputId!, body, session, cancellationToken);
     }
 
     private static async Task AnswerAsync(ProtocolWriter writer, long id, Func<Task<CacheResponse>> handle, CancellationToken cancellationToken)

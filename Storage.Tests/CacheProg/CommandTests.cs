@@ -44,9 +44,9 @@ public sealed class CommandTests(S3Gateway gateway) : IClassFixture<S3Gateway>, 
             var path = cache.NewTemporaryPath();
             await File.WriteAllBytesAsync(path, body);
             var action = RandomNumberGenerator.GetBytes(32);
-            await cache.PutAsync(1, action, SHA256.HashData(body), new ReceivedBody(path, body.Length, SHA256.HashData(body)), default);
-            await cache.GetAsync(2, action, default);
-            await cache.GetAsync(3, RandomNumberGenerator.GetBytes(32), default);
+            await cache.PutAsync(1, action, SHA256.HashData(body), new ReceivedBody(path, body.Length, SHA256.HashData(body)), new SessionCounters(), default);
+            await cache.GetAsync(2, action, new SessionCounters(), default);
+            await cache.GetAsync(3, RandomNumberGenerator.GetBytes(32), new SessionCounters(), default);
             StatsHistory.Append(_folder.Path, cache.Stats.ToRecord());
         }
 

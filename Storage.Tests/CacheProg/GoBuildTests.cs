@@ -53,6 +53,15 @@ public sealed class GoBuildTests(S3Gateway gateway) : IClassFixture<S3Gateway>, 
         var stats = await second.StatsAsync();
         Assert.Matches(@"[1-9][0-9]* remote hits", stats);
         Assert.DoesNotContain("storage-cacheprog:", string.Concat(outputs), StringComparison.Ordinal);
+
+        // `stats` on a worker's folder tells each build apart: the first worker served two, the second one, from the store.
+        // (A session is recorded just after its close is answered.)
+        Task<string> HistoryAsync(string worker) =>
+            CommandLine.RunCheckedAsync(GoToolchain.CacheProg, ["stats", "--dir", Path.Combine(_sandbox.Path, worker)], new Dictionary<string, string?>(), TimeSpan.FromMinutes(1));
+        await Poll.UntilAsync(async () => (await HistoryAsync("first")).Contains("Last 2 sessions:", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "both builds of the first worker recorded");
+        await Poll.UntilAsync(async () => (await HistoryAsync("second")).Contains("Last 1 sessions:", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the second worker's build recorded");
+        var fromStoreSession = (await HistoryAsync("second")).Split('\n').Single(line => line.Contains(" gets ", StringComparison.Ordinal));
+        Assert.Matches(@"\(0 local, [1-9][0-9]* remote\)", fromStoreSession);
     }
 
     [Fact]

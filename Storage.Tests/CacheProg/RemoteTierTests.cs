@@ -34,14 +34,14 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
         }
 
         await using var second = Cache("b");
-        var hit = await second.GetAsync(7, action, default);
+        var hit = await second.GetAsync(7, action, new SessionCounters(), default);
         Assert.False(hit.Miss);
         Assert.Equal(output, hit.OutputID);
         Assert.Equal(body, await File.ReadAllBytesAsync(hit.DiskPath!));
         Assert.StartsWith(Path.Combine(_folder.Path, "b"), hit.DiskPath, StringComparison.Ordinal);
         Assert.Equal(1, second.Stats.RemoteHits);
 
-        var again = await second.GetAsync(8, action, default);
+        var again = await second.GetAsync(8, action, new SessionCounters(), default);
         Assert.Equal(hit.DiskPath, again.DiskPath);
         Assert.Equal(1, second.Stats.RemoteHits);
         Assert.Equal(2, second.Stats.Hits);
@@ -63,7 +63,7 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
         await gateway.Client().PutObjectAsync(new PutObjectRequest { BucketName = _bucket, Key = Convert.ToHexStringLower(SHA256.HashData(body)) + "-d", InputStream = new MemoryStream(tampered) });
 
         await using var second = Cache("b");
-        Assert.True((await second.GetAsync(1, action, default)).Miss);
+        Assert.True((await second.GetAsync(1, action, new SessionCounters(), default)).Miss);
         Assert.True(second.Stats.Errors >= 1);
         Assert.Empty(Directory.GetFiles(Path.Combine(_folder.Path, "b"), "*-d"));
     }
@@ -104,7 +104,7 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < 20; i++)
         {
-            Assert.True((await cache.GetAsync(i, RandomNumberGenerator.GetBytes(32), default)).Miss);
+            Assert.True((await cache.GetAsync(i, RandomNumberGenerator.GetBytes(32), new SessionCounters(), default)).Miss);
         }
 
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"20 gets took {clock.Elapsed}");
@@ -127,6 +127,6 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
     {
         var path = cache.NewTemporaryPath();
         await File.WriteAllBytesAsync(path, body);
-        return await cache.PutAsync(1, action, SHA256.HashData(body), new ReceivedBody(path, body.Length, SHA256.HashData(body)), default);
+        return await cache.PutAsync(1, action, SHA256.HashData(body), new ReceivedBody(path, body.Length, SHA256.HashData(body)), new SessionCounters(), default);
     }
 }

@@ -1,0 +1,60 @@
+namespace Storage.CacheProg.Protocol;
+
+/// <summary>
+/// What one session (one go command) asked and got, for the stats history: the worker serves many sessions at once,
+/// so its process-wide counters cannot say what one build did. Counted by the cache behind the session.
+/// </summary>
+public sealed class SessionCounters
+{
+    private long _gets;
+    private long _localHits;
+    private long _remoteHits;
+    private long _misses;
+    private long _puts;
+    private long _uploadsQueued;
+    private long _errors;
+
+    public void LocalHit()
+    {
+        Interlocked.Increment(ref _gets);
+        Interlocked.Increment(ref _localHits);
+    }
+
+    public void RemoteHit()
+    {
+        Interlocked.Increment(ref _gets);
+        Interlocked.Increment(ref _remoteHits);
+    }
+
+    public void Miss()
+    {
+        Interlocked.Increment(ref _gets);
+        Interlocked.Increment(ref _misses);
+    }
+
+    public void Put(bool uploadQueued)
+    {
+        Interlocked.Increment(ref _puts);
+        if (uploadQueued)
+        {
+            Interlocked.Increment(ref _uploadsQueued);
+        }
+    }
+
+    public void Error() => Interlocked.Increment(ref _errors);
+
+    public long Gets => Interlocked.Read(ref _gets);
+
+    public long LocalHits => Interlocked.Read(ref _localHits);
+
+    public long RemoteHits => Interlocked.Read(ref _remoteHits);
+
+    public long Misses => Interlocked.Read(ref _misses);
+
+    public long Puts => Interlocked.Read(ref _puts);
+
+    /// <summary>Uploads the session's puts queued (a worker sends them after the build).</summary>
+    public long UploadsQueued => Interlocked.Read(ref _uploadsQueued);
+
+    public long Errors => Interlocked.Read(ref _errors);
+}

@@ -1,0 +1,3 @@
+module storage.bench/gocacheprog-minimal
+
+go 1.24
