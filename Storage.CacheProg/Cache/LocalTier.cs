@@ -11,6 +11,9 @@ public sealed record LocalEntry(ActionEntry Entry, string DiskPath);
 /// </summary>
 public sealed class LocalTier
 {
+    /// <summary>How stale a hit's last-used time may be before the hit renews it (trimming removes the least recent first).</summary>
+    private static readonly TimeSpan RecencyResolution = TimeSpan.FromHours(1);
+
     public const string BodySuffix = "-d";
     public const string ActionSuffix = "-a.json";
 
@@ -68,13 +71,18 @@ public sealed class LocalTier
             return null;
         }
 
-        try
+        // Recency is a hint for trimming, kept to the hour: a warm build then costs no system call per hit for it.
+        var now = DateTime.UtcNow;
+        if (now - body.LastWriteTimeUtc > RecencyResolution)
         {
-            body.LastWriteTimeUtc = DateTime.UtcNow;
-        }
-        catch (IOException)
-        {
-            // Recency is a hint for trimming; a hit is still a hit.
+            try
+            {
+                body.LastWriteTimeUtc = now;
+            }
+            catch (IOException)
+            {
+                // A hit is still a hit.
+            }
         }
 
         return new LocalEntry(entry, body.FullName);

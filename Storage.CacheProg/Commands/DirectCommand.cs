@@ -12,7 +12,7 @@ public static class DirectCommand
     public static async Task<int> RunAsync(CacheProgOptions options, bool quiet, CancellationToken cancellationToken)
     {
         await using var cache = new CacheService(options, Console.Error, drainOnClose: true);
-        await using var stdin = Console.OpenStandardInput();
+        await using var stdin = new InlineReadStream(Console.OpenStandardInput());
         await using var stdout = Console.OpenStandardOutput();
         var closed = await new ProtocolSession(cache, Console.Error).RunAsync(stdin, stdout, cancellationToken);
         if (!quiet)
