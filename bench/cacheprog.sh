@@ -53,10 +53,12 @@ build() {
   local name=$1 cacheprog=$2 gocache=${3:-$work/gocache-$1}
   local start end
   start=$(date +%s.%N)
+  # A failed build is an error, not a (short) time: set -e does not reach into $(...).
   env HOME="$work/home" GOPATH="$work/gopath" GOCACHE="$gocache" GOCACHEPROG="$cacheprog" GOTOOLCHAIN=local \
-    GOFLAGS= GOTELEMETRY=off CGO_ENABLED=0 "$go" build std 2>"$work/$name.err"
+    GOFLAGS= GOTELEMETRY=off CGO_ENABLED=0 "$go" build std 2>"$work/$name.err" \
+    || { echo "go build std ($name) failed: $(tail -3 "$work/$name.err")" >&2; return 1; }
   end=$(date +%s.%N)
-  echo "$end - $start" | bc
+  printf '%.3f\n' "$(echo "$end - $start" | bc)"
 }
 
 median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
@@ -95,18 +97,25 @@ start_worker worker2 worker
 worker_remote=$(build worker-remote "$prog connect unix:$work/worker2.sock")
 
 # Warm builds take a few hundred milliseconds, where scheduling noise on 2 cores is tens: $rounds rounds, each
-# building with the native cache, the Go helper, direct mode and connect in turn, so noise hits all alike; medians.
+# building with the native cache, the Go helper, direct mode and connect in turn (the order reversed every other
+# round), so noise hits all alike; medians.
 w_native=(); w_go=(); w_direct=(); w_connect=()
+warm() {
+  case "$1" in
+    native) w_native+=("$(build "native-warm-$2" "" "$work/gocache-native")") ;;
+    go) w_go+=("$(build "gohelper-warm-$2" "$gohelper")") ;;
+    direct) w_direct+=("$(build "direct-warm-$2" "$direct")") ;;
+    connect) w_connect+=("$(build "worker-warm-$2" "$connect")") ;;
+  esac
+}
 for i in $(seq 1 "$rounds"); do
-  w_native+=("$(build "native-warm-$i" "" "$work/gocache-native")")
-  w_go+=("$(build "gohelper-warm-$i" "$gohelper")")
-  w_direct+=("$(build "direct-warm-$i" "$direct")")
-  w_connect+=("$(build "worker-warm-$i" "$connect")")
+  if [ $((i % 2)) -eq 1 ]; then order=(native go direct connect); else order=(connect direct go native); fi
+  for what in "${order[@]}"; do warm "$what" "$i"; done
 done
 native_warm=$(median "${w_native[@]}"); gohelper_warm=$(median "${w_go[@]}")
 direct_warm=$(median "${w_direct[@]}"); worker_warm=$(median "${w_connect[@]}")
 
-ratio() { echo "scale=2; $1 / $2" | bc; }
+ratio() { printf '%.2f' "$(echo "scale=6; $1 / $2" | bc)"; }
 report=$(cat <<REPORT
 Machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), $("$go" version | cut -d' ' -f3), .NET $(dotnet --version); $(date -u +%Y-%m-%d)
 
@@ -124,7 +133,7 @@ Machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), $("$go" vers
 | (c) connect + serve, everything empty | $worker_cold | $(ratio "$worker_cold" "$native_cold") × cold | ≤ 1.03 × cold |
 | (c) worker: uploads durable this long after that build | $worker_drain | | ≤ 10 s |
 
-Warm runs, in order (native, Go helper, direct, connect): $(for i in $(seq 0 $((rounds - 1))); do printf '%s/%s/%s/%s ' "${w_native[$i]}" "${w_go[$i]}" "${w_direct[$i]}" "${w_connect[$i]}"; done)
+Warm runs, by round (native, Go helper, direct, connect): $(for i in $(seq 0 $((rounds - 1))); do printf '%s/%s/%s/%s ' "${w_native[$i]}" "${w_go[$i]}" "${w_direct[$i]}" "${w_connect[$i]}"; done)
 
 Direct-mode statistics (stderr of each build):
 $(for f in direct-cold direct-warm-1 direct-remote; do echo "- $f: $(grep storage-cacheprog "$work/$f.err" | tail -1)"; done)

@@ -121,8 +121,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         var entry = ActionEntry.Create(outputId, body.Size, DateTimeOffset.UtcNow);
         var path = await Local.PutAsync(actionId, entry, body.TemporaryPath, durable: true, cancellationToken);
         Stats.Put(body.Size, Stopwatch.GetElapsedTime(started));
-        _uploads?.Enqueue(new UploadJob(actionId, entry, path));
-        session.Put(uploadQueued: _uploads is not null);
+        session.Put(uploadQueued: _uploads?.Enqueue(new UploadJob(actionId, entry, path)) == true);
         return new CacheResponse(id, OutputID: outputId, Size: entry.Size, Time: entry.Time, DiskPath: path);
     }
 

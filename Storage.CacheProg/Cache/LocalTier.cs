@@ -129,7 +129,12 @@ public sealed class LocalTier
         return (bodies.Sum(b => b.Length), bodies.Count);
     }
 
-    /// <summary>Deletes least recently used bodies until the tier is under 90 % of its limit; returns bytes freed.</summary>
+    /// <summary>
+    /// Deletes least recently used bodies until the tier is under 90 % of its limit; returns bytes freed. Bodies used
+    /// within the last <see cref="RecencyResolution"/> are never deleted: a hit renews a body's time only once that is
+    /// over the resolution old, so among them the order says nothing, and a build running now may be reading any of
+    /// them. (The limit is then exceeded until they age; it is a soft limit.)
+    /// </summary>
     public long Trim()
     {
         if (MaxBytes <= 0)
@@ -145,7 +150,8 @@ public sealed class LocalTier
         }
 
         long freed = 0;
-        foreach (var body in bodies.OrderBy(b => b.LastWriteTimeUtc))
+        var inUse = DateTime.UtcNow - RecencyResolution;
+        foreach (var body in bodies.Where(b => b.LastWriteTimeUtc < inUse).OrderBy(b => b.LastWriteTimeUtc))
         {
             if (total - freed <= MaxBytes * 9 / 10)
             {
@@ -154,8 +160,11 @@ public sealed class LocalTier
 
             try
             {
+                // The length before the delete: a deleted FileInfo refreshes and throws, which counted nothing freed
+                // and let one trim delete every body instead of stopping at 90 % of the limit.
+                var length = body.Length;
                 body.Delete();
-                freed += body.Length;
+                freed += length;
             }
             catch (IOException)
             {

@@ -71,7 +71,8 @@ public sealed class UploadQueue : IAsyncDisposable
     /// <summary>Uploads queued or in progress.</summary>
     public int Pending => Volatile.Read(ref _pending);
 
-    public void Enqueue(UploadJob job)
+    /// <summary>Queues the upload; false when the queue refused it (dropped, and counted so).</summary>
+    public bool Enqueue(UploadJob job)
     {
         if (Interlocked.Increment(ref _pending) >= _highWater)
         {
@@ -85,7 +86,10 @@ public sealed class UploadQueue : IAsyncDisposable
         {
             Interlocked.Decrement(ref _pending);
             _stats.UploadDropped();
+            return false;
         }
+
+        return true;
     }
 
     /// <summary>Waits until every queued upload is done or <paramref name="timeout"/> passes; true when all are done.</summary>

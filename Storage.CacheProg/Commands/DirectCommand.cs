@@ -14,7 +14,7 @@ public static class DirectCommand
         await using var cache = new CacheService(options, Console.Error, drainOnClose: true);
         await using var stdin = new InlineReadStream(Console.OpenStandardInput());
         await using var stdout = Console.OpenStandardOutput();
-        var closed = await new ProtocolSession(cache, Console.Error).RunAsync(stdin, stdout, cancellationToken);
+        var closed = await new ProtocolSession(cache, Console.Error, inlineWrites: true).RunAsync(stdin, stdout, cancellationToken);
         if (!quiet)
         {
             await Console.Error.WriteLineAsync(cache.Stats.Summary());

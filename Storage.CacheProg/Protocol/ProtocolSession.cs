@@ -9,7 +9,10 @@ namespace Storage.CacheProg.Protocol;
 /// command sends them inline, so nothing else can be read meanwhile) and checked against their OutputID before
 /// anything is answered. Malformed input ends the session with a message on stderr, never on stdout.
 /// </summary>
-public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostics)
+/// <param name="backend">The cache that answers.</param>
+/// <param name="diagnostics">stderr: messages for the user (stdout belongs to the protocol).</param>
+/// <param name="inlineWrites">Answers written synchronously (direct mode's stdout; see <see cref="ProtocolWriter"/>).</param>
+public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostics, bool inlineWrites = false)
 {
     public static readonly IReadOnlyList<string> KnownCommands = [CacheRequest.Get, CacheRequest.Put, CacheRequest.Close];
 
@@ -18,7 +21,7 @@ public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostic
     /// <summary>Runs until <c>close</c> (true) or the end of the input or a protocol error (false).</summary>
     public async Task<bool> RunAsync(Stream input, Stream output, CancellationToken cancellationToken)
     {
-        using var writer = new ProtocolWriter(output);
+        using var writer = new ProtocolWriter(output, inlineWrites);
         var reader = new ProtocolReader(input);
         var inFlight = new ConcurrentDictionary<long, Task>();
         await writer.WriteAsync(new CacheResponse(0, KnownCommands: KnownCommands), cancellationToken);
@@ -31,14 +34,14 @@ public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostic
                 switch (request.Command)
                 {
                     case CacheRequest.Get:
-                        Track(inFlight, request.ID, AnswerAsync(writer, request.ID, () =>
+                        Track(inFlight, request.ID, AnswerAsync(writer, request.ID, session, () =>
                             IsId(request.ActionID)
                                 ? backend.GetAsync(request.ID, request.ActionID!, session, cancellationToken)
                                 : Task.FromResult(Error(request.ID, "get needs a 32-byte ActionID")), cancellationToken));
                         break;
                     case CacheRequest.Put:
                         var put = await ReceivePutAsync(reader, request, session, cancellationToken);
-                        Track(inFlight, request.ID, AnswerAsync(writer, request.ID, put, cancellationToken));
+                        Track(inFlight, request.ID, AnswerAsync(writer, request.ID, session, put, cancellationToken));
                         break;
                     case CacheRequest.Close:
                         await Task.WhenAll(inFlight.Values);
@@ -47,6 +50,7 @@ public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostic
                         await writer.WriteAsync(new CacheResponse(request.ID), cancellationToken);
                         return true;
                     default:
+                        session.Error();
                         Track(inFlight, request.ID, writer.WriteAsync(Error(request.ID, $"unknown command '{request.Command}'"), cancellationToken));
                         break;
                 }
@@ -111,7 +115,7 @@ public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostic
         return () => backend.PutAsync(request.ID, request.ActionID!, outputId!, body, session, cancellationToken);
     }
 
-    private static async Task AnswerAsync(ProtocolWriter writer, long id, Func<Task<CacheResponse>> handle, CancellationToken cancellationToken)
+    private static async Task AnswerAsync(ProtocolWriter writer, long id, SessionCounters session, Func<Task<CacheResponse>> handle, CancellationToken cancellationToken)
     {
         CacheResponse response;
         try
@@ -121,6 +125,13 @@ public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostic
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             response = Error(id, ex.Message);
+        }
+
+        // Every answer that is an error counts for the session, whatever produced it (bad ids, a body that is not its
+        // OutputID, local I/O); the cache counts the rest.
+        if (response.Err is not null)
+        {
+            session.Error();
         }
 
         await writer.WriteAsync(response, cancellationToken);

@@ -6,8 +6,11 @@ namespace Storage.CacheProg.Protocol;
 /// <summary>
 /// Writes responses, one JSON object per line; concurrent handlers answer out of order, one whole line at a time,
 /// each in one write (the go command waits on every answer: a second write per line was a second system call).
+/// With <paramref name="inline"/> (direct mode's stdout) the write is synchronous: the console stream's asynchronous
+/// write hands every line to the thread pool, a thread hop the go command waits for. A socket (the worker) already
+/// tries its asynchronous send inline, and must not pin a thread on a client that stops reading.
 /// </summary>
-public sealed class ProtocolWriter(Stream output) : IDisposable
+public sealed class ProtocolWriter(Stream output, bool inline = false) : IDisposable
 {
     private readonly SemaphoreSlim _lock = new(1, 1);
 
@@ -23,10 +26,16 @@ public sealed class ProtocolWriter(Stream output) : IDisposable
         await _lock.WaitAsync(cancellationToken);
         try
         {
-            // Synchronous on purpose: a pipe or socket takes a line at once, while the asynchronous path of the
-            // console stream hands every write to the thread pool (a thread hop the go command waits for).
-            output.Write(line.WrittenSpan);
-            output.Flush();
+            if (inline)
+            {
+                output.Write(line.WrittenSpan);
+                output.Flush();
+            }
+            else
+            {
+                await output.WriteAsync(line.WrittenMemory, cancellationToken);
+                await output.FlushAsync(cancellationToken);
+            }
         }
         finally
         {
