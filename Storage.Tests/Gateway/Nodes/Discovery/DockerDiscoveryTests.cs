@@ -20,10 +20,7 @@ public sealed class DockerDiscoveryTests(ITestOutputHelper output)
     public async Task Node_containers_are_found_join_live_go_down_and_outlive_the_daemon_going_away()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
-        await DockerContainers.RequireEngineAsync(cancellationToken);
-        await StandInImages.EnsureBuiltAsync();
-        await using var docker = new DockerContainers("amazin-object-storage-node");
-        await docker.CreateNetworkAsync();
+        await using var docker = await NodeContainersAsync(cancellationToken);
         var first = new List<string>();
         for (var i = 1; i <= 3; i++)
         {
@@ -32,18 +29,7 @@ public sealed class DockerDiscoveryTests(ITestOutputHelper output)
 
         var keyless = await docker.RunNodeAsync("keyless", keys: null);
         await using var daemon = new DockerSocketProxy();
-        await using var gateway = await GatewayProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["Storage__Discovery__Docker__Enabled"] = "true",
-            ["Storage__Discovery__Docker__NameContains"] = docker.Prefix,
-            ["Storage__Discovery__Docker__Endpoint"] = daemon.Endpoint.ToString(),
-            ["Storage__Discovery__Docker__MaxRetryDelay"] = "00:00:01",
-            ["Storage__DataShards"] = "2",
-            ["Storage__ParityShards"] = "1",
-            ["Storage__Maintenance__NodeProbeInterval"] = "00:00:01",
-            // Everything the discovery says, down to each event, so that the key check below sees all of it.
-            ["Logging__LogLevel__Storage.Gateway.Nodes.Discovery"] = "Debug",
-        });
+        await using var gateway = await DiscoveringGatewayAsync(docker, daemon, dataShards: 2, parityShards: 1);
 
         try
         {
@@ -114,22 +100,11 @@ public sealed class DockerDiscoveryTests(ITestOutputHelper output)
     public async Task A_gateway_started_while_the_daemon_is_away_serves_and_finds_its_nodes_when_the_daemon_answers()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
-        await DockerContainers.RequireEngineAsync(cancellationToken);
-        await StandInImages.EnsureBuiltAsync();
-        await using var docker = new DockerContainers("amazin-object-storage-node");
-        await docker.CreateNetworkAsync();
+        await using var docker = await NodeContainersAsync(cancellationToken);
         var node = DockerNodeContainer.NodeIdFor(await docker.RunNodeAsync("1", Keys));
         await using var daemon = new DockerSocketProxy();
         await daemon.CutAsync();
-        await using var gateway = await GatewayProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["Storage__Discovery__Docker__Enabled"] = "true",
-            ["Storage__Discovery__Docker__NameContains"] = docker.Prefix,
-            ["Storage__Discovery__Docker__Endpoint"] = daemon.Endpoint.ToString(),
-            ["Storage__Discovery__Docker__MaxRetryDelay"] = "00:00:01",
-            ["Storage__DataShards"] = "1",
-            ["Storage__ParityShards"] = "0",
-        });
+        await using var gateway = await DiscoveringGatewayAsync(docker, daemon, dataShards: 1, parityShards: 0);
 
         // Up, without nodes (no default folders either): writes are refused with a reason, not a crash.
         Assert.Empty(await NodesAsync(gateway));
@@ -161,6 +136,31 @@ public sealed class DockerDiscoveryTests(ITestOutputHelper output)
         Assert.NotEqual(a, b);
         Assert.StartsWith(new string('n', 50), a, StringComparison.Ordinal);
     }
+
+    /// <summary>Skips, loudly, without an engine; else the stand-in image built and a network for this test's nodes.</summary>
+    private static async Task<DockerContainers> NodeContainersAsync(CancellationToken cancellationToken)
+    {
+        await DockerContainers.RequireEngineAsync(cancellationToken);
+        await StandInImages.EnsureBuiltAsync();
+        var docker = new DockerContainers("amazin-object-storage-node");
+        await docker.CreateNetworkAsync();
+        return docker;
+    }
+
+    /// <summary>A gateway process on the host finding this test's containers through the socket proxy.</summary>
+    private static Task<GatewayProcess> DiscoveringGatewayAsync(DockerContainers docker, DockerSocketProxy daemon, int dataShards, int parityShards) =>
+        GatewayProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Storage__Discovery__Docker__Enabled"] = "true",
+            ["Storage__Discovery__Docker__NameContains"] = docker.Prefix,
+            ["Storage__Discovery__Docker__Endpoint"] = daemon.Endpoint.ToString(),
+            ["Storage__Discovery__Docker__MaxRetryDelay"] = "00:00:01",
+            ["Storage__DataShards"] = dataShards.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Storage__ParityShards"] = parityShards.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Storage__Maintenance__NodeProbeInterval"] = "00:00:01",
+            // Everything the discovery says, down to each event, so that the key check sees all of it.
+            ["Logging__LogLevel__Storage.Gateway.Nodes.Discovery"] = "Debug",
+        });
 
     internal static async Task PutAsync(GatewayProcess gateway, string id, byte[] body)
     {
