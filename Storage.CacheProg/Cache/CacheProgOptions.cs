@@ -38,6 +38,12 @@ public sealed record CacheProgOptions
     /// <summary>How long <c>close</c> waits for queued uploads in direct mode before exiting anyway.</summary>
     public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Direct mode hands its uploads to the folder's worker, starting one if none runs (else it uploads them itself at close).</summary>
+    public bool StartWorker { get; init; } = true;
+
+    /// <summary>A worker that direct mode starts exits after this long with nothing to do.</summary>
+    public TimeSpan WorkerIdleExit { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>A remote request taking longer than this is abandoned (a get becomes a miss).</summary>
     public TimeSpan RemoteTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -5,17 +5,27 @@ namespace Storage.CacheProg.Cache;
 
 /// <summary>
 /// The cache behind a protocol session: gets look locally first, then remotely (a remote hit is downloaded,
-/// verified and kept locally); puts are answered once the body is durable locally and uploaded in the background.
+/// verified and kept locally); puts are answered once the body is durable locally and uploaded in the background:
+/// by the worker's upload queue, or, in direct mode, listed for a worker to upload after the build (the spool).
 /// Remote trouble is a miss or a dropped upload, never a failed build.
 /// </summary>
 public sealed class CacheService : ICacheBackend, IAsyncDisposable
 {
     private readonly CacheProgOptions _options;
     private readonly RemoteTier? _remote;
-    private readonly UploadQueue? _uploads;
     private readonly TextWriter _diagnostics;
-    private readonly bool _drainOnClose;
+    private readonly bool _spoolUploads;
     private readonly SemaphoreSlim _trimming = new(1, 1);
+
+    // Worker: created at once. Direct mode: only if it must upload its spool itself, so that a build start costs no
+    // upload tasks.
+    private UploadQueue? _uploads;
+    private readonly Lock _uploadsGate = new();
+
+    // Direct mode: the action ids put, for the spool.
+    private readonly List<byte[]> _listed = [];
+    private int _activeSessions;
+    private long _lastActivity = Stopwatch.GetTimestamp();
 
     // One writer of the stats history at a time: the worker ends sessions concurrently.
     private readonly SemaphoreSlim _recording = new(1, 1);
@@ -23,22 +33,25 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
     /// <param name="options">Where the tiers are.</param>
     /// <param name="diagnostics">stderr: the user's terminal (stdout belongs to the protocol).</param>
-    /// <param name="drainOnClose">Direct mode waits (up to CloseTimeout) for uploads at close; the worker keeps uploading instead.</param>
-    public CacheService(CacheProgOptions options, TextWriter diagnostics, bool drainOnClose)
+    /// <param name="spoolUploads">Direct mode: puts are listed (<see cref="SpoolListed"/>) instead of queued for upload here.</param>
+    public CacheService(CacheProgOptions options, TextWriter diagnostics, bool spoolUploads = false)
     {
         _options = options;
         _diagnostics = diagnostics;
-        _drainOnClose = drainOnClose;
+        _spoolUploads = spoolUploads;
         Local = new LocalTier(options.CacheDirectory, options.MaxLocalBytes);
         if (options.RemoteEnabled)
         {
             _remote = new RemoteTier(options);
-            if (!options.ReadOnly)
+            if (!spoolUploads && Uploading)
             {
                 _uploads = new UploadQueue(_remote, options, Stats, diagnostics);
             }
         }
     }
+
+    /// <summary>Whether puts go to the remote at all (one is configured, and writable).</summary>
+    private bool Uploading => _remote is not null && !_options.ReadOnly;
 
     public CacheStats Stats { get; } = new();
 
@@ -47,21 +60,31 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
     /// <summary>Uploads queued or in flight.</summary>
     public int PendingUploads => _uploads?.Pending ?? 0;
 
+    /// <summary>Sessions open now.</summary>
+    public int ActiveSessions => Volatile.Read(ref _activeSessions);
+
+    /// <summary>How long since a session started or ended or spooled uploads were taken on.</summary>
+    public TimeSpan IdleFor => Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastActivity));
+
     public string NewTemporaryPath() => Local.NewTemporaryPath();
 
     public SessionCounters SessionStarted()
     {
+        Interlocked.Increment(ref _activeSessions);
+        Touch();
         _uploads?.SessionStarted();
         return new SessionCounters();
     }
 
-    public async Task CloseAsync(SessionCounters session, CancellationToken cancellationToken)
+    public Task CloseAsync(SessionCounters session, CancellationToken cancellationToken)
     {
         _uploads?.SessionEnded();
-        if (!_drainOnClose)
+        Interlocked.Decrement(ref _activeSessions);
+        Touch();
+        if (!_spoolUploads)
         {
             // The worker outlives sessions: each build is recorded for `stats`, and the local tier kept under its limit,
-            // off the build's path. (Direct mode records its whole process at exit, uploads done included.)
+            // off the build's path. (Direct mode records its whole process at exit.)
             var record = new SessionRecord(DateTimeOffset.UtcNow, session.Gets, session.LocalHits, session.RemoteHits, session.Misses, session.Puts, session.UploadsQueued, session.Errors);
             _ = Task.Run(
                 async () =>
@@ -72,10 +95,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
                 CancellationToken.None);
         }
 
-        if (_drainOnClose && _uploads is not null && !await _uploads.DrainAsync(_options.CloseTimeout, cancellationToken))
-        {
-            await _diagnostics.WriteLineAsync($"storage-cacheprog: {_uploads.Pending} uploads still pending after {_options.CloseTimeout.TotalSeconds:0} s; the next build will offer them again.");
-        }
+        return Task.CompletedTask;
     }
 
     public async Task<CacheResponse> GetAsync(long id, byte[] actionId, SessionCounters session, CancellationToken cancellationToken)
@@ -121,9 +141,79 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         var entry = ActionEntry.Create(outputId, body.Size, DateTimeOffset.UtcNow);
         var path = await Local.PutAsync(actionId, entry, body.TemporaryPath, durable: true, cancellationToken);
         Stats.Put(body.Size, Stopwatch.GetElapsedTime(started));
-        session.Put(uploadQueued: _uploads?.Enqueue(new UploadJob(actionId, entry, path)) == true);
+        session.Put(uploadQueued: Offer(new UploadJob(actionId, entry, path)));
         return new CacheResponse(id, OutputID: outputId, Size: entry.Size, Time: entry.Time, DiskPath: path);
     }
+
+    /// <summary>Queues the upload (worker) or lists it for the spool (direct mode); false when there is nothing to upload to or the queue is full.</summary>
+    private bool Offer(UploadJob job)
+    {
+        if (!_spoolUploads)
+        {
+            return _uploads?.Enqueue(job) == true;
+        }
+
+        if (!Uploading)
+        {
+            return false;
+        }
+
+        lock (_listed)
+        {
+            _listed.Add(job.ActionId);
+        }
+
+        return true;
+    }
+
+    /// <summary>Direct mode: writes the puts of this process to the spool; null when there were none to upload.</summary>
+    public SpooledUploads? SpoolListed(UploadSpool spool)
+    {
+        lock (_listed)
+        {
+            return _listed.Count == 0 ? null : spool.Write(UploadSpool.DestinationOf(_options), [.. _listed]);
+        }
+    }
+
+    /// <summary>
+    /// Uploads what a spool file lists (bodies and entries from the local tier; one whose body is gone is skipped), then
+    /// deletes the file. True when every upload succeeded; the file stays otherwise, for the next worker to try again.
+    /// </summary>
+    public async Task<bool> UploadSpooledAsync(SpooledUploads spooled, CancellationToken cancellationToken)
+    {
+        Touch();
+        var queue = UploadQueue();
+        var uploads = new List<Task<bool>>(spooled.ActionIds.Count);
+        foreach (var actionId in spooled.ActionIds)
+        {
+            if (Local.Get(actionId) is not { } local)
+            {
+                continue;
+            }
+
+            var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            uploads.Add(queue.Enqueue(new UploadJob(actionId, local.Entry, local.DiskPath, done)) ? done.Task : Task.FromResult(false));
+        }
+
+        var succeeded = (await Task.WhenAll(uploads).WaitAsync(cancellationToken)).All(ok => ok);
+        if (succeeded)
+        {
+            File.Delete(spooled.Path);
+        }
+
+        Touch();
+        return succeeded;
+    }
+
+    private UploadQueue UploadQueue()
+    {
+        lock (_uploadsGate)
+        {
+            return _uploads ??= new UploadQueue(_remote ?? throw new InvalidOperationException("No remote to upload to."), _options, Stats, _diagnostics);
+        }
+    }
+
+    private void Touch() => Interlocked.Exchange(ref _lastActivity, Stopwatch.GetTimestamp());
 
     private async Task RecordAsync(SessionRecord record)
     {

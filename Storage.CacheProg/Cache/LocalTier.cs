@@ -25,15 +25,8 @@ public sealed class LocalTier
         MaxBytes = maxBytes;
         _temporary = Path.Combine(Root, "tmp");
         var owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(_temporary);
-        }
-        else
-        {
-            Directory.CreateDirectory(Root, owner);
-            Directory.CreateDirectory(_temporary, owner);
-        }
+        Directory.CreateDirectory(Root, owner);
+        Directory.CreateDirectory(_temporary, owner);
     }
 
     public string Root { get; }

@@ -3,8 +3,8 @@ using System.Threading.Channels;
 
 namespace Storage.CacheProg.Cache;
 
-/// <summary>One put to copy to the remote: the body (unless the remote has it) and then the action entry.</summary>
-public sealed record UploadJob(byte[] ActionId, ActionEntry Entry, string BodyPath);
+/// <summary>One put to copy to the remote: the body (unless the remote has it) and then the action entry; <paramref name="Done"/> learns whether it succeeded.</summary>
+public sealed record UploadJob(byte[] ActionId, ActionEntry Entry, string BodyPath, TaskCompletionSource<bool>? Done = null);
 
 /// <summary>
 /// Background uploads: a bounded queue served by a fixed number of workers. A put never waits for the remote: when
@@ -86,6 +86,7 @@ public sealed class UploadQueue : IAsyncDisposable
         {
             Interlocked.Decrement(ref _pending);
             _stats.UploadDropped();
+            job.Done?.TrySetResult(false);
             return false;
         }
 
@@ -120,6 +121,11 @@ public sealed class UploadQueue : IAsyncDisposable
         _jobs.Writer.TryComplete();
         await _stopping.CancelAsync();
         await Task.WhenAll(_workers).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        while (_jobs.Reader.TryRead(out var abandoned))
+        {
+            abandoned.Done?.TrySetResult(false);
+        }
+
         _stopping.Dispose();
     }
 
@@ -138,6 +144,7 @@ public sealed class UploadQueue : IAsyncDisposable
     {
         await foreach (var job in _jobs.Reader.ReadAllAsync(_stopping.Token).WithCancellation(_stopping.Token))
         {
+            var succeeded = false;
             try
             {
                 Task open;
@@ -160,6 +167,7 @@ public sealed class UploadQueue : IAsyncDisposable
 
                 await _remote.UploadActionAsync(job.ActionId, job.Entry, _stopping.Token);
                 _stats.Uploaded(job.Entry.Size, Stopwatch.GetElapsedTime(started));
+                succeeded = true;
             }
             catch (Exception ex) when (ex is RemoteUnavailableException or FileNotFoundException or IOException)
             {
@@ -176,6 +184,7 @@ public sealed class UploadQueue : IAsyncDisposable
             finally
             {
                 Interlocked.Decrement(ref _pending);
+                job.Done?.TrySetResult(succeeded);
             }
         }
     }

@@ -12,6 +12,9 @@ public sealed record WorkerAddress(EndPoint EndPoint)
 {
     public const string EnvironmentVariable = "STORAGE_CACHEPROG_ADDRESS";
 
+    /// <summary>For <c>serve --listen</c>: no socket (a worker that only takes spooled uploads).</summary>
+    public const string None = "none";
+
     public bool IsUnix => EndPoint is UnixDomainSocketEndPoint;
 
     /// <summary>$XDG_RUNTIME_DIR/storage-cacheprog.sock, or the socket in the default cache folder.</summary>

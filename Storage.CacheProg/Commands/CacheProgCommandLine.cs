@@ -21,16 +21,23 @@ public static class CacheProgCommandLine
     private static readonly Option<bool> ReadOnly = new("--read-only") { Description = "Read the remote tier, never write to it", Recursive = true };
     private static readonly Option<long> MaxLocal = new("--max-local-mb") { Description = "Trim the local tier (least recently used first) above this many MB; 0 = unlimited", Recursive = true, DefaultValueFactory = _ => 10_240 };
     private static readonly Option<int> UploadConcurrency = new("--upload-concurrency") { Description = "Parallel uploads", Recursive = true, DefaultValueFactory = _ => 16 };
-    private static readonly Option<double> CloseTimeout = new("--close-timeout") { Description = "Seconds close waits for pending uploads (direct mode)", Recursive = true, DefaultValueFactory = _ => 10 };
+    private static readonly Option<double> CloseTimeout = new("--close-timeout") { Description = "Seconds direct mode uploads by itself at close when no worker takes its uploads; a worker's time for them at shutdown", Recursive = true, DefaultValueFactory = _ => 10 };
+    private static readonly Option<bool> NoWorker = new("--no-worker") { Description = "Direct mode: upload at close (up to --close-timeout) instead of handing uploads to a worker", Recursive = true };
+    private static readonly Option<double> WorkerIdleExit = new("--worker-idle-exit") { Description = "Seconds a worker started by direct mode stays with nothing to do", Recursive = true, DefaultValueFactory = _ => 300 };
     private static readonly Option<double> RemoteTimeout = new("--remote-timeout") { Description = "Seconds before a remote request counts as failed", Recursive = true, DefaultValueFactory = _ => 5 };
     private static readonly Option<bool> Quiet = new("--quiet") { Description = "No statistics on stderr at exit", Recursive = true };
 
     public static Task<int> InvokeAsync(string[] args)
     {
         var root = new RootCommand("Go build cache (GOCACHEPROG) with a local tier and an S3 tier. Without a command: the protocol on stdin/stdout.");
-        foreach (var option in new Option[] { Dir, Endpoint, Bucket, Prefix, Region, ReadOnly, MaxLocal, UploadConcurrency, CloseTimeout, RemoteTimeout, Quiet })
+        foreach (var option in new Option[] { Dir, Endpoint, Bucket, Prefix, Region, ReadOnly, MaxLocal, UploadConcurrency, CloseTimeout, NoWorker, WorkerIdleExit, RemoteTimeout, Quiet })
         {
             root.Options.Add(option);
+        }
+
+        foreach (var seconds in new[] { CloseTimeout, WorkerIdleExit, RemoteTimeout })
+        {
+            AcceptSecondsOnly(seconds);
         }
 
         root.SetAction((parse, cancellationToken) => DirectCommand.RunAsync(OptionsFrom(parse), parse.GetValue(Quiet), cancellationToken));
@@ -61,9 +68,21 @@ public static class CacheProgCommandLine
             MaxLocalBytes = parse.GetValue(MaxLocal) * 1024 * 1024,
             UploadConcurrency = Math.Max(1, parse.GetValue(UploadConcurrency)),
             CloseTimeout = TimeSpan.FromSeconds(parse.GetValue(CloseTimeout)),
+            StartWorker = !parse.GetValue(NoWorker),
+            WorkerIdleExit = TimeSpan.FromSeconds(parse.GetValue(WorkerIdleExit)),
             RemoteTimeout = TimeSpan.FromSeconds(parse.GetValue(RemoteTimeout)),
         };
     }
+
+    /// <summary>Refuses, with a clear message, a value that is not a usable number of seconds.</summary>
+    public static void AcceptSecondsOnly(Option<double> option) =>
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double>() is var value && (value < 0 || !double.IsFinite(value) || value > TimeSpan.MaxValue.TotalSeconds / 2))
+            {
+                result.AddError($"{result.Option.Name} must be a number of seconds, 0 or more.");
+            }
+        });
 
     /// <summary>Formats a byte count for people.</summary>
     public static string Megabytes(long bytes) => (bytes / 1e6).ToString("F1", CultureInfo.InvariantCulture) + " MB";

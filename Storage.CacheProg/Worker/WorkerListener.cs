@@ -42,7 +42,7 @@ public sealed class WorkerListener(CacheService cache, WorkerAddress address, IL
     private Socket Bind()
     {
         var socket = address.CreateSocket();
-        if (address.EndPoint is UnixDomainSocketEndPoint unix && !OperatingSystem.IsWindows())
+        if (address.EndPoint is UnixDomainSocketEndPoint unix)
         {
             var path = unix.ToString();
             var folder = Path.GetDirectoryName(path)!;
@@ -51,7 +51,7 @@ public sealed class WorkerListener(CacheService cache, WorkerAddress address, IL
                 Directory.CreateDirectory(folder, OwnerOnly | UnixFileMode.UserExecute);
             }
 
-            // A socket file left by a worker that died: nothing listens on it any more.
+            // A socket file left by a worker that died (serve checked that nothing answers on it).
             File.Delete(path);
             socket.Bind(unix);
             File.SetUnixFileMode(path, OwnerOnly);
@@ -64,6 +64,26 @@ public sealed class WorkerListener(CacheService cache, WorkerAddress address, IL
         socket.Listen(128);
         logger.LogInformation("Serving GOCACHEPROG sessions on {Address}", address);
         return socket;
+    }
+
+    /// <summary>Whether something accepts connections at the address now (a live worker, not a socket file left behind).</summary>
+    public static async Task<bool> AnswersAsync(WorkerAddress address, CancellationToken cancellationToken)
+    {
+        if (address.EndPoint is UnixDomainSocketEndPoint unix && !File.Exists(unix.ToString()))
+        {
+            return false;
+        }
+
+        using var probe = address.CreateSocket();
+        try
+        {
+            await probe.ConnectAsync(address.EndPoint, cancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(1), cancellationToken);
+            return true;
+        }
+        catch (Exception ex) when (ex is SocketException or TimeoutException)
+        {
+            return false;
+        }
     }
 
     private async Task ServeAsync(Socket client, CancellationToken stoppingToken)

@@ -38,7 +38,7 @@ public sealed class CommandTests(S3Gateway gateway) : IClassFixture<S3Gateway>, 
     public async Task Stats_reports_the_local_tier_and_recent_sessions()
     {
         var options = new CacheProgOptions { CacheDirectory = _folder.Path };
-        await using (var cache = new CacheService(options, TextWriter.Null, drainOnClose: true))
+        await using (var cache = new CacheService(options, TextWriter.Null))
         {
             var body = TestData.Bytes(4096, 5);
             var path = cache.NewTemporaryPath();

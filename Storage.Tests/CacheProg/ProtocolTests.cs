@@ -91,7 +91,7 @@ public sealed class ProtocolTests : IDisposable
             context.Response.StatusCode = 404;
         });
         var options = new CacheProgOptions { CacheDirectory = _folder.Path, Endpoint = slowRemote.BaseAddress, Bucket = "b", ReadOnly = true };
-        await using var cache = new CacheService(options, TextWriter.Null, drainOnClose: true);
+        await using var cache = new CacheService(options, TextWriter.Null, spoolUploads: true);
         var output = new MemoryStream();
         await new ProtocolSession(cache, TextWriter.Null).RunAsync(new MemoryStream([.. Get(10, RandomId()), .. Get(11, local), .. Close(12)]), output, CancellationToken.None);
 
@@ -140,7 +140,7 @@ public sealed class ProtocolTests : IDisposable
 
     private async Task<(List<JsonElement> Responses, bool Closed, string Diagnostics)> RunAsync(params byte[][] requests)
     {
-        await using var cache = new CacheService(new CacheProgOptions { CacheDirectory = _folder.Path }, TextWriter.Null, drainOnClose: true);
+        await using var cache = new CacheService(new CacheProgOptions { CacheDirectory = _folder.Path }, TextWriter.Null, spoolUploads: true);
         var input = new MemoryStream([.. requests.SelectMany(r => r)]);
         var output = new MemoryStream();
         var diagnostics = new StringWriter();

@@ -96,7 +96,7 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
     public async Task A_remote_that_is_down_costs_at_most_a_timeout_then_nothing()
     {
         var options = Options("down") with { Endpoint = new Uri($"http://127.0.0.1:{ServerProcess.FreePort()}"), RemoteTimeout = TimeSpan.FromSeconds(1) };
-        await using var cache = new CacheService(options, TextWriter.Null, drainOnClose: true);
+        await using var cache = new CacheService(options, TextWriter.Null);
         var body = TestData.Bytes(3000, 45);
         var stored = await PutAsync(cache, RandomNumberGenerator.GetBytes(32), body);
         Assert.Null(stored.Err);
@@ -112,7 +112,7 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
     }
 
     private CacheService Cache(string name, bool readOnly = false) =>
-        new(Options(name) with { ReadOnly = readOnly }, TextWriter.Null, drainOnClose: true);
+        new(Options(name) with { ReadOnly = readOnly }, TextWriter.Null);
 
     private CacheProgOptions Options(string name) => new()
     {
