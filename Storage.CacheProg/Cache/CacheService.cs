@@ -286,20 +286,22 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
     private async Task<LocalEntry?> FetchAsync(byte[] actionId, CancellationToken cancellationToken)
     {
-        if (await _remote!.GetActionAsync(actionId, cancellationToken) is not { } entry)
+        if (await _remote!.GetActionAsync(actionId, cancellationToken) is not { } remote)
         {
             return null;
         }
 
+        var entry = remote with { Body = null };
         if (!Local.HasBody(entry))
         {
             var temporary = Local.NewTemporaryPath();
             try
             {
-                if (!await _remote.DownloadAsync(entry, temporary, cancellationToken))
+                if (!await (remote.Body is { } inline ? WriteInlineAsync(entry, inline, temporary, cancellationToken) : _remote.DownloadAsync(entry, temporary, cancellationToken)))
                 {
                     Stats.Error("verify");
-                    await _diagnostics.WriteLineAsync($"storage-cacheprog: remote object {entry.OutputID}-d does not match its OutputID; refused.");
+                    var source = remote.Body is null ? $"remote object {entry.OutputID}-d" : $"the body inline in the remote entry of action {Convert.ToHexStringLower(actionId)}";
+                    await _diagnostics.WriteLineAsync($"storage-cacheprog: {source} does not match its OutputID; refused.");
                     return null;
                 }
 
@@ -316,6 +318,18 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         }
 
         return new LocalEntry(entry, Local.BodyPath(entry.OutputID));
+    }
+
+    /// <summary>A body that came inline in its remote entry: kept only if it is the OutputID's, like a download.</summary>
+    private static async Task<bool> WriteInlineAsync(ActionEntry entry, byte[] body, string path, CancellationToken cancellationToken)
+    {
+        if (!string.Equals(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body)), entry.OutputID, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        await File.WriteAllBytesAsync(path, body, cancellationToken);
+        return true;
     }
 
     private static CacheResponse Hit(long id, LocalEntry hit) =>

@@ -20,6 +20,9 @@ public sealed class RemoteTier : IDisposable
     /// <summary>Each remote call is a span of its own, so its trace starts here and carries the gateway's spans.</summary>
     private static readonly ActivitySource Source = new(CacheStats.MeterName);
 
+    /// <summary>Bodies up to this size travel inside their action entry too (most of a Go build's outputs are under 1 KiB).</summary>
+    public const int InlineBodyLimit = 32 * 1024;
+
     private readonly AmazonS3Client _s3;
     private readonly ResiliencePipeline _pipeline;
     private readonly CacheProgOptions _options;
@@ -117,10 +120,12 @@ public sealed class RemoteTier : IDisposable
             return true;
         }, cancellationToken, BodyTimeout(size));
 
-    public Task UploadActionAsync(byte[] actionId, ActionEntry entry, CancellationToken cancellationToken) =>
+    /// <summary>Uploads the action entry, with the body inline when it is small (read from <paramref name="bodyPath"/>).</summary>
+    public Task UploadActionAsync(byte[] actionId, ActionEntry entry, string bodyPath, CancellationToken cancellationToken) =>
         RunAsync("remote.upload_action", async ct =>
         {
-            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _options.Bucket, Key = ActionKey(actionId), InputStream = new MemoryStream(entry.ToJson()), ContentType = "application/json", UseChunkEncoding = false }, ct);
+            var remote = entry.Size <= InlineBodyLimit ? entry with { Body = await File.ReadAllBytesAsync(bodyPath, ct) } : entry;
+            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _options.Bucket, Key = ActionKey(actionId), InputStream = new MemoryStream(remote.ToJson()), ContentType = "application/json", UseChunkEncoding = false }, ct);
             return true;
         }, cancellationToken);
 

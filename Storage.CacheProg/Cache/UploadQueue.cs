@@ -165,7 +165,7 @@ public sealed class UploadQueue : IAsyncDisposable
                     await _remote.UploadBodyAsync(job.Entry.OutputID, job.BodyPath, job.Entry.Size, _stopping.Token);
                 }
 
-                await _remote.UploadActionAsync(job.ActionId, job.Entry, _stopping.Token);
+                await _remote.UploadActionAsync(job.ActionId, job.Entry, job.BodyPath, _stopping.Token);
                 _stats.Uploaded(job.Entry.Size, Stopwatch.GetElapsedTime(started));
                 succeeded = true;
             }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using System.Text.Json;
 using Amazon.S3.Model;
 using Storage.CacheProg.Cache;
 using Storage.CacheProg.Protocol;
@@ -69,6 +70,47 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
     }
 
     [Fact]
+    public async Task A_small_body_travels_in_its_entry_so_a_remote_hit_needs_one_get_and_a_false_one_is_refused()
+    {
+        var small = TestData.Bytes(RemoteTier.InlineBodyLimit, 46);
+        var large = TestData.Bytes(RemoteTier.InlineBodyLimit + 1, 47);
+        var (smallAction, largeAction) = (RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(32));
+        await using (var writer = Cache("a"))
+        {
+            await PutAsync(writer, smallAction, small);
+            await PutAsync(writer, largeAction, large);
+            Assert.True(await writer.DrainAsync(TimeSpan.FromSeconds(30), default));
+        }
+
+        // The workshop layout as before, both objects there; only the small entry carries its body.
+        var smallEntry = await RemoteEntryAsync(smallAction);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(small)), smallEntry.GetProperty("OutputID").GetString());
+        Assert.Equal(small.Length, smallEntry.GetProperty("Size").GetInt64());
+        Assert.True(smallEntry.GetProperty("TimeNanos").GetInt64() > 0);
+        Assert.Equal(small, smallEntry.GetProperty("Body").GetBytesFromBase64());
+        Assert.False((await RemoteEntryAsync(largeAction)).TryGetProperty("Body", out _));
+        Assert.Equal(4, (await gateway.Client().ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket })).KeyCount);
+
+        // With the body object gone, the small entry alone is a verified hit: no second GET was needed.
+        await gateway.Client().DeleteObjectAsync(_bucket, Convert.ToHexStringLower(SHA256.HashData(small)) + "-d");
+        await using (var reader = Cache("b"))
+        {
+            var hit = await reader.GetAsync(1, smallAction, new SessionCounters(), default);
+            Assert.False(hit.Miss);
+            Assert.Equal(small, await File.ReadAllBytesAsync(hit.DiskPath!));
+            Assert.DoesNotContain("Body", await File.ReadAllTextAsync(Directory.GetFiles(Path.Combine(_folder.Path, "b"), "*-a.json").Single()), StringComparison.Ordinal);
+        }
+
+        // An inline body that is not its OutputID is refused like a corrupt download.
+        var forged = JsonSerializer.Serialize(new { OutputID = Convert.ToHexStringLower(SHA256.HashData(small)), Size = small.Length, TimeNanos = 1, Body = TestData.Bytes(small.Length, 48) });
+        await gateway.Client().PutObjectAsync(new PutObjectRequest { BucketName = _bucket, Key = Convert.ToHexStringLower(smallAction) + "-a.json", ContentBody = forged });
+        await using var victim = Cache("c");
+        Assert.True((await victim.GetAsync(2, smallAction, new SessionCounters(), default)).Miss);
+        Assert.True(victim.Stats.Errors >= 1);
+        Assert.Empty(Directory.GetFiles(Path.Combine(_folder.Path, "c"), "*-d"));
+    }
+
+    [Fact]
     public async Task Large_bodies_the_remote_has_are_not_sent_twice_and_read_only_never_writes()
     {
         var body = TestData.Bytes(100_000, 43);
@@ -122,6 +164,12 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
         SecretKey = S3Gateway.Secret,
         Bucket = _bucket,
     };
+
+    private async Task<JsonElement> RemoteEntryAsync(byte[] action)
+    {
+        using var response = await gateway.Client().GetObjectAsync(_bucket, Convert.ToHexStringLower(action) + "-a.json");
+        return (await JsonDocument.ParseAsync(response.ResponseStream)).RootElement.Clone();
+    }
 
     private static async Task<CacheResponse> PutAsync(CacheService cache, byte[] action, byte[] body)
     {
