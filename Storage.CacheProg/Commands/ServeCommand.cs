@@ -17,6 +17,8 @@ public static class ServeCommand
     private static readonly Option<string?> Http = new("--http") { Description = "URL for /health, /alive and /stats (default: ASPNETCORE_URLS, else a free loopback port)" };
     private static readonly Option<double> IdleExit = new("--idle-exit") { Description = "Exit after this many seconds with no session, upload or spool; 0 = never", DefaultValueFactory = _ => 0 };
 
+    private const string InlineSocketCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
     /// <summary>SIGUSR1 on Linux: print the counters to stderr.</summary>
     private const int StatsSignal = 10;
 
@@ -35,6 +37,15 @@ public static class ServeCommand
 
     private static async Task<int> RunAsync(CacheProgOptions options, WorkerAddress? address, string? http, TimeSpan idleExit, CancellationToken cancellationToken)
     {
+        // Sessions read their sockets asynchronously (they share this process). By default the runtime hands every
+        // completion from its socket thread to the thread pool: a wake-up the go command waits for on every get. Inline,
+        // a request is read, looked up locally and answered on the socket thread (what blocks is short: local file
+        // reads; remote calls await). Read once, when the first socket is made; an explicit setting wins.
+        if (Environment.GetEnvironmentVariable(InlineSocketCompletions) is null)
+        {
+            Environment.SetEnvironmentVariable(InlineSocketCompletions, "1");
+        }
+
         await using var cache = new CacheService(options, Console.Error);
         var destination = UploadSpool.DestinationOf(options);
         using var ownership = WorkerOwnership.TryTake(cache.Local.Root, destination);
