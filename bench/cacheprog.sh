@@ -5,8 +5,7 @@
 #   upload is durable). The remote is the gateway on loopback (8 folder nodes, SQLite), started here.
 # Warm figures also for a minimal stdlib-only GOCACHEPROG written in Go (bench/gocacheprog-minimal, disk only), the
 # baseline a cache helper is judged against, and for the same helper answering from memory (-preload: no file per
-# get, the protocol's floor); and for a second worker with the runtime's default socket completions (through the
-# thread pool), against which the worker's inline completions are measured. Warm runs interleave all six.
+# get, the protocol's floor). Warm runs interleave all five.
 # Usage: ./bench/cacheprog.sh [--rounds N (default 7)] [--out FILE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,7 +79,11 @@ start_worker() {  # name bucket -> socket path; http port in $work/<name>.port
 spool_seconds() {
   local folder=$1 start now
   start=$(date +%s.%N)
-  while compgen -G "$folder/spool/*.uploads" >/dev/null; do sleep 0.05; done
+  while compgen -G "$folder/spool/*.uploads" >/dev/null; do
+    # A spool file left after two minutes means uploads failed: an error, not a time.
+    if [ "$(echo "$(date +%s.%N) - $start > 120" | bc)" = 1 ]; then echo "uploads still spooled after 120 s" >&2; return 1; fi
+    sleep 0.05
+  done
   now=$(date +%s.%N)
   echo "$now - $start" | bc
 }
@@ -109,15 +112,12 @@ worker_cold=$(build worker-cold "$connect")
 worker_drain=$(drain_seconds worker1)
 start_worker worker2 worker
 worker_remote=$(build worker-remote "$prog connect unix:$work/worker2.sock")
-cp -a "$work/worker1-local" "$work/worker3-local"
-DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0 start_worker worker3 worker
-pooled="$prog connect unix:$work/worker3.sock"
 floor="$work/bin/gocacheprog-minimal -preload $work/gohelper"
 
 # Warm builds take a few hundred milliseconds, where scheduling noise on 2 cores is tens: $rounds rounds, each
 # building with the native cache, the Go helper, direct mode and connect in turn (the order reversed every other
 # round), so noise hits all alike; medians.
-w_native=(); w_go=(); w_direct=(); w_connect=(); w_floor=(); w_pooled=()
+w_native=(); w_go=(); w_direct=(); w_connect=(); w_floor=()
 warm() {
   case "$1" in
     native) w_native+=("$(build "native-warm-$2" "" "$work/gocache-native")") ;;
@@ -125,16 +125,15 @@ warm() {
     direct) w_direct+=("$(build "direct-warm-$2" "$direct")") ;;
     connect) w_connect+=("$(build "worker-warm-$2" "$connect")") ;;
     floor) w_floor+=("$(build "floor-warm-$2" "$floor")") ;;
-    pooled) w_pooled+=("$(build "pooled-warm-$2" "$pooled")") ;;
   esac
 }
 for i in $(seq 1 "$rounds"); do
-  if [ $((i % 2)) -eq 1 ]; then order=(native go floor direct connect pooled); else order=(pooled connect direct floor go native); fi
+  if [ $((i % 2)) -eq 1 ]; then order=(native go floor direct connect); else order=(connect direct floor go native); fi
   for what in "${order[@]}"; do warm "$what" "$i"; done
 done
 native_warm=$(median "${w_native[@]}"); gohelper_warm=$(median "${w_go[@]}")
 direct_warm=$(median "${w_direct[@]}"); worker_warm=$(median "${w_connect[@]}")
-floor_warm=$(median "${w_floor[@]}"); pooled_warm=$(median "${w_pooled[@]}")
+floor_warm=$(median "${w_floor[@]}")
 
 ratio() { printf '%.2f' "$(echo "scale=6; $1 / $2" | bc)"; }
 report=$(cat <<REPORT
@@ -149,7 +148,6 @@ Machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), $("$go" vers
 | minimal Go helper answering from memory, warm: the protocol's floor (median of $rounds) | $floor_warm | $(ratio "$floor_warm" "$gohelper_warm") × Go helper | |
 | (a) direct mode, local tier warm (median of $rounds) | $direct_warm | $(ratio "$direct_warm" "$gohelper_warm") × Go helper | ≤ 0.9 × Go helper |
 | (a) connect + serve, local tier warm (median of $rounds) | $worker_warm | $(ratio "$worker_warm" "$gohelper_warm") × Go helper | ≤ 1.0 × Go helper |
-| (a) connect + a worker with thread-pool socket completions (the runtime's default) | $pooled_warm | $(ratio "$pooled_warm" "$gohelper_warm") × Go helper | |
 | (b) direct mode, local empty, remote warm | $direct_remote | $(ratio "$direct_remote" "$native_cold") × cold | ≤ 0.05 × cold |
 | (b) connect + new worker, local empty, remote warm | $worker_remote | $(ratio "$worker_remote" "$native_cold") × cold | ≤ 0.05 × cold |
 | (c) direct mode, everything empty (uploads handed to the worker it starts) | $direct_cold | $(ratio "$direct_cold" "$native_cold") × cold | ≤ 1.03 × cold |
@@ -157,7 +155,7 @@ Machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), $("$go" vers
 | (c) connect + serve, everything empty | $worker_cold | $(ratio "$worker_cold" "$native_cold") × cold | ≤ 1.03 × cold |
 | (c) worker: uploads durable this long after that build | $worker_drain | | ≤ 10 s |
 
-Warm runs, by round (native, Go helper, floor, direct, connect, pooled): $(for i in $(seq 0 $((rounds - 1))); do printf '%s/%s/%s/%s/%s/%s ' "${w_native[$i]}" "${w_go[$i]}" "${w_floor[$i]}" "${w_direct[$i]}" "${w_connect[$i]}" "${w_pooled[$i]}"; done)
+Warm runs, by round (native, Go helper, floor, direct, connect): $(for i in $(seq 0 $((rounds - 1))); do printf '%s/%s/%s/%s/%s ' "${w_native[$i]}" "${w_go[$i]}" "${w_floor[$i]}" "${w_direct[$i]}" "${w_connect[$i]}"; done)
 
 Direct-mode statistics (stderr of each build):
 $(for f in direct-cold direct-warm-1 direct-remote; do echo "- $f: $(grep storage-cacheprog "$work/$f.err" | tail -1)"; done)

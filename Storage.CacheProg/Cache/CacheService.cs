@@ -166,12 +166,12 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         return true;
     }
 
-    /// <summary>Direct mode: writes the puts of this process to the spool; null when there were none to upload.</summary>
-    public SpooledUploads? SpoolListed(UploadSpool spool)
+    /// <summary>Direct mode: writes the puts of this process to the spool (for workers, or as its own); null when there were none to upload.</summary>
+    public SpooledUploads? SpoolListed(UploadSpool spool, bool forWorkers)
     {
         lock (_listed)
         {
-            return _listed.Count == 0 ? null : spool.Write(UploadSpool.DestinationOf(_options), [.. _listed]);
+            return _listed.Count == 0 ? null : spool.Write(UploadSpool.DestinationOf(_options), [.. _listed], forWorkers);
         }
     }
 
@@ -192,7 +192,8 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
             }
 
             var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-            uploads.Add(queue.Enqueue(new UploadJob(actionId, local.Entry, local.DiskPath, done)) ? done.Task : Task.FromResult(false));
+            await queue.EnqueueAsync(new UploadJob(actionId, local.Entry, local.DiskPath, done), cancellationToken);
+            uploads.Add(done.Task);
         }
 
         var succeeded = (await Task.WhenAll(uploads).WaitAsync(cancellationToken)).All(ok => ok);
@@ -297,11 +298,12 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
             var temporary = Local.NewTemporaryPath();
             try
             {
-                if (!await (remote.Body is { } inline ? WriteInlineAsync(entry, inline, temporary, cancellationToken) : _remote.DownloadAsync(entry, temporary, cancellationToken)))
+                // An inline body that is not the OutputID's is ignored, and the -d object is fetched instead.
+                var kept = remote.Body is { } inline && await WriteInlineAsync(entry, inline, temporary, cancellationToken);
+                if (!kept && !await _remote.DownloadAsync(entry, temporary, cancellationToken))
                 {
                     Stats.Error("verify");
-                    var source = remote.Body is null ? $"remote object {entry.OutputID}-d" : $"the body inline in the remote entry of action {Convert.ToHexStringLower(actionId)}";
-                    await _diagnostics.WriteLineAsync($"storage-cacheprog: {source} does not match its OutputID; refused.");
+                    await _diagnostics.WriteLineAsync($"storage-cacheprog: remote object {entry.OutputID}-d does not match its OutputID; refused.");
                     return null;
                 }
 

@@ -58,6 +58,12 @@ public sealed class LocalTier
             return null;
         }
 
+        // A local entry never needs a body of its own (one copied in from a remote layout may carry it).
+        if (entry.Body is not null)
+        {
+            entry = entry with { Body = null };
+        }
+
         var body = new FileInfo(BodyPath(entry.OutputID));
         if (!body.Exists || body.Length != entry.Size)
         {
@@ -176,8 +182,13 @@ public sealed class LocalTier
 
     private static async Task FlushToDiskAsync(string path, CancellationToken cancellationToken)
     {
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1, FileOptions.Asynchronous);
-        await file.FlushAsync(cancellationToken);
-        file.Flush(flushToDisk: true);
+        // Off the caller's thread: in the worker that may be the socket thread every session's reads complete on.
+        await Task.Run(
+            () =>
+            {
+                using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1);
+                file.Flush(flushToDisk: true);
+            },
+            cancellationToken);
     }
 }

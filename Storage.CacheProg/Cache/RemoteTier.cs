@@ -121,13 +121,16 @@ public sealed class RemoteTier : IDisposable
         }, cancellationToken, BodyTimeout(size));
 
     /// <summary>Uploads the action entry, with the body inline when it is small (read from <paramref name="bodyPath"/>).</summary>
-    public Task UploadActionAsync(byte[] actionId, ActionEntry entry, string bodyPath, CancellationToken cancellationToken) =>
-        RunAsync("remote.upload_action", async ct =>
+    public async Task UploadActionAsync(byte[] actionId, ActionEntry entry, string bodyPath, CancellationToken cancellationToken)
+    {
+        // Read before the remote call: a local I/O error is no sign of the remote's health, for the breaker.
+        var json = (entry.Size <= InlineBodyLimit ? entry with { Body = await File.ReadAllBytesAsync(bodyPath, cancellationToken) } : entry).ToJson();
+        await RunAsync("remote.upload_action", async ct =>
         {
-            var remote = entry.Size <= InlineBodyLimit ? entry with { Body = await File.ReadAllBytesAsync(bodyPath, ct) } : entry;
-            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _options.Bucket, Key = ActionKey(actionId), InputStream = new MemoryStream(remote.ToJson()), ContentType = "application/json", UseChunkEncoding = false }, ct);
+            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _options.Bucket, Key = ActionKey(actionId), InputStream = new MemoryStream(json), ContentType = "application/json", UseChunkEncoding = false }, ct);
             return true;
         }, cancellationToken);
+    }
 
     /// <summary>Creates the bucket if it does not exist (the worker does this at start, so a fresh store just works).</summary>
     public async Task EnsureBucketAsync(CancellationToken cancellationToken)

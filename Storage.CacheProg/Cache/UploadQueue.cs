@@ -74,14 +74,7 @@ public sealed class UploadQueue : IAsyncDisposable
     /// <summary>Queues the upload; false when the queue refused it (dropped, and counted so).</summary>
     public bool Enqueue(UploadJob job)
     {
-        if (Interlocked.Increment(ref _pending) >= _highWater)
-        {
-            lock (_gate)
-            {
-                _open.TrySetResult();
-            }
-        }
-
+        Counted();
         if (!_jobs.Writer.TryWrite(job))
         {
             Interlocked.Decrement(ref _pending);
@@ -91,6 +84,33 @@ public sealed class UploadQueue : IAsyncDisposable
         }
 
         return true;
+    }
+
+    /// <summary>Queues a spooled upload, waiting for room: nobody waits on it, and it must not be dropped.</summary>
+    public async Task EnqueueAsync(UploadJob job, CancellationToken cancellationToken)
+    {
+        Counted();
+        try
+        {
+            await _jobs.Writer.WriteAsync(job, cancellationToken);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+        {
+            Interlocked.Decrement(ref _pending);
+            job.Done?.TrySetResult(false);
+        }
+    }
+
+    /// <summary>Counts an upload in; a large backlog opens the gate even while a build runs.</summary>
+    private void Counted()
+    {
+        if (Interlocked.Increment(ref _pending) >= _highWater)
+        {
+            lock (_gate)
+            {
+                _open.TrySetResult();
+            }
+        }
     }
 
     /// <summary>Waits until every queued upload is done or <paramref name="timeout"/> passes; true when all are done.</summary>

@@ -15,6 +15,9 @@ public sealed class UploadSpool
 {
     public const string Extension = ".uploads";
 
+    /// <summary>A build uploading its own spool (<c>--no-worker</c>): workers leave it alone unless it is handed on.</summary>
+    public const string OwnExtension = ".pending";
+
     public UploadSpool(string cacheDirectory)
     {
         Folder = System.IO.Path.Combine(cacheDirectory, "spool");
@@ -26,7 +29,8 @@ public sealed class UploadSpool
     /// <summary>Where a remote's uploads go, as one line: two spools name the same remote exactly when these agree.</summary>
     public static string DestinationOf(CacheProgOptions options) => $"{options.Endpoint} {options.Bucket} {options.Prefix}";
 
-    public SpooledUploads Write(string destination, IReadOnlyList<byte[]> actionIds)
+    /// <summary>Writes a build's list; <paramref name="forWorkers"/>: under the name workers take, else as the build's own.</summary>
+    public SpooledUploads Write(string destination, IReadOnlyList<byte[]> actionIds, bool forWorkers = true)
     {
         var text = new StringBuilder(destination.Length + 1 + (actionIds.Count * 65)).Append(destination).Append('\n');
         foreach (var id in actionIds)
@@ -36,10 +40,19 @@ public sealed class UploadSpool
 
         var name = $"{DateTime.UtcNow:yyyyMMddHHmmssfff}-{Guid.NewGuid():N}";
         var temporary = System.IO.Path.Combine(Folder, name + ".tmp");
-        var path = System.IO.Path.Combine(Folder, name + Extension);
+        var path = System.IO.Path.Combine(Folder, name + (forWorkers ? Extension : OwnExtension));
         File.WriteAllText(temporary, text.ToString());
         File.Move(temporary, path);
         return new SpooledUploads(path, destination, actionIds);
+    }
+
+    /// <summary>Gives a build's own list to workers (what it could not upload in time), if it is still there.</summary>
+    public static void HandToWorkers(SpooledUploads spooled)
+    {
+        if (spooled.Path.EndsWith(OwnExtension, StringComparison.Ordinal) && File.Exists(spooled.Path))
+        {
+            File.Move(spooled.Path, System.IO.Path.ChangeExtension(spooled.Path, Extension));
+        }
     }
 
     /// <summary>The spool file's contents; null when it is gone or unreadable (a malformed id line is skipped).</summary>

@@ -22,7 +22,7 @@ public static class CacheProgCommandLine
     private static readonly Option<long> MaxLocal = new("--max-local-mb") { Description = "Trim the local tier (least recently used first) above this many MB; 0 = unlimited", Recursive = true, DefaultValueFactory = _ => 10_240 };
     private static readonly Option<int> UploadConcurrency = new("--upload-concurrency") { Description = "Parallel uploads", Recursive = true, DefaultValueFactory = _ => 16 };
     private static readonly Option<double> CloseTimeout = new("--close-timeout") { Description = "Seconds direct mode uploads by itself at close when no worker takes its uploads; a worker's time for them at shutdown", Recursive = true, DefaultValueFactory = _ => 10 };
-    private static readonly Option<bool> NoWorker = new("--no-worker") { Description = "Direct mode: upload at close (up to --close-timeout) instead of handing uploads to a worker", Recursive = true };
+    private static readonly Option<bool> NoWorker = new("--no-worker") { Description = "Direct mode: upload at close (up to --close-timeout) instead of handing uploads to a worker; the default when $CI is set", Recursive = true };
     private static readonly Option<double> WorkerIdleExit = new("--worker-idle-exit") { Description = "Seconds a worker started by direct mode stays with nothing to do", Recursive = true, DefaultValueFactory = _ => 300 };
     private static readonly Option<double> RemoteTimeout = new("--remote-timeout") { Description = "Seconds before a remote request counts as failed", Recursive = true, DefaultValueFactory = _ => 5 };
     private static readonly Option<bool> Quiet = new("--quiet") { Description = "No statistics on stderr at exit", Recursive = true };
@@ -68,11 +68,19 @@ public static class CacheProgCommandLine
             MaxLocalBytes = parse.GetValue(MaxLocal) * 1024 * 1024,
             UploadConcurrency = Math.Max(1, parse.GetValue(UploadConcurrency)),
             CloseTimeout = TimeSpan.FromSeconds(parse.GetValue(CloseTimeout)),
-            StartWorker = !parse.GetValue(NoWorker),
+            StartWorker = !parse.GetValue(NoWorker) && !InContinuousIntegration,
             WorkerIdleExit = TimeSpan.FromSeconds(parse.GetValue(WorkerIdleExit)),
             RemoteTimeout = TimeSpan.FromSeconds(parse.GetValue(RemoteTimeout)),
         };
     }
+
+    /// <summary>
+    /// $CI is true (GitHub Actions, GitLab CI, CircleCI, Travis, Buildkite and others set it): the job's machine or
+    /// container may be gone the moment the build ends, and a worker's uploads with it, so direct mode uploads before
+    /// it lets the build go.
+    /// </summary>
+    private static bool InContinuousIntegration =>
+        Environment.GetEnvironmentVariable("CI") is { } ci && (ci.Equals("true", StringComparison.OrdinalIgnoreCase) || ci == "1");
 
     /// <summary>Refuses, with a clear message, a value that is not a usable number of seconds.</summary>
     public static void AcceptSecondsOnly(Option<double> option) =>

@@ -17,8 +17,6 @@ public static class ServeCommand
     private static readonly Option<string?> Http = new("--http") { Description = "URL for /health, /alive and /stats (default: ASPNETCORE_URLS, else a free loopback port)" };
     private static readonly Option<double> IdleExit = new("--idle-exit") { Description = "Exit after this many seconds with no session, upload or spool; 0 = never", DefaultValueFactory = _ => 0 };
 
-    private const string InlineSocketCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
-
     /// <summary>SIGUSR1 on Linux: print the counters to stderr.</summary>
     private const int StatsSignal = 10;
 
@@ -37,18 +35,10 @@ public static class ServeCommand
 
     private static async Task<int> RunAsync(CacheProgOptions options, WorkerAddress? address, string? http, TimeSpan idleExit, CancellationToken cancellationToken)
     {
-        // Sessions read their sockets asynchronously (they share this process). By default the runtime hands every
-        // completion from its socket thread to the thread pool: a wake-up the go command waits for on every get. Inline,
-        // a request is read, looked up locally and answered on the socket thread (what blocks is short: local file
-        // reads; remote calls await). Read once, when the first socket is made; an explicit setting wins.
-        if (Environment.GetEnvironmentVariable(InlineSocketCompletions) is null)
-        {
-            Environment.SetEnvironmentVariable(InlineSocketCompletions, "1");
-        }
 
         await using var cache = new CacheService(options, Console.Error);
         var destination = UploadSpool.DestinationOf(options);
-        using var ownership = WorkerOwnership.TryTake(cache.Local.Root, destination);
+        using var ownership = await WorkerOwnership.TakeAsync(cache.Local.Root, destination, cancellationToken);
         if (ownership is null)
         {
             var running = WorkerOwnership.Running(cache.Local.Root);
@@ -86,15 +76,14 @@ public static class ServeCommand
 
         if (idleExit > TimeSpan.Zero)
         {
-            builder.Services.AddHostedService(services => new IdleShutdown(
+            builder.Services.AddSingleton(services => new IdleShutdown(
                 idleExit,
                 cache,
                 services.GetRequiredService<SpoolUploads>(),
-                spool,
-                destination,
                 ownership,
                 services.GetRequiredService<IHostApplicationLifetime>(),
                 services.GetRequiredService<ILogger<IdleShutdown>>()));
+            builder.Services.AddHostedService(services => services.GetRequiredService<IdleShutdown>());
         }
 
         builder.Services.AddHealthChecks().AddCheck<LocalTierHealthCheck>("local-tier");
@@ -118,6 +107,7 @@ public static class ServeCommand
         // The worker's promise is that uploads outlive builds; at shutdown they get the close timeout to finish.
         await cache.DrainAsync(options.CloseTimeout, CancellationToken.None);
         await Console.Error.WriteLineAsync(cache.Stats.Summary());
+        app.Services.GetService<IdleShutdown>()?.Leave();
         return 0;
     }
 }

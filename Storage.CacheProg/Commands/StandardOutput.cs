@@ -4,8 +4,10 @@ namespace Storage.CacheProg.Commands;
 
 /// <summary>
 /// Lets go of the protocol's pipe. The go command waits for EOF on this process's stdout after close; pointing
-/// descriptor 1 at /dev/null ends the build's wait while this process finishes its own work (handing uploads over,
-/// the stats history, trimming). Every other handle on the pipe must already be closed.
+/// descriptor 1, and every copy of it, at /dev/null ends the build's wait while this process finishes its own work
+/// (handing uploads over, the stats history, trimming). Copies exist: the runtime's <c>Console.Out</c> holds a
+/// duplicate of descriptor 1 once anything touched it (the command-line parser does), and the pipe stays open while
+/// any copy does.
 /// </summary>
 public static partial class StandardOutput
 {
@@ -18,9 +20,12 @@ public static partial class StandardOutput
         devNull.DangerousAddRef(ref added);
         try
         {
-            if (Dup2((int)devNull.DangerousGetHandle(), Descriptor) < 0)
+            foreach (var descriptor in CopiesOfStandardOutput())
             {
-                throw new IOException($"dup2 onto stdout failed (errno {Marshal.GetLastPInvokeError()})");
+                if (Dup2((int)devNull.DangerousGetHandle(), descriptor) < 0)
+                {
+                    throw new IOException($"dup2 onto descriptor {descriptor} failed (errno {Marshal.GetLastPInvokeError()})");
+                }
             }
         }
         finally
@@ -30,6 +35,24 @@ public static partial class StandardOutput
                 devNull.DangerousRelease();
             }
         }
+    }
+
+    /// <summary>Descriptor 1 and every descriptor open on the same file (Linux names them in /proc/self/fd).</summary>
+    private static int[] CopiesOfStandardOutput()
+    {
+        const string Descriptors = "/proc/self/fd";
+        if (!Directory.Exists(Descriptors) || new FileInfo($"{Descriptors}/{Descriptor}").LinkTarget is not { } pipe || pipe == "/dev/null")
+        {
+            return [Descriptor];
+        }
+
+        return Directory.GetFiles(Descriptors)
+            .Select(path => (Number: int.TryParse(Path.GetFileName(path), out var number) ? number : -1, Target: new FileInfo(path).LinkTarget))
+            .Where(fd => fd.Number >= 0 && fd.Target == pipe)
+            .Select(fd => fd.Number)
+            .Append(Descriptor)
+            .Distinct()
+            .ToArray();
     }
 
     [LibraryImport("libc", EntryPoint = "dup2", SetLastError = true)]

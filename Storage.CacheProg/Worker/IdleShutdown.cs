@@ -4,19 +4,27 @@ namespace Storage.CacheProg.Worker;
 
 /// <summary>
 /// Ends a worker that has had nothing to do for its idle time: no session open, no upload pending, nothing spooled for
-/// it. It leaves under the spawn lock and gives its folder up before letting go of it, so a build that spools
-/// meanwhile either is seen here (and the worker stays) or finds no worker and starts one.
+/// it that it has not tried. It decides under the spawn lock and keeps that lock until it has stopped serving and
+/// given its folder up (<see cref="Leave"/>), so a build that spools meanwhile either is seen here (and the worker
+/// stays) or waits, then finds no worker and starts one — never a worker on its way out, nor its socket.
 /// </summary>
 public sealed class IdleShutdown(
     TimeSpan idleTime,
     CacheService cache,
     SpoolUploads spoolUploads,
-    UploadSpool spool,
-    string destination,
     WorkerOwnership ownership,
     IHostApplicationLifetime lifetime,
     ILogger<IdleShutdown> logger) : BackgroundService
 {
+    private FileLock? _leaving;
+
+    /// <summary>After the worker stopped serving: gives the folder up, then lets builds start a new worker.</summary>
+    public void Leave()
+    {
+        ownership.Dispose();
+        Interlocked.Exchange(ref _leaving, null)?.Dispose();
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var every = TimeSpan.FromMilliseconds(Math.Clamp(idleTime.TotalMilliseconds / 4, 50, 5000));
@@ -28,13 +36,19 @@ public sealed class IdleShutdown(
                 continue;
             }
 
-            using var spawning = await FileLock.AcquireAsync(WorkerOwnership.SpawnLockPath(cache.Local.Root), TimeSpan.FromSeconds(5), stoppingToken);
-            if (spawning is null || !Idle() || spool.Pending(destination).Any())
+            var spawning = await FileLock.AcquireAsync(WorkerOwnership.SpawnLockPath(cache.Local.Root), TimeSpan.FromSeconds(5), stoppingToken);
+            if (spawning is null)
             {
                 continue;
             }
 
-            ownership.Dispose();
+            if (!Idle() || spoolUploads.HasUntried())
+            {
+                spawning.Dispose();
+                continue;
+            }
+
+            _leaving = spawning;
             logger.LogInformation("Idle for {Idle}; the worker exits (the next build starts another)", idleTime);
             lifetime.StopApplication();
             return;

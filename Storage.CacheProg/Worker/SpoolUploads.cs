@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Storage.CacheProg.Cache;
 
@@ -5,39 +6,61 @@ namespace Storage.CacheProg.Worker;
 
 /// <summary>
 /// The worker's side of the spool: uploads what direct-mode builds on its local tier hand over, as each spool file
-/// appears (inotify) and, at start, what earlier workers left. Only files for this worker's remote are taken; one
-/// older than <see cref="Abandoned"/> is given up, since its builds' entries have long been offered again or trimmed.
+/// appears (inotify) and, at start, what earlier workers left. Only files for this worker's remote are taken. A file
+/// not fully uploaded (the remote failed) is tried again every <see cref="RetryAfter"/> while the worker runs, and does
+/// not keep an idle worker alive: it stays in the spool for the next one. One older than <see cref="Abandoned"/> is
+/// given up, since its builds' entries have long been offered again or trimmed.
 /// </summary>
 public sealed class SpoolUploads(CacheService cache, UploadSpool spool, string destination, ILogger<SpoolUploads> logger) : BackgroundService
 {
     private static readonly TimeSpan Abandoned = TimeSpan.FromDays(1);
+    private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(30);
 
+    private readonly ConcurrentDictionary<string, bool> _failed = new(StringComparer.Ordinal);
+    private readonly Channel<string> _found = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
     private int _busy;
 
     /// <summary>Spool files being uploaded now.</summary>
     public int Busy => Volatile.Read(ref _busy);
 
+    /// <summary>Spool files for this worker that it has not tried yet (what an idle worker must not leave behind).</summary>
+    public bool HasUntried() => spool.Pending(destination).Any(path => !_failed.ContainsKey(path));
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var found = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
         using var watcher = new FileSystemWatcher(spool.Folder, "*" + UploadSpool.Extension) { NotifyFilter = NotifyFilters.FileName };
-        watcher.Renamed += (_, e) => found.Writer.TryWrite(e.FullPath);
-        watcher.Created += (_, e) => found.Writer.TryWrite(e.FullPath);
+        watcher.Renamed += (_, e) => _found.Writer.TryWrite(e.FullPath);
+        watcher.Created += (_, e) => _found.Writer.TryWrite(e.FullPath);
         watcher.EnableRaisingEvents = true;
         foreach (var path in spool.Pending(destination))
         {
-            found.Writer.TryWrite(path);
+            _found.Writer.TryWrite(path);
         }
 
-        var taken = new HashSet<string>(StringComparer.Ordinal);
+        var inProgress = new HashSet<string>(StringComparer.Ordinal);
         try
         {
-            await foreach (var path in found.Reader.ReadAllAsync(stoppingToken))
+            await foreach (var path in _found.Reader.ReadAllAsync(stoppingToken))
             {
-                if (taken.Add(path) && UploadSpool.Read(path) is { } spooled)
+                bool taken;
+                lock (inProgress)
+                {
+                    taken = inProgress.Add(path);
+                }
+
+                if (taken && UploadSpool.Read(path) is { } spooled && spooled.Destination == destination)
                 {
                     Interlocked.Increment(ref _busy);
-                    _ = Task.Run(() => UploadAsync(spooled, stoppingToken), CancellationToken.None);
+                    _ = Task.Run(
+                        async () =>
+                        {
+                            await UploadAsync(spooled, stoppingToken);
+                            lock (inProgress)
+                            {
+                                inProgress.Remove(path);
+                            }
+                        },
+                        CancellationToken.None);
                 }
             }
         }
@@ -51,25 +74,23 @@ public sealed class SpoolUploads(CacheService cache, UploadSpool spool, string d
     {
         try
         {
-            if (spooled.Destination != destination)
-            {
-                return;
-            }
-
-            if (DateTime.UtcNow - File.GetLastWriteTimeUtc(spooled.Path) > Abandoned)
+            if (File.Exists(spooled.Path) && DateTime.UtcNow - File.GetLastWriteTimeUtc(spooled.Path) > Abandoned)
             {
                 File.Delete(spooled.Path);
                 logger.LogWarning("Gave up the spooled uploads {Path}, older than {Age}", spooled.Path, Abandoned);
                 return;
             }
 
-            var uploaded = await cache.UploadSpooledAsync(spooled, stoppingToken);
-            logger.Log(
-                uploaded ? LogLevel.Debug : LogLevel.Warning,
-                "{Count} spooled uploads from {Path}: {Outcome}",
-                spooled.ActionIds.Count,
-                spooled.Path,
-                uploaded ? "done" : "not all succeeded; kept for the next worker");
+            if (await cache.UploadSpooledAsync(spooled, stoppingToken))
+            {
+                _failed.TryRemove(spooled.Path, out _);
+                logger.LogDebug("{Count} spooled uploads from {Path} done", spooled.ActionIds.Count, spooled.Path);
+                return;
+            }
+
+            _failed[spooled.Path] = true;
+            logger.LogWarning("Not every upload of {Path} succeeded; trying again in {Delay}", spooled.Path, RetryAfter);
+            _ = RetryLaterAsync(spooled.Path, stoppingToken);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or OperationCanceledException)
         {
@@ -78,6 +99,19 @@ public sealed class SpoolUploads(CacheService cache, UploadSpool spool, string d
         finally
         {
             Interlocked.Decrement(ref _busy);
+        }
+    }
+
+    private async Task RetryLaterAsync(string path, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await Task.Delay(RetryAfter, stoppingToken);
+            _found.Writer.TryWrite(path);
+        }
+        catch (OperationCanceledException)
+        {
+            // The worker is stopping; the next one takes the file.
         }
     }
 }

@@ -24,6 +24,20 @@ public sealed class WorkerLauncher(CacheProgOptions options, string cacheDirecto
     /// <summary>True when a worker for this remote holds the folder (it was running, or is now started).</summary>
     public async Task<bool> EnsureRunningAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            return await FindOrStartAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // E.g. a lock file another user left (a build run with sudo): this build uploads by itself.
+            await diagnostics.WriteLineAsync($"storage-cacheprog: could not reach the worker of {cacheDirectory} ({ex.Message}); uploading here.");
+            return false;
+        }
+    }
+
+    private async Task<bool> FindOrStartAsync(CancellationToken cancellationToken)
+    {
         var destination = UploadSpool.DestinationOf(options);
         using var spawning = await FileLock.AcquireAsync(WorkerOwnership.SpawnLockPath(cacheDirectory), StartTimeout, cancellationToken);
         if (spawning is null)
@@ -47,7 +61,7 @@ public sealed class WorkerLauncher(CacheProgOptions options, string cacheDirecto
         {
             Start();
         }
-        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
             await diagnostics.WriteLineAsync($"storage-cacheprog: could not start a worker ({ex.Message}); uploading here.");
             return false;

@@ -17,10 +17,13 @@ public sealed class WorkerOwnership : IDisposable
 
     public static string SpawnLockPath(string cacheDirectory) => Path.Combine(cacheDirectory, "spawn.lock");
 
-    /// <summary>Takes the folder for this process; null when another worker holds it.</summary>
-    public static WorkerOwnership? TryTake(string cacheDirectory, string destination)
+    /// <summary>
+    /// Takes the folder for this process; null when another worker holds it. A build probing for a worker holds the
+    /// lock for a moment (<see cref="FileLock.IsHeld"/>), so the lock is tried for a second before giving up.
+    /// </summary>
+    public static async Task<WorkerOwnership?> TakeAsync(string cacheDirectory, string destination, CancellationToken cancellationToken)
     {
-        if (FileLock.TryAcquire(LockPath(cacheDirectory)) is not { } held)
+        if (await FileLock.AcquireAsync(LockPath(cacheDirectory), TimeSpan.FromSeconds(1), cancellationToken) is not { } held)
         {
             return null;
         }

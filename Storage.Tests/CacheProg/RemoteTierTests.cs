@@ -101,13 +101,21 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
             Assert.DoesNotContain("Body", await File.ReadAllTextAsync(Directory.GetFiles(Path.Combine(_folder.Path, "b"), "*-a.json").Single()), StringComparison.Ordinal);
         }
 
-        // An inline body that is not its OutputID is refused like a corrupt download.
+        // An inline body that is not its OutputID is never kept: the -d object is fetched instead, or, gone, it is a miss.
         var forged = JsonSerializer.Serialize(new { OutputID = Convert.ToHexStringLower(SHA256.HashData(small)), Size = small.Length, TimeNanos = 1, Body = TestData.Bytes(small.Length, 48) });
         await gateway.Client().PutObjectAsync(new PutObjectRequest { BucketName = _bucket, Key = Convert.ToHexStringLower(smallAction) + "-a.json", ContentBody = forged });
-        await using var victim = Cache("c");
-        Assert.True((await victim.GetAsync(2, smallAction, new SessionCounters(), default)).Miss);
-        Assert.True(victim.Stats.Errors >= 1);
-        Assert.Empty(Directory.GetFiles(Path.Combine(_folder.Path, "c"), "*-d"));
+        await using (var victim = Cache("c"))
+        {
+            Assert.True((await victim.GetAsync(2, smallAction, new SessionCounters(), default)).Miss);
+            Assert.True(victim.Stats.Errors >= 1);
+            Assert.Empty(Directory.GetFiles(Path.Combine(_folder.Path, "c"), "*-d"));
+        }
+
+        await gateway.Client().PutObjectAsync(new PutObjectRequest { BucketName = _bucket, Key = Convert.ToHexStringLower(SHA256.HashData(small)) + "-d", InputStream = new MemoryStream(small) });
+        await using var recovered = Cache("d");
+        var fetched = await recovered.GetAsync(3, smallAction, new SessionCounters(), default);
+        Assert.False(fetched.Miss);
+        Assert.Equal(small, await File.ReadAllBytesAsync(fetched.DiskPath!));
     }
 
     [Fact]
