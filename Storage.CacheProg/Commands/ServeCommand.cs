@@ -38,7 +38,9 @@ public static class ServeCommand
 
         await using var cache = new CacheService(options, Console.Error);
         var destination = UploadSpool.DestinationOf(options);
-        using var ownership = await WorkerOwnership.TakeAsync(cache.Local.Root, destination, cancellationToken);
+        var exitsWhenIdle = idleExit > TimeSpan.Zero;
+        using var ownership = await WorkerOwnership.TakeAsync(cache.Local.Root, destination, exitsWhenIdle, cancellationToken)
+            ?? (exitsWhenIdle ? null : await WorkerOwnership.TakeOverAsync(cache.Local.Root, destination, options.CloseTimeout + TimeSpan.FromSeconds(5), cancellationToken));
         if (ownership is null)
         {
             var running = WorkerOwnership.Running(cache.Local.Root);

@@ -83,7 +83,7 @@ public sealed class WorkerLauncher(CacheProgOptions options, string cacheDirecto
     }
 
     /// <summary>The worker holding the folder, once it has said what it uploads to (it may be starting).</summary>
-    private async Task<(string Destination, string ProcessId)?> RunningAsync(CancellationToken cancellationToken)
+    private async Task<RunningWorker?> RunningAsync(CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.StartNew();
         while (WorkerOwnership.Running(cacheDirectory) is { } running)

@@ -141,6 +141,38 @@ public sealed class WorkerHandOffTests(S3Gateway gateway) : IClassFixture<S3Gate
         }
     }
 
+    [Fact]
+    public async Task A_worker_meant_to_last_takes_the_folder_over_from_one_a_build_started()
+    {
+        // As when the AppHost (or the user's own serve) starts while a worker a build started still idles there.
+        var started = Serve("--idle-exit", "60");
+        var lasting = default(Process);
+        try
+        {
+            await Poll.UntilAsync(() => Task.FromResult(WorkerOwnership.Running(Local) is { ExitsWhenIdle: true }), Patience, "the idle-exiting worker up");
+            lasting = Serve();
+            await Poll.UntilAsync(
+                () => Task.FromResult(WorkerOwnership.Running(Local) is { ExitsWhenIdle: false } running && running.ProcessId == lasting.Id.ToString(CultureInfo.InvariantCulture)),
+                Patience,
+                "the lasting worker holding the folder");
+            await started.WaitForExitAsync().WaitAsync(Patience);
+            Assert.Equal(0, started.ExitCode);
+        }
+        finally
+        {
+            foreach (var process in new[] { started, lasting }.OfType<Process>())
+            {
+                if (!process.HasExited)
+                {
+                    process.Kill();
+                    await process.WaitForExitAsync();
+                }
+
+                process.Dispose();
+            }
+        }
+    }
+
     private CacheProgOptions Options() => new()
     {
         CacheDirectory = Local,
@@ -164,10 +196,10 @@ public sealed class WorkerHandOffTests(S3Gateway gateway) : IClassFixture<S3Gate
         ["CI"] = null,
     };
 
-    private Process Serve()
+    private Process Serve(params string[] arguments)
     {
         var start = new ProcessStartInfo(GoToolchain.CacheProg) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in ServeArguments())
+        foreach (var argument in ServeArguments().Concat(arguments))
         {
             start.ArgumentList.Add(argument);
         }
