@@ -4,13 +4,15 @@ using Storage.Gateway.Nodes;
 using Storage.Gateway.Nodes.Discovery;
 using Storage.Gateway.Objects;
 using Storage.Gateway.Objects.Erasure;
+using Storage.Gateway.Objects.Multipart;
 
 namespace Storage.Gateway.Hosting;
 
 /// <summary>
 /// Brings the store up before the first request: metadata schema, configured nodes registered (an empty
 /// configuration without discovery gets the embedded default of one folder per stripe part), a first look of every
-/// discovery, nodes other gateways added, the REST APIs' buckets, and a first probe of every node.
+/// discovery, nodes other gateways added, the REST APIs' buckets, uploads an earlier version left in its shared hidden
+/// bucket moved to their buckets, and a first probe of every node.
 /// </summary>
 public sealed class StorageInitializer(
     IMetadataStore metadata,
@@ -19,6 +21,7 @@ public sealed class StorageInitializer(
     NodeMonitor monitor,
     IEnumerable<INodeDiscovery> discoveries,
     ObjectStore store,
+    MultipartUploads uploads,
     IOptions<StorageOptions> options,
     TimeProvider time,
     ILogger<StorageInitializer> logger)
@@ -63,7 +66,11 @@ public sealed class StorageInitializer(
 
         await store.EnsureBucketAsync(settings.RestApi.ObjectsBucket, cancellationToken);
         await store.EnsureBucketAsync(settings.RestApi.FilesBucket, cancellationToken);
-        await store.EnsureBucketAsync(Objects.Multipart.MultipartUploads.Bucket, cancellationToken);
+        if (await uploads.MoveLegacyUploadsAsync(cancellationToken) is > 0 and var moved)
+        {
+            logger.LogInformation("Moved {Count} multipart uploads in progress from the shared hidden bucket to their buckets' companions", moved);
+        }
+
         var tolerance = NodeAdministration.Tolerance(registry.Available.Count, settings.DataShards, settings.ParityShards);
         logger.Log(tolerance.Reduced ? LogLevel.Warning : LogLevel.Information, "Layout {Data}+{Parity}: {Summary}", settings.DataShards, settings.ParityShards, tolerance.Summary);
         logger.LogInformation("Erasure kernel: {Kernel} (fastest measured on this CPU)", GaloisKernel.Best.Name);

@@ -38,6 +38,8 @@ public interface IMetadataStore
     /// <paramref name="reclaimAt"/>) and removes the <paramref name="sources"/> from <paramref name="sourceBucket"/>
     /// without reclaiming their segments, which the record now owns (and which stay accounted). Only if every source
     /// still holds the segment it names (none for an empty source); false, with nothing changed, otherwise.
+    /// <paramref name="sourceBucket"/> is a hidden companion of the record's bucket, named <c>.&lt;purpose&gt;.&lt;bucket&gt;</c>,
+    /// which a store may keep with its bucket (Redis Cluster: in one hash slot, as one atomic script needs).
     /// </summary>
     /// <exception cref="BucketNotFoundException">The record's bucket does not exist.</exception>
     /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>

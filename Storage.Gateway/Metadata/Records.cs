@@ -97,14 +97,17 @@ public sealed record PartLocation(string NodeId, string Key, long Length);
 /// can finish).
 /// </summary>
 /// <remarks>
-/// <see cref="Bucket"/> and <see cref="Key"/> name the object the parts belonged to: before deleting, the sweeper
+/// <see cref="Bucket"/> is the bucket whose write or delete made the entry: a store may keep the entry with that
+/// bucket's records (Redis Cluster keeps it in the bucket's hash slot, so the commit that completes an intent touches
+/// one slot). With <see cref="Key"/> as well, they name the object the parts belonged to: before deleting, the sweeper
 /// skips any part that object's current record uses again (a part moved away and back within the grace period).
+/// Entries written before buckets were recorded have none.
 /// </remarks>
 public sealed record ReclaimEntry(string Id, IReadOnlyList<PartLocation> Parts, DateTimeOffset Due, bool Accounted, string? Bucket = null, string? Key = null)
 {
-    /// <summary>An entry for every part of <paramref name="segments"/>, named after the first segment.</summary>
-    public static ReclaimEntry ForSegments(IReadOnlyList<Segment> segments, DateTimeOffset due, bool accounted) =>
-        new(segments[0].Id, [.. segments.Parts()], due, accounted);
+    /// <summary>An entry of <paramref name="bucket"/> for every part of <paramref name="segments"/>, named after the first segment.</summary>
+    public static ReclaimEntry ForSegments(string bucket, IReadOnlyList<Segment> segments, DateTimeOffset due, bool accounted) =>
+        new(segments[0].Id, [.. segments.Parts()], due, accounted, bucket);
 }
 
 /// <summary>An object record whose segment (null: it has none) becomes part of an assembled object.</summary>

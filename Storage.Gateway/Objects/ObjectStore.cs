@@ -87,7 +87,7 @@ public sealed class ObjectStore(
         catch (WriteConditionFailedException) when (written.Segment is { } segment)
         {
             // The write intent becomes due now, so the sweeper deletes the parts on its next pass.
-            await metadata.RegisterWriteAsync(ReclaimEntry.ForSegments([segment], time.GetUtcNow(), accounted: false), CancellationToken.None);
+            await metadata.RegisterWriteAsync(ReclaimEntry.ForSegments(bucket, [segment], time.GetUtcNow(), accounted: false), CancellationToken.None);
             throw;
         }
 

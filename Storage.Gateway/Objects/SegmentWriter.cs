@@ -221,7 +221,7 @@ public sealed class SegmentWriter(
 
         public static async Task<PartSinks> OpenAsync(string bucket, string key, Segment segment, int blockBytes, WriteContext context, CancellationToken cancellationToken)
         {
-            await context.Metadata.RegisterWriteAsync(ReclaimEntry.ForSegments([segment], context.Time.GetUtcNow() + context.IntentAge, accounted: false), cancellationToken);
+            await context.Metadata.RegisterWriteAsync(ReclaimEntry.ForSegments(bucket, [segment], context.Time.GetUtcNow() + context.IntentAge, accounted: false), cancellationToken);
             return new PartSinks(bucket, key, segment, blockBytes, context, cancellationToken);
         }
 
@@ -390,7 +390,7 @@ public sealed class SegmentWriter(
 
         /// <summary>The write intent: every part of the segment and whatever failed nodes may hold.</summary>
         private ReclaimEntry Intent(Segment segment, DateTimeOffset due) =>
-            new(segment.Id, [.. new[] { segment }.Parts(), .. _stranded], due, Accounted: false);
+            new(segment.Id, [.. new[] { segment }.Parts(), .. _stranded], due, Accounted: false, _bucket);
 
         private async Task RenewIntentIfDueAsync(CancellationToken cancellationToken)
         {

@@ -2,7 +2,6 @@ using System.Globalization;
 using Microsoft.Extensions.Options;
 using Storage.Gateway.Hosting;
 using Storage.Gateway.Metadata;
-using Storage.Gateway.Objects.Multipart;
 
 namespace Storage.Gateway.Api.S3;
 
@@ -26,8 +25,9 @@ public sealed class S3BucketOperations(IMetadataStore metadata, IOptions<Storage
         var after = context.Query("continuation-token") is { } token ? ContinuationToken.Decode(token) : null;
 
         // Bucket names are ASCII, so ordinal order is S3's order; a store has few buckets, so they are paged in memory.
+        // A leading dot, never valid in S3, marks the gateway's hidden buckets (multipart uploads' companions).
         var buckets = (await metadata.ListBucketsAsync(context.Aborted))
-            .Where(b => b.Name != MultipartUploads.Bucket && b.Name.StartsWith(prefix, StringComparison.Ordinal) && (after is null || string.CompareOrdinal(b.Name, after) > 0))
+            .Where(b => !b.Name.StartsWith('.') && b.Name.StartsWith(prefix, StringComparison.Ordinal) && (after is null || string.CompareOrdinal(b.Name, after) > 0))
             .OrderBy(b => b.Name, StringComparer.Ordinal)
             .ToList();
         var shown = maxBuckets is { } limit ? buckets.Take(limit).ToList() : buckets;

@@ -66,7 +66,7 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
         }
 
         using var payload = S3Payload.Open(context);
-        var written = await store.WriteAsync(MultipartUploads.Bucket, $"{upload.UploadId}/{number}", payload.Stream, payload.Length, payload.ContentMd5, context.Aborted);
+        var written = await uploads.WritePartAsync(upload, number, payload.Stream, payload.Length, payload.ContentMd5, context.Aborted);
         var part = await uploads.PutPartAsync(upload, number, written, payload.VerifiedChecksum, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
         context.Response.Headers.ETag = $"\"{part.ETag}\"";
         S3ObjectHeaders.WriteChecksum(context.Response, part.Checksum);
@@ -90,7 +90,7 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
 
         // An upload with a checksum algorithm needs every part's checksum, copied ones too: computed on the way.
         using var checksummed = upload.ChecksumAlgorithm is { } algorithm ? new ChecksummingStream(source.Content.Content, PayloadChecksum.Create(algorithm)!) : null;
-        var written = await store.WriteAsync(MultipartUploads.Bucket, $"{upload.UploadId}/{number}", checksummed ?? source.Content.Content, source.Content.Length, expectedMd5: null, context.Aborted);
+        var written = await uploads.WritePartAsync(upload, number, checksummed ?? source.Content.Content, source.Content.Length, expectedMd5: null, context.Aborted);
         var part = await uploads.PutPartAsync(upload, number, written, checksummed?.Result, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
         await S3Xml.WriteAsync(context.Response, S3Xml.Element("CopyPartResult",
             S3Xml.Element("ETag", $"\"{part.ETag}\""),
@@ -177,7 +177,7 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
         var upload = await UploadAsync(context);
         var marker = Number(context, "part-number-marker", 0, int.MaxValue, 0);
         var maxParts = Number(context, "max-parts", 0, int.MaxValue, MaxListed);
-        var parts = await uploads.ListPartsAsync(upload.UploadId, marker, Math.Clamp(maxParts, 1, MaxListed) + 1, context.Aborted);
+        var parts = await uploads.ListPartsAsync(upload, marker, Math.Clamp(maxParts, 1, MaxListed) + 1, context.Aborted);
         var shown = parts.Take(Math.Min(maxParts, MaxListed)).ToList();
         var truncated = parts.Count > shown.Count;
         await S3Xml.WriteAsync(context.Response, S3Xml.Element("ListPartsResult",

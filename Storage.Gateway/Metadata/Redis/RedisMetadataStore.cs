@@ -9,10 +9,14 @@ namespace Storage.Gateway.Metadata.Redis;
 /// sorted set with equal scores holds the keys, so a listing page is one <c>ZRANGEBYLEX … LIMIT</c>: O(log N +
 /// page) however many keys the bucket has. Every change that touches several keys is one Lua script (atomic in
 /// Redis); commits and deletes compare the record they replace, and retry if another gateway got there first.
+/// Everything a script touches shares the bucket's hash tag (<see cref="SlotTag"/>): its existence mark, records, key
+/// index, reclaim queue and fill counters, and its multipart companion's records; so on Redis Cluster each bucket
+/// lives in one hash slot and the buckets spread over the masters. What spans buckets (the reclaim queues, the fill
+/// counters, the bucket list) is read per slot and merged.
 /// Every call goes through StackExchange.Redis' multiplexer; its errors become <see cref="RedisUnavailableException"/>
 /// (a 503 with the reason), since the store's callers only need to know that metadata could not be reached.
 /// </summary>
-public sealed class RedisMetadataStore(
+public sealed partial class RedisMetadataStore(
     IConnectionMultiplexer redis,
     string keyPrefix = RedisMetadataStore.DefaultKeyPrefix,
     ReplicaAcknowledgement? acknowledgement = null,
@@ -37,12 +41,12 @@ public sealed class RedisMetadataStore(
             writes ?? redis, db => db.ExecuteAsync("WAIT", wait.Replicas, (long)wait.Timeout.TotalMilliseconds), CancellationToken.None))
         : null;
 
-    // The object scripts share one argument layout. KEYS: 1 buckets, 2 the bucket's records, 3 its key index,
-    // 4 reclaims, 5 reclaims by due time, 6.. the script's own. ARGV: 1 bucket, 2 key, 3 new record, 4 the record it
+    // The object scripts share one argument layout. KEYS: 1 the bucket's mark, 2 its records, 3 its key index,
+    // 4 its slot's reclaims, 5 those by due time, 6.. the script's own. ARGV: 1 bucket, 2 key, 3 new record, 4 the record it
     // must replace ('' for none), 5-7 the reclaim entry for the replaced parts (id, json, due; '' for none), 8.. its own.
     // A conflict answers the current record, so the caller can plan again without reading it.
     private const string CheckTarget = """
-        if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 'NOBUCKET' end
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 'NOBUCKET' end
         local current = redis.call('HGET', KEYS[2], ARGV[2])
         if (current or '') ~= ARGV[4] then return { 'CONFLICT', current } end
 
@@ -132,10 +136,11 @@ public sealed class RedisMetadataStore(
         return 'OK'
         """;
 
+    /// <summary>KEYS: 1 the bucket's mark, 2 its key index.</summary>
     private const string DeleteBucket = """
-        if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 'NOTFOUND' end
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 'NOTFOUND' end
         if redis.call('ZCARD', KEYS[2]) > 0 then return 'NOTEMPTY' end
-        redis.call('HDEL', KEYS[1], ARGV[1])
+        redis.call('DEL', KEYS[1])
         return 'DELETED'
         """;
 
@@ -157,80 +162,139 @@ public sealed class RedisMetadataStore(
         return 1
         """;
 
-    private string Buckets => keyPrefix + "buckets";
+    /// <summary>The layout version of the keys below; a store without one holds the layout before slots (or nothing).</summary>
+    private const string CurrentLayout = "2";
+
+    /// <summary>The slot of reclaim entries that name no bucket (written before entries did).</summary>
+    private const string SharedTag = "~";
+
+    private string Layout => keyPrefix + "layout";
+
+    /// <summary>Every bucket's name and creation time: the list's index, checked against each bucket's own mark.</summary>
+    private string BucketIndex => keyPrefix + "buckets";
+
+    /// <summary>Every slot tag that ever held a bucket, so the reclaim queues and fill counters of each can be found.</summary>
+    private string SlotTags => keyPrefix + "slots";
 
     private string Nodes => keyPrefix + "nodes";
 
-    private string NodeEpochs => keyPrefix + "node-epochs";
+    private string NodeEpochs => keyPrefix + "{node-epochs}";
 
-    private string NodeVerified => keyPrefix + "node-verified";
-
-    private string UsageBytes => keyPrefix + "usage:bytes";
-
-    private string UsageParts => keyPrefix + "usage:parts";
-
-    private string Reclaims => keyPrefix + "reclaims";
-
-    private string ReclaimsDue => keyPrefix + "reclaims:due";
+    private string NodeVerified => keyPrefix + "{node-epochs}:verified";
 
     /// <summary>
-    /// Checks that Redis answers and can hold this layout. On Redis Cluster every script must touch keys of one hash
-    /// slot; this layout's scripts span a bucket's keys and the shared reclaim and usage keys, so the key prefix must
-    /// carry a hash tag (<c>{storage}:</c>), which puts every key in one slot. Refused otherwise, before any write
-    /// could fail half-way with CROSSSLOT.
+    /// The hash tag of a bucket's keys: its name, except for a hidden companion <c>.&lt;purpose&gt;.&lt;bucket&gt;</c>
+    /// (multipart uploads), which shares its bucket's, so a completion's one script stays in one slot. Bucket names
+    /// never hold braces, so the tag is exactly this.
     /// </summary>
-    /// <exception cref="InvalidOperationException">Redis Cluster with a prefix without a hash tag, or with <c>waitReplicas</c>.</exception>
+    public static string SlotTag(string? bucket) => bucket switch
+    {
+        null => SharedTag,
+        ['.', ..] when bucket.IndexOf('.', 1) is var dot and > 0 && dot < bucket.Length - 1 => bucket[(dot + 1)..],
+        _ => bucket,
+    };
+
+    /// <summary>
+    /// The start of every key of a slot. Redis hashes only the first <c>{…}</c> of a key, so with a prefix that has a
+    /// hash tag of its own every key lands in that one slot instead, which is how stores made before slots ran.
+    /// </summary>
+    private string Slot(string tag) => $"{keyPrefix}{{{tag}}}:";
+
+    private string MarkOf(string bucket) => $"{Slot(SlotTag(bucket))}bucket:{bucket}";
+
+    private string ObjectsOf(string bucket) => $"{Slot(SlotTag(bucket))}objects:{bucket}";
+
+    private string KeysOf(string bucket) => $"{Slot(SlotTag(bucket))}keys:{bucket}";
+
+    private string ReclaimsIn(string tag) => Slot(tag) + "reclaims";
+
+    private string ReclaimsDueIn(string tag) => Slot(tag) + "reclaims:due";
+
+    private string UsageBytesIn(string tag) => Slot(tag) + "usage:bytes";
+
+    private string UsagePartsIn(string tag) => Slot(tag) + "usage:parts";
+
+    /// <summary>
+    /// Checks that Redis answers and can hold this layout, and brings a store of the layout before slots to it. On
+    /// Redis Cluster every script must touch keys of one hash slot, which each bucket's tag gives; <c>WAIT</c> would
+    /// be needed on each slot's master there, so <c>waitReplicas</c> is refused.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Redis Cluster with <c>waitReplicas</c>, or a layout newer than this version knows.</exception>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await PingAsync(cancellationToken);
-        if (!redis.GetServers().Any(server => server.ServerType == ServerType.Cluster))
-        {
-            return;
-        }
-
-        if (!HasHashTag(keyPrefix))
-        {
-            throw new InvalidOperationException(
-                $"Redis Cluster needs a key prefix with a hash tag, so that every metadata script stays in one hash slot: set Storage:RedisKeyPrefix to '{{{keyPrefix.TrimEnd(':')}}}:' instead of '{keyPrefix}'.");
-        }
-
-        if (acknowledgement is not null)
+        if (acknowledgement is not null && redis.GetServers().Any(server => server.ServerType == ServerType.Cluster))
         {
             throw new InvalidOperationException("waitReplicas is not supported on Redis Cluster: remove it from ConnectionStrings:redis.");
         }
+
+        await UpgradeLayoutAsync(cancellationToken);
     }
 
-    /// <summary>Redis hashes only the part between the first '{' and the next '}' when it is not empty.</summary>
-    private static bool HasHashTag(string key) =>
-        key.IndexOf('{', StringComparison.Ordinal) is var open and >= 0
-        && key.IndexOf('}', open + 1) is var close and > 0
-        && close > open + 1;
+    /// <summary>Whether every key lands in one slot, the prefix's own tag (Redis hashes only the part between the first '{' and the next '}' when it is not empty).</summary>
+    public bool SpreadsOverSlots =>
+        !(keyPrefix.IndexOf('{', StringComparison.Ordinal) is var open and >= 0
+            && keyPrefix.IndexOf('}', open + 1) is var close and > 0
+            && close > open + 1);
 
-    public override string ToString() => $"Redis at {string.Join(", ", redis.GetEndPoints().Select(e => e.ToString()))}, keys under '{keyPrefix}'";
+    public override string ToString() =>
+        $"Redis at {string.Join(", ", redis.GetEndPoints().Select(e => e.ToString()))}, keys under '{keyPrefix}'{(SpreadsOverSlots ? ", a hash slot per bucket" : ", in the prefix's one hash slot")}";
 
     public Task PingAsync(CancellationToken cancellationToken) => CallAsync(db => db.PingAsync(), cancellationToken);
 
-    public Task<bool> CreateBucketAsync(BucketRecord bucket, CancellationToken cancellationToken) =>
-        WriteAsync(db => db.HashSetAsync(Buckets, bucket.Name, bucket.CreatedAt.ToUnixTimeMilliseconds(), When.NotExists), added => added, cancellationToken);
+    /// <summary>
+    /// The bucket's slot tag is recorded first (its reclaims must be findable from the first write), then its mark (the
+    /// bucket exists from here: commits check it), then the list's index, also when the bucket existed (which mends an
+    /// index a crash left behind).
+    /// </summary>
+    public async Task<bool> CreateBucketAsync(BucketRecord bucket, CancellationToken cancellationToken)
+    {
+        var created = bucket.CreatedAt.ToUnixTimeMilliseconds();
+        await WriteAsync(db => db.SetAddAsync(SlotTags, SlotTag(bucket.Name)), _ => true, cancellationToken);
+        var added = await WriteAsync(db => db.StringSetAsync(MarkOf(bucket.Name), created, when: When.NotExists), added => added, cancellationToken);
+        if (added || await GetBucketAsync(bucket.Name, cancellationToken) is not null)
+        {
+            await WriteAsync(db => db.HashSetAsync(BucketIndex, bucket.Name, created), _ => true, cancellationToken);
+        }
+
+        return added;
+    }
 
     public async Task<BucketRecord?> GetBucketAsync(string name, CancellationToken cancellationToken)
     {
-        var created = await CallAsync(db => db.HashGetAsync(Buckets, name), cancellationToken);
+        var created = await CallAsync(db => db.StringGetAsync(MarkOf(name)), cancellationToken);
         return created.IsNull ? null : new BucketRecord(name, FromMilliseconds(created!));
     }
 
-    public async Task<IReadOnlyList<BucketRecord>> ListBucketsAsync(CancellationToken cancellationToken) =>
-        [.. (await CallAsync(db => db.HashGetAllAsync(Buckets), cancellationToken))
-            .Select(e => new BucketRecord(e.Name!, FromMilliseconds(e.Value!)))
-            .OrderBy(b => b.Name, StringComparer.Ordinal)];
+    /// <summary>The index, less the names whose mark is gone (a delete cut off before it updated the index).</summary>
+    public async Task<IReadOnlyList<BucketRecord>> ListBucketsAsync(CancellationToken cancellationToken)
+    {
+        var names = await CallAsync(db => db.HashKeysAsync(BucketIndex), cancellationToken);
+        var buckets = await Task.WhenAll(names.Select(name => GetBucketAsync(name!, cancellationToken)));
+        return [.. buckets.OfType<BucketRecord>().OrderBy(b => b.Name, StringComparer.Ordinal)];
+    }
 
-    public async Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken) =>
-        (string?)await EvalAsync(DeleteBucket, [Buckets, KeysOf(name)], [name], cancellationToken) switch
+    public async Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken)
+    {
+        var result = (string?)await EvalAsync(DeleteBucket, [MarkOf(name), KeysOf(name)], [], cancellationToken) switch
         {
             "DELETED" => BucketDeleteResult.Deleted,
             "NOTEMPTY" => BucketDeleteResult.NotEmpty,
             _ => BucketDeleteResult.NotFound,
         };
+        if (result == BucketDeleteResult.Deleted)
+        {
+            await WriteAsync(db => db.HashDeleteAsync(BucketIndex, name), _ => true, cancellationToken);
+
+            // Created again meanwhile: the index must name it.
+            if (await GetBucketAsync(name, cancellationToken) is { } again)
+            {
+                await WriteAsync(db => db.HashSetAsync(BucketIndex, name, again.CreatedAt.ToUnixTimeMilliseconds()), _ => true, cancellationToken);
+            }
+        }
+
+        return result;
+    }
 
     public async Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken) =>
         Parse(await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken));
@@ -248,7 +312,7 @@ public sealed class RedisMetadataStore(
             replaced =>
             {
                 WriteConditionFailedException.ThrowUnlessAllowed(condition, replaced);
-                return CommitSwap(json, ReclaimOf(replaced, reclaimAt), [.. record.Segments.Select(s => s.Id)], record.Segments.Parts());
+                return CommitSwap(record.Bucket, json, ReclaimOf(replaced, reclaimAt), [.. record.Segments.Select(s => s.Id)], record.Segments.Parts());
             },
             cancellationToken);
         return outcome == SwapOutcome.Applied ? previous : throw new BucketNotFoundException(record.Bucket);
@@ -285,6 +349,7 @@ public sealed class RedisMetadataStore(
             guessAbsent: false,
             previous => previous?.SegmentForMove(move) is { } segment
                 ? CommitSwap(
+                    move.Bucket,
                     MetadataJsonContext.Serialize(previous!.WithPartMoved(move.SegmentId, move.Shard, move.ToNode)),
                     new ReclaimEntry($"move-{Guid.NewGuid():N}", [segment.Part(move.Shard)], reclaimAt, Accounted: true, move.Bucket, move.Key),
                     [],
@@ -309,7 +374,7 @@ public sealed class RedisMetadataStore(
             var reclaim = ReclaimOf(previous, reclaimAt);
             var outcome = (string?)await EvalAsync(
                 Delete,
-                [ObjectsOf(bucket), KeysOf(bucket), Reclaims, ReclaimsDue],
+                [ObjectsOf(bucket), KeysOf(bucket), ReclaimsIn(SlotTag(bucket)), ReclaimsDueIn(SlotTag(bucket))],
                 [key, previousJson, reclaim?.Id ?? string.Empty, reclaim is null ? string.Empty : MetadataJsonContext.Serialize(reclaim), reclaimAt.ToUnixTimeMilliseconds()],
                 cancellationToken);
             switch (outcome)
@@ -346,22 +411,25 @@ public sealed class RedisMetadataStore(
     }
 
     public Task RegisterWriteAsync(ReclaimEntry intent, CancellationToken cancellationToken) =>
-        EvalAsync(Register, [Reclaims, ReclaimsDue], [intent.Id, MetadataJsonContext.Serialize(intent), intent.Due.ToUnixTimeMilliseconds()], cancellationToken);
+        EvalAsync(Register, [ReclaimsIn(SlotTag(intent.Bucket)), ReclaimsDueIn(SlotTag(intent.Bucket))], [intent.Id, MetadataJsonContext.Serialize(intent), intent.Due.ToUnixTimeMilliseconds()], cancellationToken);
 
+    /// <summary>The earliest due entries of every slot, merged: one range per slot, then the records of those chosen.</summary>
     public async Task<IReadOnlyList<ReclaimEntry>> GetDueReclaimsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
-        var ids = await CallAsync(db => db.SortedSetRangeByScoreAsync(ReclaimsDue, double.NegativeInfinity, now.ToUnixTimeMilliseconds(), Exclude.None, Order.Ascending, 0, limit), cancellationToken);
-        if (ids.Length == 0)
-        {
-            return [];
-        }
-
-        var entries = await CallAsync(db => db.HashGetAsync(Reclaims, ids), cancellationToken);
-        return [.. entries.Where(e => !e.IsNull).Select(e => MetadataJsonContext.Deserialize<ReclaimEntry>(e!))];
+        var tags = await AllSlotTagsAsync(cancellationToken);
+        var due = await Task.WhenAll(tags.Select(async tag => (Tag: tag, Ids: await CallAsync(
+            db => db.SortedSetRangeByScoreWithScoresAsync(ReclaimsDueIn(tag), double.NegativeInfinity, now.ToUnixTimeMilliseconds(), Exclude.None, Order.Ascending, 0, limit),
+            cancellationToken))));
+        var chosen = due.SelectMany(slot => slot.Ids.Select(id => (slot.Tag, id.Element, id.Score))).OrderBy(e => e.Score).Take(limit).GroupBy(e => e.Tag);
+        var entries = await Task.WhenAll(chosen.Select(slot => CallAsync(db => db.HashGetAsync(ReclaimsIn(slot.Key), [.. slot.Select(e => e.Element)]), cancellationToken)));
+        return [.. entries.SelectMany(e => e).Where(e => !e.IsNull).Select(e => MetadataJsonContext.Deserialize<ReclaimEntry>(e!)).OrderBy(e => e.Due)];
     }
 
-    public Task CompleteReclaimAsync(ReclaimEntry entry, CancellationToken cancellationToken) =>
-        EvalAsync(Complete, [Reclaims, ReclaimsDue, UsageBytes, UsageParts], [entry.Id, .. entry.Accounted ? UsageArguments(entry.Parts, -1) : [0]], cancellationToken);
+    public Task CompleteReclaimAsync(ReclaimEntry entry, CancellationToken cancellationToken)
+    {
+        var tag = SlotTag(entry.Bucket);
+        return EvalAsync(Complete, [ReclaimsIn(tag), ReclaimsDueIn(tag), UsageBytesIn(tag), UsagePartsIn(tag)], [entry.Id, .. entry.Accounted ? UsageArguments(entry.Parts, -1) : [0]], cancellationToken);
+    }
 
     public Task ReleaseLeaseAsync(string name, string holder, CancellationToken cancellationToken) =>
         EvalAsync(ReleaseLease, [$"{keyPrefix}lease:{name}"], [holder], cancellationToken);
@@ -388,14 +456,33 @@ public sealed class RedisMetadataStore(
             .OrderBy(n => n.AddedAt)
             .ThenBy(n => n.Id, StringComparer.Ordinal)];
 
+    /// <summary>Each slot counts what its buckets' commits and reclaims added and took away; a node's usage is the sum.</summary>
     public async Task<IReadOnlyDictionary<string, NodeUsage>> GetNodeUsageAsync(CancellationToken cancellationToken)
     {
-        var bytes = Pairs(await CallAsync(db => db.HashGetAllAsync(UsageBytes), cancellationToken));
-        var parts = Pairs(await CallAsync(db => db.HashGetAllAsync(UsageParts), cancellationToken));
+        var tags = await AllSlotTagsAsync(cancellationToken);
+        var slots = await Task.WhenAll(tags.Select(async tag => (
+            Bytes: await CallAsync(db => db.HashGetAllAsync(UsageBytesIn(tag)), cancellationToken),
+            Parts: await CallAsync(db => db.HashGetAllAsync(UsagePartsIn(tag)), cancellationToken))));
+        var bytes = Sum(slots.Select(s => s.Bytes));
+        var parts = Sum(slots.Select(s => s.Parts));
         return bytes.Keys.Union(parts.Keys).ToDictionary(
             node => node,
             node => new NodeUsage(node, bytes.GetValueOrDefault(node), parts.GetValueOrDefault(node)),
             StringComparer.Ordinal);
+    }
+
+    private async Task<string[]> AllSlotTagsAsync(CancellationToken cancellationToken) =>
+        [SharedTag, .. (await CallAsync(db => db.SetMembersAsync(SlotTags), cancellationToken)).Select(t => (string)t!).Where(t => t != SharedTag)];
+
+    private static Dictionary<string, long> Sum(IEnumerable<HashEntry[]> counters)
+    {
+        var sums = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var entry in counters.SelectMany(c => c))
+        {
+            sums[entry.Name!] = sums.GetValueOrDefault(entry.Name!) + (long)entry.Value;
+        }
+
+        return sums;
     }
 
     /// <summary>
@@ -436,7 +523,8 @@ public sealed class RedisMetadataStore(
                 swap.Reclaim?.Id ?? string.Empty, swap.Reclaim is null ? string.Empty : MetadataJsonContext.Serialize(swap.Reclaim), swap.Reclaim?.Due.ToUnixTimeMilliseconds() ?? 0,
                 .. swap.ExtraArguments,
             ];
-            var result = await EvalAsync(script, [Buckets, ObjectsOf(bucket), KeysOf(bucket), Reclaims, ReclaimsDue, .. swap.ExtraKeys], arguments, cancellationToken);
+            var tag = SlotTag(bucket);
+            var result = await EvalAsync(script, [MarkOf(bucket), ObjectsOf(bucket), KeysOf(bucket), ReclaimsIn(tag), ReclaimsDueIn(tag), .. swap.ExtraKeys], arguments, cancellationToken);
             if (result.Resp2Type == ResultType.Array)
             {
                 previousJson = (string?)result[1];
@@ -459,8 +547,8 @@ public sealed class RedisMetadataStore(
     }
 
     /// <summary>A swap by the Commit script: completes the write intents of <paramref name="segmentIds"/> and accounts <paramref name="addedParts"/>.</summary>
-    private Swap CommitSwap(string recordJson, ReclaimEntry? reclaim, IReadOnlyList<string> segmentIds, IEnumerable<PartLocation> addedParts) =>
-        new(recordJson, reclaim, [UsageBytes, UsageParts], [segmentIds.Count, .. segmentIds.Select(id => (RedisValue)id), .. UsageArguments(addedParts, +1)]);
+    private Swap CommitSwap(string bucket, string recordJson, ReclaimEntry? reclaim, IReadOnlyList<string> segmentIds, IEnumerable<PartLocation> addedParts) =>
+        new(recordJson, reclaim, [UsageBytesIn(SlotTag(bucket)), UsagePartsIn(SlotTag(bucket))], [segmentIds.Count, .. segmentIds.Select(id => (RedisValue)id), .. UsageArguments(addedParts, +1)]);
 
     /// <summary>Per node: id, bytes and part count of the parts, times <paramref name="sign"/>, preceded by the node count.</summary>
     private static RedisValue[] UsageArguments(IEnumerable<PartLocation> parts, int sign)
@@ -482,14 +570,11 @@ public sealed class RedisMetadataStore(
     private sealed record Swap(string RecordJson, ReclaimEntry? Reclaim, RedisKey[] ExtraKeys, RedisValue[] ExtraArguments);
 
     private static ReclaimEntry? ReclaimOf(ObjectRecord? replaced, DateTimeOffset reclaimAt) =>
-        replaced is { Segments.Count: > 0 } ? ReclaimEntry.ForSegments(replaced.Segments, reclaimAt, accounted: true) : null;
+        replaced is { Segments.Count: > 0 } ? ReclaimEntry.ForSegments(replaced.Bucket, replaced.Segments, reclaimAt, accounted: true) : null;
 
     private static ObjectRecord? Parse(RedisValue json) => json.IsNull ? null : MetadataJsonContext.Deserialize<ObjectRecord>(json!);
 
     private static ObjectRecord? Parse(string? json) => json is null ? null : MetadataJsonContext.Deserialize<ObjectRecord>(json);
-
-    private static Dictionary<string, long> Pairs(HashEntry[] entries) =>
-        entries.ToDictionary(e => (string)e.Name!, e => (long)e.Value, StringComparer.Ordinal);
 
     private static Dictionary<string, string> Strings(HashEntry[] entries) =>
         entries.ToDictionary(e => (string)e.Name!, e => (string)e.Value!, StringComparer.Ordinal);
@@ -556,8 +641,4 @@ public sealed class RedisMetadataStore(
             throw new RedisUnavailableException($"Redis metadata unavailable: {ex.Message}", ex);
         }
     }
-
-    private string ObjectsOf(string bucket) => $"{keyPrefix}objects:{bucket}";
-
-    private string KeysOf(string bucket) => $"{keyPrefix}keys:{bucket}";
 }

@@ -354,7 +354,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     private static Task QueueReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord replaced, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
         replaced.Segments.Count == 0
             ? Task.CompletedTask
-            : UpsertReclaimAsync(connection, transaction, ReclaimEntry.ForSegments(replaced.Segments, reclaimAt, accounted: true), cancellationToken);
+            : UpsertReclaimAsync(connection, transaction, ReclaimEntry.ForSegments(replaced.Bucket, replaced.Segments, reclaimAt, accounted: true), cancellationToken);
 
     private static Task<int> UpsertReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ReclaimEntry entry, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction,

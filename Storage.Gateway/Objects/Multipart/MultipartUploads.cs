@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Storage.Gateway.Metadata;
 
@@ -44,15 +45,20 @@ public sealed class MultipartCompletionException(CompletionProblem problem, stri
 }
 
 /// <summary>
-/// Multipart uploads on top of the object layer. Uploads and their parts are ordinary records in a hidden bucket
-/// (its name is not a valid S3 name, so no client can reach it): a part is a committed segment, so it is
-/// accounted, healed and rebalanced like any object, and re-uploading a part number reclaims the old one. Completing
-/// turns the parts' segments into the object's segments in one atomic metadata step, without copying a byte.
+/// Multipart uploads on top of the object layer. Uploads and their parts are ordinary records in a hidden companion
+/// bucket of their target (<c>.multipart.&lt;bucket&gt;</c>: not a valid S3 name, so no client can reach it): a part is
+/// a committed segment, so it is accounted, healed and rebalanced like any object, and re-uploading a part number
+/// reclaims the old one. Completing turns the parts' segments into the object's segments in one atomic metadata step,
+/// without copying a byte. One companion per target, not one hidden bucket for all, so that a store may keep a bucket
+/// and its uploads together (Redis Cluster: one hash slot, which the completion's one atomic script needs).
 /// </summary>
 public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata, TimeProvider time)
 {
-    /// <summary>Not a valid S3 bucket name (leading dot), so unreachable through any front door.</summary>
-    public const string Bucket = ".multipart";
+    /// <summary>The one hidden bucket every upload lived in before companions; its uploads move at start-up.</summary>
+    public const string LegacyBucket = ".multipart";
+
+    /// <summary>Not the start of a valid S3 bucket name (leading dot), so unreachable through any front door.</summary>
+    private const string CompanionPrefix = LegacyBucket + ".";
 
     public const int MaxParts = 10_000;
 
@@ -71,6 +77,9 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
     /// <summary>Separates key and upload id in an upload's record key; sorts before every character a key continues with.</summary>
     private const char IdSeparator = '\u0001';
 
+    /// <summary>The hidden bucket that holds the uploads to <paramref name="bucket"/>.</summary>
+    public static string BucketFor(string bucket) => CompanionPrefix + bucket;
+
     public async Task<MultipartUpload> CreateAsync(string bucket, string key, ObjectAttributes attributes, string? checksumAlgorithm, string? checksumType, CancellationToken cancellationToken)
     {
         if (!await store.BucketExistsAsync(bucket, cancellationToken))
@@ -79,27 +88,41 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
         }
 
         var upload = new MultipartUpload(bucket, key, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), time.GetUtcNow(), attributes, checksumAlgorithm, checksumType);
-        var record = new ObjectRecord(Bucket, UploadKey(bucket, key, upload.UploadId), 0, string.Empty, upload.Initiated, attributes, [],
+        var record = new ObjectRecord(BucketFor(bucket), UploadKey(bucket, key, upload.UploadId), 0, string.Empty, upload.Initiated, attributes, [],
             checksumAlgorithm is null ? null : new ObjectChecksum(checksumAlgorithm, string.Empty, checksumType ?? ObjectChecksum.Composite));
-        await metadata.CommitObjectAsync(record, time.GetUtcNow(), cancellationToken);
+        try
+        {
+            await metadata.CommitObjectAsync(record, time.GetUtcNow(), cancellationToken);
+        }
+        catch (BucketNotFoundException)
+        {
+            // The bucket's first upload: its companion is made on demand, so buckets without uploads have none.
+            await store.EnsureBucketAsync(record.Bucket, cancellationToken);
+            await metadata.CommitObjectAsync(record, time.GetUtcNow(), cancellationToken);
+        }
+
         return upload;
     }
 
     public async Task<MultipartUpload?> GetAsync(string bucket, string key, string uploadId, CancellationToken cancellationToken) =>
-        IsUploadId(uploadId) && await metadata.GetObjectAsync(Bucket, UploadKey(bucket, key, uploadId), cancellationToken) is { } record
+        IsUploadId(uploadId) && await metadata.GetObjectAsync(BucketFor(bucket), UploadKey(bucket, key, uploadId), cancellationToken) is { } record
             ? ToUpload(record)
             : null;
+
+    /// <summary>Writes a part's bytes (not yet a part of the upload: <see cref="PutPartAsync"/> makes it one).</summary>
+    public Task<WrittenSegment> WritePartAsync(MultipartUpload upload, int number, Stream body, long? length, byte[]? expectedMd5, CancellationToken cancellationToken) =>
+        store.WriteAsync(BucketFor(upload.Bucket), $"{upload.UploadId}/{number}", body, length, expectedMd5, cancellationToken);
 
     /// <summary>Stores a part; null when the upload does not exist (any bytes written are released).</summary>
     public async Task<UploadedPart?> PutPartAsync(MultipartUpload upload, int number, WrittenSegment written, ObjectChecksum? checksum, CancellationToken cancellationToken)
     {
         var partKey = PartKey(upload.UploadId, number);
-        var record = await store.CommitAsync(Bucket, partKey, written, ObjectAttributes.None, checksum, cancellationToken);
+        var record = await store.CommitAsync(BucketFor(upload.Bucket), partKey, written, ObjectAttributes.None, checksum, cancellationToken);
 
         // An abort that ran while this part was uploading could not see it: remove it now rather than leave it behind.
         if (await GetAsync(upload.Bucket, upload.Key, upload.UploadId, cancellationToken) is null)
         {
-            await store.DeleteAsync(Bucket, partKey, cancellationToken);
+            await store.DeleteAsync(BucketFor(upload.Bucket), partKey, cancellationToken);
             return null;
         }
 
@@ -107,8 +130,8 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
     }
 
     /// <summary>Parts in number order, after <paramref name="afterNumber"/>.</summary>
-    public async Task<IReadOnlyList<UploadedPart>> ListPartsAsync(string uploadId, int afterNumber, int limit, CancellationToken cancellationToken) =>
-        [.. (await metadata.ListObjectsAsync(Bucket, $"{PartPrefix}{uploadId}/", afterNumber > 0 ? PartKey(uploadId, afterNumber) : null, limit, cancellationToken)).Select(ToPart)];
+    public async Task<IReadOnlyList<UploadedPart>> ListPartsAsync(MultipartUpload upload, int afterNumber, int limit, CancellationToken cancellationToken) =>
+        [.. (await metadata.ListObjectsAsync(BucketFor(upload.Bucket), $"{PartPrefix}{upload.UploadId}/", afterNumber > 0 ? PartKey(upload.UploadId, afterNumber) : null, limit, cancellationToken)).Select(ToPart)];
 
     /// <summary>Uploads of a bucket in key order (then upload id), starting after the given key and upload id.</summary>
     public async Task<IReadOnlyList<MultipartUpload>> ListUploadsAsync(string bucket, string prefix, string? keyMarker, string? uploadIdMarker, int limit, CancellationToken cancellationToken)
@@ -116,7 +139,7 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
         string? after = keyMarker is null ? null
             : uploadIdMarker is null ? $"{UploadPrefix}{bucket}/{keyMarker}{(char)(IdSeparator + 1)}"
             : UploadKey(bucket, keyMarker, uploadIdMarker);
-        var records = await metadata.ListObjectsAsync(Bucket, $"{UploadPrefix}{bucket}/{prefix}", after, limit, cancellationToken);
+        var records = await metadata.ListObjectsAsync(BucketFor(bucket), $"{UploadPrefix}{bucket}/{prefix}", after, limit, cancellationToken);
         return [.. records.Select(ToUpload)];
     }
 
@@ -153,7 +176,7 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
             return current;
         }
 
-        var partRecords = (await AllPartRecordsAsync(upload.UploadId, cancellationToken)).ToDictionary(r => ToPart(r).Number);
+        var partRecords = (await AllPartRecordsAsync(BucketFor(upload.Bucket), upload.UploadId, cancellationToken)).ToDictionary(r => ToPart(r).Number);
         var uploaded = partRecords.Values.Select(ToPart).ToDictionary(p => p.Number);
         var chosen = new List<UploadedPart>(requested.Count);
         foreach (var (index, want) in requested.Index())
@@ -200,7 +223,7 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
             checksum,
             [.. chosen.Select(p => p.Size)]);
         var sources = chosenRecords.Select(r => new AssembledSource(r.Key, r.Segments.Count > 0 ? r.Segments[0].Id : null)).ToArray();
-        if (!await store.CommitAssembledAsync(record, Bucket, sources, condition, cancellationToken))
+        if (!await store.CommitAssembledAsync(record, BucketFor(upload.Bucket), sources, condition, cancellationToken))
         {
             throw new MultipartCompletionException(CompletionProblem.InvalidPart, "A part was replaced or the upload was aborted while completing; list the parts and try again.");
         }
@@ -216,15 +239,12 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
     /// </summary>
     private async Task FinishAsync(MultipartUpload upload, ObjectRecord completed)
     {
-        var completion = new ObjectRecord(Bucket, CompletedKey(upload.Bucket, upload.Key, upload.UploadId), completed.Size, completed.ETag, completed.LastModified,
+        var companion = BucketFor(upload.Bucket);
+        var completion = new ObjectRecord(companion, CompletedKey(upload.Bucket, upload.Key, upload.UploadId), completed.Size, completed.ETag, completed.LastModified,
             ObjectAttributes.None, [], completed.Checksum);
         await metadata.CommitObjectAsync(completion, time.GetUtcNow(), CancellationToken.None);
-        foreach (var part in await AllPartsAsync(upload.UploadId, CancellationToken.None))
-        {
-            await store.DeleteAsync(Bucket, PartKey(upload.UploadId, part.Number), CancellationToken.None);
-        }
-
-        await metadata.DeleteObjectAsync(Bucket, UploadKey(upload.Bucket, upload.Key, upload.UploadId), time.GetUtcNow(), CancellationToken.None);
+        await DeletePartsAsync(companion, upload.UploadId, CancellationToken.None);
+        await metadata.DeleteObjectAsync(companion, UploadKey(upload.Bucket, upload.Key, upload.UploadId), time.GetUtcNow(), CancellationToken.None);
     }
 
     /// <summary>
@@ -234,7 +254,7 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
     public async Task<ObjectRecord?> CompletedAsync(string bucket, string key, string uploadId, IReadOnlyList<CompletedPart> requested, CancellationToken cancellationToken)
     {
         if (!IsUploadId(uploadId) || requested.Count == 0 || requested.Any(p => !IsHexMd5(p.ETag.Trim('"')))
-            || await metadata.GetObjectAsync(Bucket, CompletedKey(bucket, key, uploadId), cancellationToken) is not { } completion
+            || await metadata.GetObjectAsync(BucketFor(bucket), CompletedKey(bucket, key, uploadId), cancellationToken) is not { } completion
             || completion.LastModified + CompletionMemory < time.GetUtcNow())
         {
             return null;
@@ -250,39 +270,32 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
     public async Task<int> ForgetCompletionsAsync(CancellationToken cancellationToken)
     {
         var forgotten = 0;
-        string? after = null;
-        while (true)
+        foreach (var companion in await CompanionsAsync(cancellationToken))
         {
-            var page = await metadata.ListObjectsAsync(Bucket, CompletedPrefix, after, 1000, cancellationToken);
-            foreach (var completion in page.Where(c => c.LastModified + CompletionMemory < time.GetUtcNow()))
+            await foreach (var completion in RecordsAsync(companion, CompletedPrefix, cancellationToken))
             {
-                await metadata.DeleteObjectAsync(Bucket, completion.Key, time.GetUtcNow(), cancellationToken);
-                forgotten++;
+                if (completion.LastModified + CompletionMemory < time.GetUtcNow())
+                {
+                    await metadata.DeleteObjectAsync(companion, completion.Key, time.GetUtcNow(), cancellationToken);
+                    forgotten++;
+                }
             }
-
-            if (page.Count < 1000)
-            {
-                return forgotten;
-            }
-
-            after = page[^1].Key;
         }
+
+        return forgotten;
     }
 
     /// <summary>Deletes the upload and releases its parts; false when it does not exist.</summary>
     public async Task<bool> AbortAsync(MultipartUpload upload, CancellationToken cancellationToken)
     {
         // The upload record goes first, so a part arriving meanwhile sees it gone and removes itself.
-        if (!await store.DeleteAsync(Bucket, UploadKey(upload.Bucket, upload.Key, upload.UploadId), cancellationToken))
+        var companion = BucketFor(upload.Bucket);
+        if (!await store.DeleteAsync(companion, UploadKey(upload.Bucket, upload.Key, upload.UploadId), cancellationToken))
         {
             return false;
         }
 
-        foreach (var part in await AllPartsAsync(upload.UploadId, cancellationToken))
-        {
-            await store.DeleteAsync(Bucket, PartKey(upload.UploadId, part.Number), cancellationToken);
-        }
-
+        await DeletePartsAsync(companion, upload.UploadId, cancellationToken);
         return true;
     }
 
@@ -290,24 +303,106 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
     public async Task<int> AbortBeforeAsync(DateTimeOffset initiatedBefore, CancellationToken cancellationToken)
     {
         var aborted = 0;
-        string? after = null;
-        while (true)
+        foreach (var companion in await CompanionsAsync(cancellationToken))
         {
-            var page = await metadata.ListObjectsAsync(Bucket, UploadPrefix, after, 1000, cancellationToken);
-            foreach (var record in page)
+            await foreach (var record in RecordsAsync(companion, UploadPrefix, cancellationToken))
             {
                 if (record.LastModified < initiatedBefore && await AbortAsync(ToUpload(record), cancellationToken))
                 {
                     aborted++;
                 }
             }
+        }
+
+        return aborted;
+    }
+
+    /// <summary>
+    /// Moves the uploads of the one hidden bucket earlier versions kept (<see cref="LegacyBucket"/>) to their targets'
+    /// companions, so uploads in progress survive the upgrade: each part, then its upload record, then the remembered
+    /// completions, each in one atomic step that keeps its segments (and their accounting). Parts without an upload
+    /// are released; the emptied bucket is deleted. Idempotent, and safe on several replicas at once (a record another
+    /// one moved first is skipped). Returns how many uploads moved.
+    /// </summary>
+    public async Task<int> MoveLegacyUploadsAsync(CancellationToken cancellationToken)
+    {
+        if (!await store.BucketExistsAsync(LegacyBucket, cancellationToken))
+        {
+            return 0;
+        }
+
+        var moved = 0;
+        await foreach (var record in RecordsAsync(LegacyBucket, UploadPrefix, cancellationToken))
+        {
+            var upload = ToUpload(record);
+            var companion = BucketFor(upload.Bucket);
+            await store.EnsureBucketAsync(companion, cancellationToken);
+            foreach (var part in await AllPartRecordsAsync(LegacyBucket, upload.UploadId, cancellationToken))
+            {
+                await MoveAsync(part, companion, cancellationToken);
+            }
+
+            if (await MoveAsync(record, companion, cancellationToken))
+            {
+                moved++;
+            }
+        }
+
+        await foreach (var completion in RecordsAsync(LegacyBucket, CompletedPrefix, cancellationToken))
+        {
+            var target = completion.Key[CompletedPrefix.Length..completion.Key.IndexOf('/', CompletedPrefix.Length)];
+            await store.EnsureBucketAsync(BucketFor(target), cancellationToken);
+            await MoveAsync(completion, BucketFor(target), cancellationToken);
+        }
+
+        await foreach (var orphan in RecordsAsync(LegacyBucket, string.Empty, cancellationToken))
+        {
+            await store.DeleteAsync(LegacyBucket, orphan.Key, cancellationToken);
+        }
+
+        await metadata.DeleteBucketAsync(LegacyBucket, cancellationToken);
+        return moved;
+    }
+
+    /// <summary>One record from the legacy bucket to <paramref name="companion"/>, its segments with it; false if it was gone or changed.</summary>
+    private Task<bool> MoveAsync(ObjectRecord record, string companion, CancellationToken cancellationToken) =>
+        metadata.CommitAssembledObjectAsync(
+            record with { Bucket = companion },
+            LegacyBucket,
+            [new AssembledSource(record.Key, record.Segments.Count > 0 ? record.Segments[0].Id : null)],
+            time.GetUtcNow(),
+            cancellationToken);
+
+    /// <summary>Every companion bucket, that is every bucket with uploads (now or before).</summary>
+    private async Task<IEnumerable<string>> CompanionsAsync(CancellationToken cancellationToken) =>
+        (await metadata.ListBucketsAsync(cancellationToken)).Select(b => b.Name).Where(name => name.StartsWith(CompanionPrefix, StringComparison.Ordinal));
+
+    /// <summary>The records of <paramref name="bucket"/> under <paramref name="prefix"/>, page by page.</summary>
+    private async IAsyncEnumerable<ObjectRecord> RecordsAsync(string bucket, string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string? after = null;
+        while (true)
+        {
+            var page = await metadata.ListObjectsAsync(bucket, prefix, after, 1000, cancellationToken);
+            foreach (var record in page)
+            {
+                yield return record;
+            }
 
             if (page.Count < 1000)
             {
-                return aborted;
+                yield break;
             }
 
             after = page[^1].Key;
+        }
+    }
+
+    private async Task DeletePartsAsync(string companion, string uploadId, CancellationToken cancellationToken)
+    {
+        foreach (var part in await AllPartRecordsAsync(companion, uploadId, cancellationToken))
+        {
+            await store.DeleteAsync(companion, part.Key, cancellationToken);
         }
     }
 
@@ -326,21 +421,15 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
         return Convert.ToHexStringLower(md5.GetHashAndReset()) + "-" + parts.Count.ToString(CultureInfo.InvariantCulture);
     }
 
-    private async Task<List<UploadedPart>> AllPartsAsync(string uploadId, CancellationToken cancellationToken) =>
-        [.. (await AllPartRecordsAsync(uploadId, cancellationToken)).Select(ToPart)];
-
-    private async Task<List<ObjectRecord>> AllPartRecordsAsync(string uploadId, CancellationToken cancellationToken)
+    private async Task<List<ObjectRecord>> AllPartRecordsAsync(string companion, string uploadId, CancellationToken cancellationToken)
     {
         var records = new List<ObjectRecord>();
-        while (true)
+        await foreach (var record in RecordsAsync(companion, $"{PartPrefix}{uploadId}/", cancellationToken))
         {
-            var page = await metadata.ListObjectsAsync(Bucket, $"{PartPrefix}{uploadId}/", records.Count > 0 ? records[^1].Key : null, 1000, cancellationToken);
-            records.AddRange(page);
-            if (page.Count < 1000)
-            {
-                return records;
-            }
+            records.Add(record);
         }
+
+        return records;
     }
 
     /// <summary>

@@ -41,7 +41,7 @@ public sealed class AtomicityTests : GatewayTest
         var metadata = Gateway.Service<IMetadataStore>();
         var registry = Gateway.Service<NodeRegistry>();
         var segment = new Segment(Guid.NewGuid().ToString("N"), 0, 1, 2, 4096, ["node1", "node2", "node3"]);
-        await metadata.RegisterWriteAsync(ReclaimEntry.ForSegments([segment], DateTimeOffset.UtcNow.AddSeconds(-1), accounted: false), default);
+        await metadata.RegisterWriteAsync(ReclaimEntry.ForSegments("b", [segment], DateTimeOffset.UtcNow.AddSeconds(-1), accounted: false), default);
         for (var shard = 0; shard < 3; shard++)
         {
             registry.TryGet(segment.Nodes[shard], out var node);

@@ -82,13 +82,13 @@ public abstract class MetadataStoreContract
         Assert.Equal(first.ETag, (await store.CommitObjectAsync(second, Now, new WriteCondition(false, first.ETag), default))!.ETag);
         Assert.Equal(second.ETag, (await store.GetObjectAsync("b", "lock", default))!.ETag);
 
-        await store.CreateBucketAsync(new BucketRecord(".parts", Now), default);
-        var part = Object(".parts", "u/1");
+        await store.CreateBucketAsync(new BucketRecord(".parts.b", Now), default);
+        var part = Object(".parts.b", "u/1");
         await store.CommitObjectAsync(part, Now, default);
         var assembled = Object("b", "lock") with { Segments = [part.Segments[0]] };
-        await Assert.ThrowsAsync<WriteConditionFailedException>(() => store.CommitAssembledObjectAsync(assembled, ".parts", [new AssembledSource("u/1", part.Segments[0].Id)], Now, new WriteCondition(true, null), default));
-        Assert.NotNull(await store.GetObjectAsync(".parts", "u/1", default));
-        Assert.True(await store.CommitAssembledObjectAsync(assembled, ".parts", [new AssembledSource("u/1", part.Segments[0].Id)], Now, new WriteCondition(false, second.ETag), default));
+        await Assert.ThrowsAsync<WriteConditionFailedException>(() => store.CommitAssembledObjectAsync(assembled, ".parts.b", [new AssembledSource("u/1", part.Segments[0].Id)], Now, new WriteCondition(true, null), default));
+        Assert.NotNull(await store.GetObjectAsync(".parts.b", "u/1", default));
+        Assert.True(await store.CommitAssembledObjectAsync(assembled, ".parts.b", [new AssembledSource("u/1", part.Segments[0].Id)], Now, new WriteCondition(false, second.ETag), default));
         Assert.Equal(assembled.ETag, (await store.GetObjectAsync("b", "lock", default))!.ETag);
     }
 
@@ -97,10 +97,10 @@ public abstract class MetadataStoreContract
     {
         var store = await CreateStoreAsync();
         await store.CreateBucketAsync(new BucketRecord("b", Now), default);
-        await store.CreateBucketAsync(new BucketRecord(".parts", Now), default);
-        var part1 = Object(".parts", "u/1");
-        var part2 = Object(".parts", "u/2");
-        var empty = Object(".parts", "u/3") with { Size = 0, Segments = [] };
+        await store.CreateBucketAsync(new BucketRecord(".parts.b", Now), default);
+        var part1 = Object(".parts.b", "u/1");
+        var part2 = Object(".parts.b", "u/2");
+        var empty = Object(".parts.b", "u/3") with { Size = 0, Segments = [] };
         foreach (var part in new[] { part1, part2, empty })
         {
             await store.CommitObjectAsync(part, Now, default);
@@ -112,15 +112,15 @@ public abstract class MetadataStoreContract
         var assembled = Object("b", "k") with { Segments = [part1.Segments[0], part2.Segments[0]], Checksum = new ObjectChecksum("CRC32", "AAAAAA==-2", ObjectChecksum.Composite) };
         AssembledSource[] sources = [new("u/1", part1.Segments[0].Id), new("u/2", part2.Segments[0].Id), new("u/3", null)];
 
-        Assert.False(await store.CommitAssembledObjectAsync(assembled, ".parts", [new("u/1", "another-segment")], Now, default));
-        Assert.False(await store.CommitAssembledObjectAsync(assembled, ".parts", [new("u/9", null)], Now, default));
+        Assert.False(await store.CommitAssembledObjectAsync(assembled, ".parts.b", [new("u/1", "another-segment")], Now, default));
+        Assert.False(await store.CommitAssembledObjectAsync(assembled, ".parts.b", [new("u/9", null)], Now, default));
         Assert.Equal(old.Segments[0].Id, (await store.GetObjectAsync("b", "k", default))!.Segments[0].Id);
 
-        Assert.True(await store.CommitAssembledObjectAsync(assembled, ".parts", sources, Now.AddMinutes(5), default));
+        Assert.True(await store.CommitAssembledObjectAsync(assembled, ".parts.b", sources, Now.AddMinutes(5), default));
         var stored = await store.GetObjectAsync("b", "k", default);
         Assert.Equal([part1.Segments[0].Id, part2.Segments[0].Id], stored!.Segments.Select(s => s.Id));
         Assert.Equal(assembled.Checksum, stored.Checksum);
-        Assert.Empty(await store.ListObjectsAsync(".parts", "", null, 10, default));
+        Assert.Empty(await store.ListObjectsAsync(".parts.b", "", null, 10, default));
         var reclaim = Assert.Single(await store.GetDueReclaimsAsync(Now.AddMinutes(5), 10, default));
         Assert.Equal(old.Segments[0].Id, reclaim.Id);
 
@@ -132,7 +132,7 @@ public abstract class MetadataStoreContract
             Assert.Equal(usage.GetValueOrDefault(node)?.BytesUsed ?? 0, used.BytesUsed - oldBytes.GetValueOrDefault(node));
         }
 
-        await Assert.ThrowsAsync<BucketNotFoundException>(() => store.CommitAssembledObjectAsync(assembled with { Bucket = "nope" }, ".parts", [], Now, default));
+        await Assert.ThrowsAsync<BucketNotFoundException>(() => store.CommitAssembledObjectAsync(assembled with { Bucket = "nope" }, ".parts.nope", [], Now, default));
     }
 
     [Fact]
@@ -181,8 +181,8 @@ public abstract class MetadataStoreContract
         await store.CreateBucketAsync(new BucketRecord("b", Now), default);
         var committed = Object("b", "done");
         var abandoned = Object("b", "crashed");
-        await store.RegisterWriteAsync(ReclaimEntry.ForSegments(committed.Segments, Now.AddHours(1), accounted: false), default);
-        await store.RegisterWriteAsync(ReclaimEntry.ForSegments(abandoned.Segments, Now.AddHours(1), accounted: false), default);
+        await store.RegisterWriteAsync(ReclaimEntry.ForSegments("b", committed.Segments, Now.AddHours(1), accounted: false), default);
+        await store.RegisterWriteAsync(ReclaimEntry.ForSegments("b", abandoned.Segments, Now.AddHours(1), accounted: false), default);
         await store.CommitObjectAsync(committed, Now, default);
 
         Assert.Empty(await store.GetDueReclaimsAsync(Now, 10, default));

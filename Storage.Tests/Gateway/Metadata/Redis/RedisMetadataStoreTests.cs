@@ -49,4 +49,71 @@ public sealed class RedisMetadataStoreTests(RedisFixture redis) : MetadataStoreC
         Assert.NotNull(bucket);
         Assert.Equal("node1", Assert.Single(await store.ListNodesAsync(default)).Id);
     }
+
+    [Fact]
+    public async Task A_store_of_the_layout_before_slots_is_upgraded_in_place_and_keeps_everything()
+    {
+        // The keys as the version before slots wrote them, straight under the prefix.
+        var prefix = $"old-{Guid.NewGuid():N}:";
+        var db = _connection.GetDatabase();
+        var created = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        var record = TestData.Record("b", "k", 100, created);
+        var replaced = new ReclaimEntry("old-version", [new PartLocation("node1", "p/old", 40)], created, Accounted: true);
+        var moved = new ReclaimEntry("move-1", [new PartLocation("node2", "p/moved", 60)], created, Accounted: true, "b", "k");
+        await db.HashSetAsync(prefix + "buckets", "b", created.ToUnixTimeMilliseconds());
+        await db.HashSetAsync(prefix + "objects:b", "k", MetadataJsonContext.Serialize(record));
+        await db.SortedSetAddAsync(prefix + "keys:b", "k", 0);
+        foreach (var entry in new[] { replaced, moved })
+        {
+            await db.HashSetAsync(prefix + "reclaims", entry.Id, MetadataJsonContext.Serialize(entry));
+            await db.SortedSetAddAsync(prefix + "reclaims:due", entry.Id, entry.Due.ToUnixTimeMilliseconds());
+        }
+
+        await db.HashSetAsync(prefix + "usage:bytes", [new("node1", 140), new("node2", 60)]);
+        await db.HashSetAsync(prefix + "usage:parts", [new("node1", 2), new("node2", 1)]);
+        await db.HashSetAsync(prefix + "node-epochs", "node1", "e1");
+        await db.HashSetAsync(prefix + "node-verified", "node1", "e1");
+
+        var store = new RedisMetadataStore(_connection, prefix);
+        await store.InitializeAsync(default);
+        await store.InitializeAsync(default);
+
+        Assert.Equal(created, (await store.GetBucketAsync("b", default))!.CreatedAt);
+        Assert.Equal(["b"], (await store.ListBucketsAsync(default)).Select(b => b.Name));
+        Assert.Equal(record.ETag, (await store.GetObjectAsync("b", "k", default))!.ETag);
+        Assert.Equal(["k"], (await store.ListObjectsAsync("b", "", null, 10, default)).Select(o => o.Key));
+        Assert.Equal(("e1", "e1"), (await store.GetNodeEpochsAsync(default))["node1"] is var epoch ? (epoch.Epoch, epoch.Verified) : default);
+        Assert.Equal(140, (await store.GetNodeUsageAsync(default))["node1"].BytesUsed);
+
+        // Every reclaim entry is still due, and completing it is counted once, in the slot it now lives in.
+        var due = await store.GetDueReclaimsAsync(created.AddDays(1), 10, default);
+        Assert.Equal(["move-1", "old-version"], due.Select(e => e.Id).Order());
+        foreach (var entry in due)
+        {
+            await store.CompleteReclaimAsync(entry, default);
+        }
+
+        Assert.Empty(await store.GetDueReclaimsAsync(created.AddDays(1), 10, default));
+        var usage = await store.GetNodeUsageAsync(default);
+        Assert.Equal((100, 1), (usage["node1"].BytesUsed, usage["node1"].PartCount));
+        Assert.Equal((0, 0), (usage["node2"].BytesUsed, usage["node2"].PartCount));
+
+        // Nothing is left under the old names, and the store takes writes in its new layout.
+        foreach (var old in new[] { "objects:b", "keys:b", "reclaims", "reclaims:due", "usage:bytes", "usage:parts", "node-epochs", "node-verified" })
+        {
+            Assert.False(await db.KeyExistsAsync(prefix + old), old);
+        }
+
+        await store.CommitObjectAsync(TestData.Record("b", "new", 10, created), created, default);
+        Assert.Equal(2, (await store.ListObjectsAsync("b", "", null, 10, default)).Count);
+    }
+
+    [Fact]
+    public async Task A_layout_newer_than_this_version_is_refused()
+    {
+        var prefix = $"new-{Guid.NewGuid():N}:";
+        await _connection.GetDatabase().StringSetAsync(prefix + "layout", "99");
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => new RedisMetadataStore(_connection, prefix).InitializeAsync(default));
+        Assert.Contains("layout 99", error.Message, StringComparison.Ordinal);
+    }
 }
