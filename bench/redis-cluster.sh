@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# One Redis against a three-master Redis Cluster, in one run, the two alternating ROUNDS times: 4 KiB PUT/GET at
+# One Redis against a three-master Redis Cluster, in one run, alternating ROUNDS times: 4 KiB PUT/GET at
 # concurrency 16 through a gateway (8 folder nodes) on each, then the metadata store's calls alone
-# (bench/Storage.RedisProbe: record reads, commits, listing pages). Every server: AOF, appendfsync always; the key
-# prefix is hash-tagged ({storage}:), as the cluster requires.
+# (bench/Storage.RedisProbe: record reads, commits, listing pages, a sweeper's look) over 16 buckets. The cluster runs
+# twice: with the plain prefix (a hash slot per bucket, spread over the masters) and with a hash-tagged one
+# ({storage}:, every key in one slot, as stores before slots ran). Every server: AOF, appendfsync always.
 # Usage: ./bench/redis-cluster.sh [ROUNDS]    (needs redis-server and redis-cli; reports under bench/results/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,17 +38,18 @@ flush() {
   redis-cli -p "$base" flushall >/dev/null
   for i in 1 2 3; do redis-cli -p $(( base + i )) flushall >/dev/null; done
 }
-run() { # label connection-string
+run() { # label connection-string key-prefix
   flush
   echo "== $1: 4 KiB through the gateway" | tee -a "$out/report.md"
-  ConnectionStrings__redis="$2" Storage__RedisKeyPrefix='{storage}:' \
+  ConnectionStrings__redis="$2" Storage__RedisKeyPrefix="$3" \
     dotnet run -c Release --no-build --project bench/Storage.LoadBench -- --seconds 10 --large-iterations 1 | grep -E '^\| (4 KiB|gateway (PUT|GET))' | tee -a "$out/report.md"
   flush
-  echo "== $1: metadata calls alone" | tee -a "$out/report.md"
-  dotnet "$out/.probe/Storage.RedisProbe.dll" "$2" 6 16 | tee -a "$out/report.md"
+  echo "== $1: metadata calls alone, 16 buckets" | tee -a "$out/report.md"
+  dotnet "$out/.probe/Storage.RedisProbe.dll" "$2" 6 16 "$3" 16 | tee -a "$out/report.md"
 }
 for round in $(seq 1 "$rounds"); do
-  run "one Redis, round $round" "$single"
-  run "three-master cluster, round $round" "$cluster"
+  run "one Redis, round $round" "$single" 'storage:'
+  run "three-master cluster, a slot per bucket, round $round" "$cluster" 'storage:'
+  run "three-master cluster, one slot ({storage}:), round $round" "$cluster" '{storage}:'
 done
 echo "Report: $out/report.md"
