@@ -2,11 +2,12 @@ using System.Globalization;
 using Microsoft.Extensions.Options;
 using Storage.Gateway.Hosting;
 using Storage.Gateway.Metadata;
+using Storage.Gateway.Objects.Multipart;
 
 namespace Storage.Gateway.Api.S3;
 
 /// <summary>ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation and GetBucketVersioning.</summary>
-public sealed class S3BucketOperations(IMetadataStore metadata, IOptions<StorageOptions> options, TimeProvider time)
+public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads uploads, IOptions<StorageOptions> options, TimeProvider time)
 {
     public const string Owner = "storage";
 
@@ -78,6 +79,7 @@ public sealed class S3BucketOperations(IMetadataStore metadata, IOptions<Storage
             case BucketDeleteResult.NotEmpty:
                 throw new S3Exception(409, "BucketNotEmpty", "The bucket you tried to delete is not empty.");
             default:
+                await uploads.ForgetBucketAsync(context.Bucket!, context.Aborted);
                 context.Response.StatusCode = StatusCodes.Status204NoContent;
                 break;
         }

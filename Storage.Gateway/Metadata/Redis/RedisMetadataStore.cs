@@ -243,18 +243,20 @@ public sealed partial class RedisMetadataStore(
     public Task PingAsync(CancellationToken cancellationToken) => CallAsync(db => db.PingAsync(), cancellationToken);
 
     /// <summary>
-    /// The bucket's slot tag is recorded first (its reclaims must be findable from the first write), then its mark (the
-    /// bucket exists from here: commits check it), then the list's index, also when the bucket existed (which mends an
-    /// index a crash left behind).
+    /// The index always names every bucket that exists (it may name more, which listing filters out): the slot tag is
+    /// recorded first (the bucket's reclaims must be findable from its first write), then the index, then the mark (the
+    /// bucket exists from here: commits check it), then the index once more, against a delete of the same name that
+    /// removed it meanwhile.
     /// </summary>
     public async Task<bool> CreateBucketAsync(BucketRecord bucket, CancellationToken cancellationToken)
     {
         var created = bucket.CreatedAt.ToUnixTimeMilliseconds();
         await WriteAsync(db => db.SetAddAsync(SlotTags, SlotTag(bucket.Name)), _ => true, cancellationToken);
+        await WriteAsync(db => db.HashSetAsync(BucketIndex, bucket.Name, created), _ => true, cancellationToken);
         var added = await WriteAsync(db => db.StringSetAsync(MarkOf(bucket.Name), created, when: When.NotExists), added => added, cancellationToken);
-        if (added || await GetBucketAsync(bucket.Name, cancellationToken) is not null)
+        if (await GetBucketAsync(bucket.Name, cancellationToken) is { } current)
         {
-            await WriteAsync(db => db.HashSetAsync(BucketIndex, bucket.Name, created), _ => true, cancellationToken);
+            await WriteAsync(db => db.HashSetAsync(BucketIndex, bucket.Name, current.CreatedAt.ToUnixTimeMilliseconds()), _ => true, cancellationToken);
         }
 
         return added;
@@ -312,7 +314,7 @@ public sealed partial class RedisMetadataStore(
             replaced =>
             {
                 WriteConditionFailedException.ThrowUnlessAllowed(condition, replaced);
-                return CommitSwap(record.Bucket, json, ReclaimOf(replaced, reclaimAt), [.. record.Segments.Select(s => s.Id)], record.Segments.Parts());
+                return CommitSwap(record.Bucket, json, ReclaimOf(record.Bucket, replaced, reclaimAt), [.. record.Segments.Select(s => s.Id)], record.Segments.Parts());
             },
             cancellationToken);
         return outcome == SwapOutcome.Applied ? previous : throw new BucketNotFoundException(record.Bucket);
@@ -330,7 +332,7 @@ public sealed partial class RedisMetadataStore(
             replaced =>
             {
                 WriteConditionFailedException.ThrowUnlessAllowed(condition, replaced);
-                return new Swap(json, ReclaimOf(replaced, reclaimAt), [ObjectsOf(sourceBucket), KeysOf(sourceBucket)], sourceArguments);
+                return new Swap(json, ReclaimOf(record.Bucket, replaced, reclaimAt), [ObjectsOf(sourceBucket), KeysOf(sourceBucket)], sourceArguments);
             },
             cancellationToken);
         return outcome switch
@@ -371,7 +373,7 @@ public sealed partial class RedisMetadataStore(
             }
 
             var previous = Parse(previousJson)!;
-            var reclaim = ReclaimOf(previous, reclaimAt);
+            var reclaim = ReclaimOf(bucket, previous, reclaimAt);
             var outcome = (string?)await EvalAsync(
                 Delete,
                 [ObjectsOf(bucket), KeysOf(bucket), ReclaimsIn(SlotTag(bucket)), ReclaimsDueIn(SlotTag(bucket))],
@@ -569,8 +571,9 @@ public sealed partial class RedisMetadataStore(
     /// <summary>The new record, the parts it releases, and the script's own keys and arguments (KEYS 6.., ARGV 8..).</summary>
     private sealed record Swap(string RecordJson, ReclaimEntry? Reclaim, RedisKey[] ExtraKeys, RedisValue[] ExtraArguments);
 
-    private static ReclaimEntry? ReclaimOf(ObjectRecord? replaced, DateTimeOffset reclaimAt) =>
-        replaced is { Segments.Count: > 0 } ? ReclaimEntry.ForSegments(replaced.Bucket, replaced.Segments, reclaimAt, accounted: true) : null;
+    /// <summary>The entry for a replaced version's parts, of the bucket whose slot the script files it in.</summary>
+    private static ReclaimEntry? ReclaimOf(string bucket, ObjectRecord? replaced, DateTimeOffset reclaimAt) =>
+        replaced is { Segments.Count: > 0 } ? ReclaimEntry.ForSegments(bucket, replaced.Segments, reclaimAt, accounted: true) : null;
 
     private static ObjectRecord? Parse(RedisValue json) => json.IsNull ? null : MetadataJsonContext.Deserialize<ObjectRecord>(json!);
 

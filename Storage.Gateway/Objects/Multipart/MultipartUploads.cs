@@ -109,6 +109,26 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
             ? ToUpload(record)
             : null;
 
+    /// <summary>
+    /// After a bucket's deletion: as S3, which deletes a bucket with uploads in progress and them with it, aborts them
+    /// (releasing their parts), forgets its remembered completions and drops the companion.
+    /// </summary>
+    public async Task ForgetBucketAsync(string bucket, CancellationToken cancellationToken)
+    {
+        var companion = BucketFor(bucket);
+        await foreach (var record in RecordsAsync(companion, UploadPrefix, cancellationToken))
+        {
+            await AbortAsync(ToUpload(record), cancellationToken);
+        }
+
+        await foreach (var completion in RecordsAsync(companion, CompletedPrefix, cancellationToken))
+        {
+            await metadata.DeleteObjectAsync(companion, completion.Key, time.GetUtcNow(), cancellationToken);
+        }
+
+        await metadata.DeleteBucketAsync(companion, cancellationToken);
+    }
+
     /// <summary>Writes a part's bytes (not yet a part of the upload: <see cref="PutPartAsync"/> makes it one).</summary>
     public Task<WrittenSegment> WritePartAsync(MultipartUpload upload, int number, Stream body, long? length, byte[]? expectedMd5, CancellationToken cancellationToken) =>
         store.WriteAsync(BucketFor(upload.Bucket), $"{upload.UploadId}/{number}", body, length, expectedMd5, cancellationToken);

@@ -78,8 +78,15 @@ public sealed class S3OnRedisClusterTests(RedisClusterFixture redis) : IClassFix
             Assert.True(held > 0, $"master {master.EndPoint} holds none of the buckets");
         }
 
+        // As in S3, a bucket goes with its uploads in progress: a bucket of the same name made later has none.
+        var pending = await s3.InitiateMultipartUploadAsync(buckets[5], "pending", cancellationToken);
+        await s3.UploadPartAsync(new UploadPartRequest { BucketName = buckets[5], Key = "pending", UploadId = pending.UploadId, PartNumber = 1, InputStream = new MemoryStream(last) }, cancellationToken);
         await s3.DeleteObjectAsync(buckets[5], "small", cancellationToken);
         await s3.DeleteBucketAsync(buckets[5], cancellationToken);
         Assert.DoesNotContain(buckets[5], (await s3.ListBucketsAsync(cancellationToken)).Buckets.Select(b => b.BucketName));
+        var metadata = gateway.Service<Storage.Gateway.Metadata.IMetadataStore>();
+        Assert.DoesNotContain($".multipart.{buckets[5]}", (await metadata.ListBucketsAsync(cancellationToken)).Select(b => b.Name));
+        await s3.PutBucketAsync(buckets[5], cancellationToken);
+        Assert.Empty((await s3.ListMultipartUploadsAsync(buckets[5], cancellationToken)).MultipartUploads ?? []);
     }
 }

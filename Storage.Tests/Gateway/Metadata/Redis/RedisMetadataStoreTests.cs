@@ -109,6 +109,20 @@ public sealed class RedisMetadataStoreTests(RedisFixture redis) : MetadataStoreC
     }
 
     [Fact]
+    public async Task An_upgrade_never_overwrites_a_key_already_in_its_new_place()
+    {
+        var prefix = $"mixed-{Guid.NewGuid():N}:";
+        var db = _connection.GetDatabase();
+        await db.HashSetAsync(prefix + "buckets", "b", 1);
+        await db.HashSetAsync(prefix + "objects:b", "old", "{}");
+        await db.HashSetAsync(prefix + "{b}:objects:b", "new", "{}");
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => new RedisMetadataStore(_connection, prefix).InitializeAsync(default));
+        Assert.Contains("Both", error.Message, StringComparison.Ordinal);
+        Assert.True(await db.HashExistsAsync(prefix + "{b}:objects:b", "new"));
+        Assert.True(await db.HashExistsAsync(prefix + "objects:b", "old"));
+    }
+
+    [Fact]
     public async Task A_layout_newer_than_this_version_is_refused()
     {
         var prefix = $"new-{Guid.NewGuid():N}:";
