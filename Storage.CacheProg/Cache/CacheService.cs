@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Storage.CacheProg.Protocol;
 
@@ -7,7 +8,10 @@ namespace Storage.CacheProg.Cache;
 /// The cache behind a protocol session: gets look locally first, then remotely (a remote hit is downloaded,
 /// verified and kept locally); puts are answered once the body is durable locally and uploaded in the background:
 /// by the worker's upload queue, or, in direct mode, listed for a worker to upload after the build (the spool).
-/// Remote trouble is a miss or a dropped upload, never a failed build.
+/// A session's first local miss starts a prefetch of what the newest build manifests name (<see cref="BuildManifest"/>),
+/// and a session that looked past its local tier publishes its own once its uploads are up. One download per action
+/// at a time: a get for an action being prefetched waits for that download. Remote trouble is a miss or a dropped
+/// upload, never a failed build.
 /// </summary>
 public sealed class CacheService : ICacheBackend, IAsyncDisposable
 {
@@ -16,6 +20,25 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
     private readonly TextWriter _diagnostics;
     private readonly bool _spoolUploads;
     private readonly SemaphoreSlim _trimming = new(1, 1);
+
+    /// <summary>Downloads at once while prefetching: enough to hide the remote's latency, few enough for two cores.</summary>
+    private const int PrefetchConcurrency = 16;
+
+    /// <summary>Manifests a prefetch reads (builds of other targets or flags name other actions), and manifests kept remotely.</summary>
+    private const int ManifestsRead = 3;
+
+    private const int ManifestsKept = 8;
+
+    // Downloads in flight by action id (hex), shared by gets and the prefetch.
+    private readonly ConcurrentDictionary<string, Lazy<Task<LocalEntry?>>> _fetching = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly List<Task> _prefetches = [];
+
+    // Prefetched entries not asked for yet: a get of one is a remote hit, which is where it came from.
+    private readonly ConcurrentDictionary<string, bool> _prefetched = new(StringComparer.Ordinal);
+
+    // Direct mode: the ended session's manifest, for the spool.
+    private IReadOnlyList<byte[]> _manifest = [];
 
     // Worker: created at once. Direct mode: only if it must upload its spool itself, so that a build start costs no
     // upload tasks.
@@ -81,7 +104,12 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         _uploads?.SessionEnded();
         Interlocked.Decrement(ref _activeSessions);
         Touch();
-        if (!_spoolUploads)
+        var manifest = Uploading && session.LookedPastLocal ? session.AskedIds : [];
+        if (_spoolUploads)
+        {
+            _manifest = manifest;
+        }
+        else
         {
             // The worker outlives sessions: each build is recorded for `stats`, and the local tier kept under its limit,
             // off the build's path. (Direct mode records its whole process at exit.)
@@ -90,6 +118,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
                 async () =>
                 {
                     await RecordAsync(record);
+                    await PublishManifestAsync(manifest);
                     await TrimAsync();
                 },
                 CancellationToken.None);
@@ -101,18 +130,33 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
     public async Task<CacheResponse> GetAsync(long id, byte[] actionId, SessionCounters session, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
+        session.Asked(actionId);
         if (Local.Get(actionId) is { } local)
         {
-            Stats.LocalHit(local.Entry.Size, Stopwatch.GetElapsedTime(started));
-            session.LocalHit();
+            if (!_prefetched.IsEmpty && _prefetched.TryRemove(Convert.ToHexStringLower(actionId), out _))
+            {
+                Stats.RemoteHit(local.Entry.Size, Stopwatch.GetElapsedTime(started));
+                session.RemoteHit();
+            }
+            else
+            {
+                Stats.LocalHit(local.Entry.Size, Stopwatch.GetElapsedTime(started));
+                session.LocalHit();
+            }
+
             return Hit(id, local);
         }
 
         if (_remote is not null)
         {
+            if (session.LocalMissed())
+            {
+                StartPrefetch();
+            }
+
             try
             {
-                if (await FetchAsync(actionId, cancellationToken) is { } fetched)
+                if (await FetchOnceAsync(actionId, cancellationToken) is { } fetched)
                 {
                     Stats.RemoteHit(fetched.Entry.Size, Stopwatch.GetElapsedTime(started));
                     session.RemoteHit();
@@ -171,7 +215,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
     {
         lock (_listed)
         {
-            return _listed.Count == 0 ? null : spool.Write(UploadSpool.DestinationOf(_options), [.. _listed], forWorkers);
+            return _listed.Count == 0 && _manifest.Count == 0 ? null : spool.Write(UploadSpool.DestinationOf(_options), [.. _listed], _manifest, forWorkers);
         }
     }
 
@@ -199,6 +243,8 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         var succeeded = (await Task.WhenAll(uploads).WaitAsync(cancellationToken)).All(ok => ok);
         if (succeeded)
         {
+            // After the uploads: a manifest names actions the next build can then find.
+            await PublishManifestAsync(spooled.Manifest);
             File.Delete(spooled.Path);
         }
 
@@ -253,6 +299,14 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _lifetime.CancelAsync();
+        Task[] prefetches;
+        lock (_prefetches)
+        {
+            prefetches = [.. _prefetches];
+        }
+
+        await Task.WhenAll(prefetches);
         await _trimming.WaitAsync();
         _trimming.Dispose();
         if (_uploads is not null)
@@ -261,6 +315,85 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         }
 
         _remote?.Dispose();
+        _lifetime.Dispose();
+    }
+
+    /// <summary>
+    /// Downloads what the newest manifests name and the local tier lacks, <see cref="PrefetchConcurrency"/> at a time,
+    /// in the order those builds asked. Stops at the first remote failure (gets then see the breaker); never throws.
+    /// </summary>
+    private void StartPrefetch()
+    {
+        var prefetch = Task.Run(() => PrefetchAsync(_lifetime.Token), CancellationToken.None);
+        lock (_prefetches)
+        {
+            _prefetches.RemoveAll(t => t.IsCompleted);
+            _prefetches.Add(prefetch);
+        }
+    }
+
+    private async Task PrefetchAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var wanted = new List<byte[]>();
+            foreach (var manifest in await _remote!.RecentManifestsAsync(ManifestsRead, cancellationToken))
+            {
+                wanted.AddRange(manifest.Where(id => seen.Add(Convert.ToHexStringLower(id))));
+            }
+
+            await Parallel.ForEachAsync(wanted, new ParallelOptions { MaxDegreeOfParallelism = PrefetchConcurrency, CancellationToken = cancellationToken }, async (actionId, ct) =>
+            {
+                if (Local.Get(actionId) is null && await FetchOnceAsync(actionId, ct) is not null)
+                {
+                    _prefetched[Convert.ToHexStringLower(actionId)] = true;
+                    Stats.Prefetched(1);
+                }
+            });
+        }
+        catch (Exception ex) when (ex is RemoteUnavailableException or OperationCanceledException or IOException or UnauthorizedAccessException)
+        {
+            // A prefetch is only a head start: what it did not fetch, gets fetch themselves.
+        }
+    }
+
+    /// <summary>One download per action at a time: a get for an action being prefetched (or got) waits for that download.</summary>
+    private async Task<LocalEntry?> FetchOnceAsync(byte[] actionId, CancellationToken cancellationToken)
+    {
+        var key = Convert.ToHexStringLower(actionId);
+        var fetch = _fetching.GetOrAdd(key, _ => new Lazy<Task<LocalEntry?>>(() => FetchAndForgetAsync(key, actionId)));
+        return await fetch.Value.WaitAsync(cancellationToken);
+    }
+
+    private async Task<LocalEntry?> FetchAndForgetAsync(string key, byte[] actionId)
+    {
+        try
+        {
+            return await FetchAsync(actionId, _lifetime.Token);
+        }
+        finally
+        {
+            _fetching.TryRemove(key, out _);
+        }
+    }
+
+    /// <summary>Publishes a session's manifest (best effort: without it the next build only starts slower).</summary>
+    private async Task PublishManifestAsync(IReadOnlyList<byte[]> manifest)
+    {
+        if (manifest.Count == 0 || !Uploading)
+        {
+            return;
+        }
+
+        try
+        {
+            await _remote!.PublishManifestAsync(manifest, ManifestsKept, _lifetime.Token);
+        }
+        catch (Exception ex) when (ex is RemoteUnavailableException or OperationCanceledException)
+        {
+            Stats.Error("manifest");
+        }
     }
 
     /// <summary>One least-recently-used trim at a time.</summary>

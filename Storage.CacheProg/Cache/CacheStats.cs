@@ -32,6 +32,7 @@ public sealed class CacheStats
     private long _uploadsSkipped;
     private long _uploadsDropped;
     private long _errors;
+    private long _prefetched;
     private long _localBytesRead;
     private long _localBytesWritten;
     private long _remoteBytesRead;
@@ -91,6 +92,11 @@ public sealed class CacheStats
         Bytes.Add(size, new("tier", "remote"), new("direction", "write"));
     }
 
+    /// <summary>Entries a prefetch brought in (a get of one counts as a remote hit: that is where it came from).</summary>
+    public void Prefetched(int count) => Interlocked.Add(ref _prefetched, count);
+
+    public long PrefetchedCount => Interlocked.Read(ref _prefetched);
+
     public void UploadSkipped() => Interlocked.Increment(ref _uploadsSkipped);
 
     public void UploadDropped() => Interlocked.Increment(ref _uploadsDropped);
@@ -107,7 +113,7 @@ public sealed class CacheStats
             ticks == 0 ? "-" : (bytes / TimeSpan.FromTicks(ticks).TotalSeconds / 1e6).ToString("F1", CultureInfo.InvariantCulture) + " MB/s";
 
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"storage-cacheprog: {Gets} gets: {Interlocked.Read(ref _localHits)} local hits, {RemoteHits} remote hits, {Interlocked.Read(ref _misses)} misses; ");
+        text.Append(CultureInfo.InvariantCulture, $"storage-cacheprog: {Gets} gets: {Interlocked.Read(ref _localHits)} local hits, {RemoteHits} remote hits, {Interlocked.Read(ref _misses)} misses, {PrefetchedCount} prefetched; ");
         text.Append(CultureInfo.InvariantCulture, $"{Interlocked.Read(ref _puts)} puts; {Uploads} uploads ({Interlocked.Read(ref _uploadsSkipped)} already remote, {Interlocked.Read(ref _uploadsDropped)} dropped, {QueueDepth()} queued); {Errors} errors. ");
         text.Append(CultureInfo.InvariantCulture, $"Local: {Interlocked.Read(ref _localBytesRead) / 1e6:F1} MB read, {Interlocked.Read(ref _localBytesWritten) / 1e6:F1} MB written. ");
         text.Append(CultureInfo.InvariantCulture, $"Remote: {Interlocked.Read(ref _remoteBytesRead) / 1e6:F1} MB down at {Rate(Interlocked.Read(ref _remoteBytesRead), Interlocked.Read(ref _remoteReadTicks))}, ");

@@ -132,6 +132,39 @@ public sealed class RemoteTier : IDisposable
         }, cancellationToken);
     }
 
+    /// <summary>Publishes a build's manifest, and drops all but the newest <paramref name="keep"/> (best effort).</summary>
+    public async Task PublishManifestAsync(IReadOnlyList<byte[]> actionIds, int keep, CancellationToken cancellationToken)
+    {
+        var body = BuildManifest.Serialize(actionIds);
+        await RunAsync("remote.publish_manifest", async ct =>
+        {
+            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _options.Bucket, Key = _options.Prefix + BuildManifest.NameFor(DateTimeOffset.UtcNow), InputStream = new MemoryStream(body), UseChunkEncoding = false }, ct);
+            var listed = await _s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = _options.Prefix + BuildManifest.Folder, MaxKeys = keep + 8 }, ct);
+            if (listed.S3Objects is { Count: > 0 } manifests && manifests.Count > keep)
+            {
+                await _s3.DeleteObjectsAsync(new DeleteObjectsRequest { BucketName = _options.Bucket, Objects = [.. manifests.Skip(keep).Select(m => new KeyVersion { Key = m.Key })], Quiet = true }, ct);
+            }
+
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <summary>The action ids of the newest <paramref name="count"/> manifests, newest first (objects that are not manifests are skipped).</summary>
+    /// <exception cref="RemoteUnavailableException">The remote failed, timed out, or the breaker is open.</exception>
+    public async Task<IReadOnlyList<IReadOnlyList<byte[]>>> RecentManifestsAsync(int count, CancellationToken cancellationToken) =>
+        await RunAsync<IReadOnlyList<IReadOnlyList<byte[]>>>("remote.recent_manifests", async ct =>
+        {
+            var listed = await _s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = _options.Prefix + BuildManifest.Folder, MaxKeys = count }, ct);
+            var manifests = await Task.WhenAll((listed.S3Objects ?? []).Take(count).Select(async item =>
+            {
+                using var response = await _s3.GetObjectAsync(_options.Bucket, item.Key, ct);
+                using var buffer = new MemoryStream();
+                await response.ResponseStream.CopyToAsync(buffer, ct);
+                return BuildManifest.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+            }));
+            return [.. manifests.OfType<IReadOnlyList<byte[]>>()];
+        }, cancellationToken) ?? [];
+
     /// <summary>Creates the bucket if it does not exist (the worker does this at start, so a fresh store just works).</summary>
     public async Task EnsureBucketAsync(CancellationToken cancellationToken)
     {

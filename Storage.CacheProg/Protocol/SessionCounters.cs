@@ -14,6 +14,12 @@ public sealed class SessionCounters
     private long _uploadsQueued;
     private long _errors;
 
+    /// <summary>A build asks for a few thousand actions; the list stops here, so a runaway session stays bounded.</summary>
+    private const int MaxAsked = 200_000;
+
+    private readonly List<byte[]> _asked = [];
+    private int _lookedPastLocal;
+
     public void LocalHit()
     {
         Interlocked.Increment(ref _gets);
@@ -42,6 +48,36 @@ public sealed class SessionCounters
     }
 
     public void Error() => Interlocked.Increment(ref _errors);
+
+    /// <summary>Notes the action id of a get, in order, for the build's manifest.</summary>
+    public void Asked(byte[] actionId)
+    {
+        lock (_asked)
+        {
+            if (_asked.Count < MaxAsked)
+            {
+                _asked.Add(actionId);
+            }
+        }
+    }
+
+    /// <summary>Notes that a get found no local entry; true the first time in this session.</summary>
+    public bool LocalMissed() => Interlocked.Exchange(ref _lookedPastLocal, 1) == 0;
+
+    /// <summary>Whether any get of this session had to look past the local tier.</summary>
+    public bool LookedPastLocal => Volatile.Read(ref _lookedPastLocal) == 1;
+
+    /// <summary>The action ids asked for so far, in order.</summary>
+    public IReadOnlyList<byte[]> AskedIds
+    {
+        get
+        {
+            lock (_asked)
+            {
+                return [.. _asked];
+            }
+        }
+    }
 
     public long Gets => Interlocked.Read(ref _gets);
 

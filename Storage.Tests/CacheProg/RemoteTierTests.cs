@@ -161,6 +161,96 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
         Assert.True(cache.Stats.Errors >= 1);
     }
 
+    [Fact]
+    public async Task A_build_that_looked_remote_publishes_its_manifest_and_the_next_empty_tier_prefetches_what_it_names()
+    {
+        // Small bodies (inline in their entries) and large ones (their own -d objects).
+        var bodies = Enumerable.Range(0, 24).Select(i => TestData.Bytes(i % 3 == 0 ? 200_000 + i : 500 + i, 60 + i)).ToArray();
+        var actions = bodies.Select(_ => RandomNumberGenerator.GetBytes(32)).ToArray();
+        await using (var first = Cache("a"))
+        {
+            // As a build: each get misses, then the go command puts the output.
+            var session = first.SessionStarted();
+            for (var i = 0; i < actions.Length; i++)
+            {
+                Assert.True((await first.GetAsync(i, actions[i], session, default)).Miss);
+                await PutAsync(first, actions[i], bodies[i]);
+            }
+
+            Assert.True(await first.DrainAsync(TimeSpan.FromSeconds(30), default));
+            await first.CloseAsync(session, default);
+            await Poll.UntilAsync(async () => (await gateway.Client().ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket, Prefix = BuildManifest.Folder })).S3Objects?.Count == 1, TimeSpan.FromSeconds(10), "the manifest published");
+        }
+
+        await using var second = Cache("b");
+        var build = second.SessionStarted();
+        Assert.True((await second.GetAsync(0, RandomNumberGenerator.GetBytes(32), build, default)).Miss);
+        await Poll.UntilAsync(() => Task.FromResult(second.Stats.PrefetchedCount == actions.Length), TimeSpan.FromSeconds(20), "every named entry prefetched");
+
+        // Every action is now in the local tier, with its own body; counted as a remote hit, where it came from.
+        var fetchedBefore = build.RemoteHits;
+        for (var i = 0; i < actions.Length; i++)
+        {
+            var hit = await second.GetAsync(100 + i, actions[i], build, default);
+            Assert.False(hit.Miss);
+            Assert.Equal(bodies[i], await File.ReadAllBytesAsync(hit.DiskPath!));
+        }
+
+        Assert.Equal(actions.Length, build.RemoteHits - fetchedBefore);
+        Assert.Equal(0, build.LocalHits);
+
+        // Asked again, they are the local tier's.
+        Assert.False((await second.GetAsync(200, actions[0], build, default)).Miss);
+        Assert.Equal(1, build.LocalHits);
+    }
+
+    [Fact]
+    public async Task A_direct_builds_manifest_travels_in_its_spool_and_is_published_after_its_uploads()
+    {
+        var bodies = Enumerable.Range(0, 3).Select(i => TestData.Bytes(1000 + i, 80 + i)).ToArray();
+        var actions = bodies.Select(_ => RandomNumberGenerator.GetBytes(32)).ToArray();
+        SpooledUploads spooled;
+        await using (var direct = new CacheService(Options("c"), TextWriter.Null, spoolUploads: true))
+        {
+            var session = direct.SessionStarted();
+            for (var i = 0; i < actions.Length; i++)
+            {
+                Assert.True((await direct.GetAsync(i, actions[i], session, default)).Miss);
+                await PutAsync(direct, actions[i], bodies[i]);
+            }
+
+            await direct.CloseAsync(session, default);
+            spooled = direct.SpoolListed(new UploadSpool(Path.Combine(_folder.Path, "c")), forWorkers: true)!;
+        }
+
+        var read = UploadSpool.Read(spooled.Path)!;
+        Assert.Equal(actions, read.ActionIds);
+        Assert.Equal(actions, read.Manifest);
+
+        await using (var worker = Cache("c"))
+        {
+            Assert.True(await worker.UploadSpooledAsync(read, default));
+        }
+
+        var manifests = (await gateway.Client().ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket, Prefix = BuildManifest.Folder })).S3Objects;
+        var manifest = Assert.Single(manifests);
+        using var response = await gateway.Client().GetObjectAsync(_bucket, manifest.Key);
+        using var content = new MemoryStream();
+        await response.ResponseStream.CopyToAsync(content);
+        Assert.Equal(actions, BuildManifest.Parse(content.ToArray()));
+    }
+
+    [Fact]
+    public async Task A_read_only_cache_prefetches_but_publishes_no_manifest()
+    {
+        await using var reader = Cache("r", readOnly: true);
+        var session = reader.SessionStarted();
+        Assert.True((await reader.GetAsync(1, RandomNumberGenerator.GetBytes(32), session, default)).Miss);
+        await reader.CloseAsync(session, default);
+        await Task.Delay(500);
+        Assert.Empty((await gateway.Client().ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket, Prefix = BuildManifest.Folder })).S3Objects ?? []);
+    }
+
     private CacheService Cache(string name, bool readOnly = false) =>
         new(Options(name) with { ReadOnly = readOnly }, TextWriter.Null);
 

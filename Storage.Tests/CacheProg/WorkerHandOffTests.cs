@@ -120,8 +120,8 @@ public sealed class WorkerHandOffTests(S3Gateway gateway) : IClassFixture<S3Gate
             }
         }
 
-        new UploadSpool(Local).Write(UploadSpool.DestinationOf(options), actions);
-        new UploadSpool(Local).Write("http://elsewhere/ other ", actions);
+        new UploadSpool(Local).Write(UploadSpool.DestinationOf(options), actions, []);
+        new UploadSpool(Local).Write("http://elsewhere/ other ", actions, []);
 
         var first = Serve();
         try
