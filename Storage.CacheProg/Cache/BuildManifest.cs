@@ -3,11 +3,12 @@ using System.Globalization;
 namespace Storage.CacheProg.Cache;
 
 /// <summary>
-/// The action ids one build asked for, in the order it asked. A build that had to look past its local tier publishes
-/// its manifest to the remote (<c>&lt;prefix&gt;manifests/</c>), and the next build that finds its local tier without an
-/// entry fetches the newest manifests and downloads what they name, many at a time, before the go command asks for it:
-/// the go command asks one action at a time per package it builds, so on an empty local tier its waits for the remote
-/// add up, and a prefetch turns them into local hits. Binary: a header line, then 32 bytes per id.
+/// The action ids one build asked for or stored, in that order (a warm build asks for what a cold one stored). A
+/// build that had to look past its local tier publishes its manifest to the remote (<c>&lt;prefix&gt;manifests/</c>),
+/// and the next build that finds its local tier without an entry fetches the newest manifests and downloads what they
+/// name, many at a time, before the go command asks for it: the go command asks one action at a time per package it
+/// builds, so on an empty local tier its waits for the remote add up, and a prefetch turns them into local hits.
+/// Binary: a header line, then 32 bytes per id.
 /// </summary>
 public static class BuildManifest
 {

@@ -184,6 +184,9 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         var started = Stopwatch.GetTimestamp();
         var entry = ActionEntry.Create(outputId, body.Size, DateTimeOffset.UtcNow);
         var path = await Local.PutAsync(actionId, entry, body.TemporaryPath, durable: true, cancellationToken);
+
+        // A cold build asks for fewer actions than it stores, and a warm one asks for what it stored: both go in the manifest.
+        session.Asked(actionId);
         Stats.Put(body.Size, Stopwatch.GetElapsedTime(started));
         session.Put(uploadQueued: Offer(new UploadJob(actionId, entry, path)));
         return new CacheResponse(id, OutputID: outputId, Size: entry.Size, Time: entry.Time, DiskPath: path);

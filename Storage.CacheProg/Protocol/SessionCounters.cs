@@ -49,7 +49,7 @@ public sealed class SessionCounters
 
     public void Error() => Interlocked.Increment(ref _errors);
 
-    /// <summary>Notes the action id of a get, in order, for the build's manifest.</summary>
+    /// <summary>Notes the action id of a get or a put, in order, for the build's manifest.</summary>
     public void Asked(byte[] actionId)
     {
         lock (_asked)
@@ -67,14 +67,15 @@ public sealed class SessionCounters
     /// <summary>Whether any get of this session had to look past the local tier.</summary>
     public bool LookedPastLocal => Volatile.Read(ref _lookedPastLocal) == 1;
 
-    /// <summary>The action ids asked for so far, in order.</summary>
+    /// <summary>The action ids asked for or stored so far, each once, in the order first seen.</summary>
     public IReadOnlyList<byte[]> AskedIds
     {
         get
         {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             lock (_asked)
             {
-                return [.. _asked];
+                return [.. _asked.Where(id => seen.Add(Convert.ToHexStringLower(id)))];
             }
         }
     }
