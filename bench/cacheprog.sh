@@ -2,7 +2,8 @@
 # The GOCACHEPROG figures in one run: `go build std` with the go command's own cache (cold and warm, the
 # baselines) and with storage-cacheprog in direct mode and through connect + serve:
 #   (a) local tier warm, (b) local tier empty and remote warm, (c) everything empty (plus the time until every
-#   upload is durable). The remote is the gateway on loopback (8 folder nodes, SQLite), started here.
+#   upload is durable); (b) also as a CI job runs it (--no-worker), with the prefetch on and off in turn. The
+#   remote is the gateway on loopback (8 folder nodes, SQLite), started here.
 # Warm figures also for a minimal stdlib-only GOCACHEPROG written in Go (bench/gocacheprog-minimal, disk only), the
 # baseline a cache helper is judged against, and for the same helper answering from memory (-preload: no file per
 # get, the protocol's floor). Warm runs interleave all five.
@@ -140,6 +141,15 @@ native_warm=$(median "${w_native[@]}"); gohelper_warm=$(median "${w_go[@]}")
 direct_warm=$(median "${w_direct[@]}"); worker_warm=$(median "${w_connect[@]}")
 floor_warm=$(median "${w_floor[@]}")
 
+# (b) again, $rounds times, with the prefetch on and off in turn, each on a fresh local tier, as a CI job runs it
+# (--no-worker: the job waits for its own close, which here publishes a manifest and uploads nothing): medians.
+b_on=(); b_off=()
+for i in $(seq 1 "$rounds"); do
+  b_on+=("$(build "direct-remote-on-$i" "$prog --no-worker --dir $work/direct-empty-on-$i --bucket direct")")
+  b_off+=("$(build "direct-remote-off-$i" "$prog --no-worker --no-prefetch --dir $work/direct-empty-off-$i --bucket direct")")
+done
+remote_on=$(median "${b_on[@]}"); remote_off=$(median "${b_off[@]}")
+
 ratio() { printf '%.2f' "$(echo "scale=6; $1 / $2" | bc)"; }
 report=$(cat <<REPORT
 Machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), $("$go" version | cut -d' ' -f3), .NET $(dotnet --version); $(date -u +%Y-%m-%d)
@@ -155,6 +165,8 @@ Machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), $("$go" vers
 | (a) connect + serve, local tier warm (median of $rounds) | $worker_warm | $(ratio "$worker_warm" "$gohelper_warm") × Go helper | ≤ 1.0 × Go helper |
 | (b) direct mode, local empty, remote warm | $direct_remote | $(ratio "$direct_remote" "$native_cold") × cold | ≤ 0.05 × cold |
 | (b) connect + new worker, local empty, remote warm | $worker_remote | $(ratio "$worker_remote" "$native_cold") × cold | ≤ 0.05 × cold |
+| (b) direct mode --no-worker (CI), prefetch on (median of $rounds) | $remote_on | $(ratio "$remote_on" "$native_cold") × cold | ≤ 0.05 × cold |
+| (b) direct mode --no-worker (CI), --no-prefetch (median of $rounds) | $remote_off | $(ratio "$remote_off" "$native_cold") × cold | |
 | (c) direct mode, everything empty (uploads handed to the worker it starts) | $direct_cold | $(ratio "$direct_cold" "$native_cold") × cold | ≤ 1.03 × cold |
 | (c) direct mode: uploads durable this long after that build | $direct_drain | | ≤ 10 s |
 | (c) connect + serve, everything empty | $worker_cold | $(ratio "$worker_cold" "$native_cold") × cold | ≤ 1.03 × cold |
@@ -162,8 +174,10 @@ Machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), $("$go" vers
 
 Warm runs, by round (native, Go helper, floor, direct, connect): $(for i in $(seq 0 $((rounds - 1))); do printf '%s/%s/%s/%s/%s ' "${w_native[$i]}" "${w_go[$i]}" "${w_floor[$i]}" "${w_direct[$i]}" "${w_connect[$i]}"; done)
 
+(b) with the prefetch on/off, by round: $(for i in $(seq 0 $((rounds - 1))); do printf '%s/%s ' "${b_on[$i]}" "${b_off[$i]}"; done)
+
 Direct-mode statistics (stderr of each build):
-$(for f in direct-cold direct-warm-1 direct-remote; do echo "- $f: $(grep storage-cacheprog "$work/$f.err" | tail -1)"; done)
+$(for f in direct-cold direct-warm-1 direct-remote direct-remote-on-1 direct-remote-off-1; do echo "- $f: $(grep storage-cacheprog "$work/$f.err" | tail -1)"; done)
 Worker statistics after the runs: $(curl -fs "http://127.0.0.1:$(cat "$work/worker1.port")/stats")
 REPORT
 )

@@ -44,6 +44,9 @@ public sealed record CacheProgOptions
     /// <summary>A worker that direct mode starts exits after this long with nothing to do.</summary>
     public TimeSpan WorkerIdleExit { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>A build's first local miss starts downloading what the newest build manifests name (see <see cref="BuildManifest"/>).</summary>
+    public bool Prefetch { get; init; } = true;
+
     /// <summary>A remote request taking longer than this is abandoned (a get becomes a miss).</summary>
     public TimeSpan RemoteTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -149,7 +149,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
         if (_remote is not null)
         {
-            if (session.LocalMissed())
+            if (session.LocalMissed() && _options.Prefetch)
             {
                 StartPrefetch();
             }

@@ -140,6 +140,7 @@ public sealed class WorkerLauncher(CacheProgOptions options, string cacheDirecto
             "--close-timeout", Seconds(options.CloseTimeout),
             "--remote-timeout", Seconds(options.RemoteTimeout),
         ];
+        arguments = options.Prefetch ? arguments : [.. arguments, "--no-prefetch"];
         return options.Endpoint is null || options.Bucket is null
             ? arguments
             : [.. arguments, "--endpoint", options.Endpoint.ToString(), "--bucket", options.Bucket];

@@ -205,6 +205,28 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
     }
 
     [Fact]
+    public async Task With_prefetch_off_a_miss_downloads_nothing_ahead()
+    {
+        var body = TestData.Bytes(2000, 90);
+        var action = RandomNumberGenerator.GetBytes(32);
+        await using (var first = Cache("a"))
+        {
+            var session = first.SessionStarted();
+            Assert.True((await first.GetAsync(1, action, session, default)).Miss);
+            await PutAsync(first, action, body);
+            Assert.True(await first.DrainAsync(TimeSpan.FromSeconds(30), default));
+            await first.CloseAsync(session, default);
+            await Poll.UntilAsync(async () => (await gateway.Client().ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket, Prefix = BuildManifest.Folder })).S3Objects?.Count == 1, TimeSpan.FromSeconds(10), "the manifest published");
+        }
+
+        await using var second = new CacheService(Options("b") with { Prefetch = false }, TextWriter.Null);
+        Assert.True((await second.GetAsync(1, RandomNumberGenerator.GetBytes(32), second.SessionStarted(), default)).Miss);
+        await Task.Delay(1000);
+        Assert.Equal(0, second.Stats.PrefetchedCount);
+        Assert.Null(second.Local.Get(action));
+    }
+
+    [Fact]
     public async Task A_direct_builds_manifest_travels_in_its_spool_and_is_published_after_its_uploads()
     {
         var bodies = Enumerable.Range(0, 3).Select(i => TestData.Bytes(1000 + i, 80 + i)).ToArray();
