@@ -29,13 +29,18 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
     private const int ManifestsKept = 8;
 
+    /// <summary>How long a worker's session waits for its uploads before it publishes its manifest anyway.</summary>
+    private static readonly TimeSpan ManifestWait = TimeSpan.FromMinutes(10);
+
     // Downloads in flight by action id (hex), shared by gets and the prefetch.
     private readonly ConcurrentDictionary<string, Lazy<Task<LocalEntry?>>> _fetching = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _lifetime = new();
     private readonly List<Task> _prefetches = [];
 
-    // Prefetched entries not asked for yet: a get of one is a remote hit, which is where it came from.
+    // Prefetched entries not asked for yet: a get of one is a remote hit, which is where it came from. The count
+    // keeps the local-hit path free of a look-up (and its hex string) when there are none.
     private readonly ConcurrentDictionary<string, bool> _prefetched = new(StringComparer.Ordinal);
+    private int _prefetchedCount;
 
     // Direct mode: the ended session's manifest, for the spool.
     private IReadOnlyList<byte[]> _manifest = [];
@@ -102,7 +107,13 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
     public Task CloseAsync(SessionCounters session, CancellationToken cancellationToken)
     {
         _uploads?.SessionEnded();
-        Interlocked.Decrement(ref _activeSessions);
+        if (Interlocked.Decrement(ref _activeSessions) == 0)
+        {
+            // No build left to ask for what was prefetched and not asked for.
+            Volatile.Write(ref _prefetchedCount, 0);
+            _prefetched.Clear();
+        }
+
         Touch();
         var manifest = Uploading && session.LookedPastLocal ? session.AskedIds : [];
         if (_spoolUploads)
@@ -118,8 +129,11 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
                 async () =>
                 {
                     await RecordAsync(record);
-                    await PublishManifestAsync(manifest);
                     await TrimAsync();
+
+                    // After this session's uploads (queued ones wait for builds to end): a manifest names actions the next build can then find.
+                    await session.UploadsDone.WaitAsync(ManifestWait, _lifetime.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    await PublishManifestAsync(manifest);
                 },
                 CancellationToken.None);
         }
@@ -130,11 +144,16 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
     public async Task<CacheResponse> GetAsync(long id, byte[] actionId, SessionCounters session, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        session.Asked(actionId);
+        if (Uploading)
+        {
+            session.Asked(actionId);
+        }
+
         if (Local.Get(actionId) is { } local)
         {
-            if (!_prefetched.IsEmpty && _prefetched.TryRemove(Convert.ToHexStringLower(actionId), out _))
+            if (Volatile.Read(ref _prefetchedCount) > 0 && _prefetched.TryRemove(Convert.ToHexStringLower(actionId), out _))
             {
+                Interlocked.Decrement(ref _prefetchedCount);
                 Stats.RemoteHit(local.Entry.Size, Stopwatch.GetElapsedTime(started));
                 session.RemoteHit();
             }
@@ -149,14 +168,16 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
         if (_remote is not null)
         {
-            if (session.LocalMissed() && _options.Prefetch)
+            // Only when the session's very first get misses: a tier that has this build's entries and misses a few
+            // (an edited package) has nothing to gain from other builds' manifests.
+            if (session.LocalMissed() && session.LocalHits == 0 && _options.Prefetch)
             {
                 StartPrefetch();
             }
 
             try
             {
-                if (await FetchOnceAsync(actionId, cancellationToken) is { } fetched)
+                if (await FetchOnceAsync(actionId, ahead: false, cancellationToken) is { } fetched)
                 {
                     Stats.RemoteHit(fetched.Entry.Size, Stopwatch.GetElapsedTime(started));
                     session.RemoteHit();
@@ -186,9 +207,19 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         var path = await Local.PutAsync(actionId, entry, body.TemporaryPath, durable: true, cancellationToken);
 
         // A cold build asks for fewer actions than it stores, and a warm one asks for what it stored: both go in the manifest.
-        session.Asked(actionId);
+        if (Uploading)
+        {
+            session.Asked(actionId);
+        }
+
         Stats.Put(body.Size, Stopwatch.GetElapsedTime(started));
-        session.Put(uploadQueued: Offer(new UploadJob(actionId, entry, path)));
+        var done = _uploads is null ? null : new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        session.Put(uploadQueued: Offer(new UploadJob(actionId, entry, path, done)));
+        if (done is not null)
+        {
+            session.Uploading(done.Task);
+        }
+
         return new CacheResponse(id, OutputID: outputId, Size: entry.Size, Time: entry.Time, DiskPath: path);
     }
 
@@ -310,6 +341,9 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         }
 
         await Task.WhenAll(prefetches);
+
+        // Downloads the prefetch started go on under the lifetime token after the prefetch stops waiting for them.
+        await ((Task)Task.WhenAll(_fetching.Values.Select(fetch => fetch.Value))).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _trimming.WaitAsync();
         _trimming.Dispose();
         if (_uploads is not null)
@@ -317,8 +351,9 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
             await _uploads.DisposeAsync();
         }
 
+        // The lifetime source is cancelled, not disposed: a session's background work after close (its manifest)
+        // may still read its token, and a cancelled source holds nothing to release.
         _remote?.Dispose();
-        _lifetime.Dispose();
     }
 
     /// <summary>
@@ -348,9 +383,10 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
             await Parallel.ForEachAsync(wanted, new ParallelOptions { MaxDegreeOfParallelism = PrefetchConcurrency, CancellationToken = cancellationToken }, async (actionId, ct) =>
             {
-                if (Local.Get(actionId) is null && await FetchOnceAsync(actionId, ct) is not null)
+                if (Local.Get(actionId) is null && await FetchOnceAsync(actionId, ahead: true, ct) is not null
+                    && _prefetched.TryAdd(Convert.ToHexStringLower(actionId), true))
                 {
-                    _prefetched[Convert.ToHexStringLower(actionId)] = true;
+                    Interlocked.Increment(ref _prefetchedCount);
                     Stats.Prefetched(1);
                 }
             });
@@ -361,19 +397,22 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         }
     }
 
-    /// <summary>One download per action at a time: a get for an action being prefetched (or got) waits for that download.</summary>
-    private async Task<LocalEntry?> FetchOnceAsync(byte[] actionId, CancellationToken cancellationToken)
+    /// <summary>
+    /// One download per action at a time: a get for an action being prefetched (or got) waits for that download. The
+    /// first caller says whether it is <paramref name="ahead"/> of the go command (see <see cref="RemoteTier"/>).
+    /// </summary>
+    private async Task<LocalEntry?> FetchOnceAsync(byte[] actionId, bool ahead, CancellationToken cancellationToken)
     {
         var key = Convert.ToHexStringLower(actionId);
-        var fetch = _fetching.GetOrAdd(key, _ => new Lazy<Task<LocalEntry?>>(() => FetchAndForgetAsync(key, actionId)));
+        var fetch = _fetching.GetOrAdd(key, _ => new Lazy<Task<LocalEntry?>>(() => FetchAndForgetAsync(key, actionId, ahead)));
         return await fetch.Value.WaitAsync(cancellationToken);
     }
 
-    private async Task<LocalEntry?> FetchAndForgetAsync(string key, byte[] actionId)
+    private async Task<LocalEntry?> FetchAndForgetAsync(string key, byte[] actionId, bool ahead)
     {
         try
         {
-            return await FetchAsync(actionId, _lifetime.Token);
+            return await FetchAsync(actionId, ahead, _lifetime.Token);
         }
         finally
         {
@@ -393,7 +432,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         {
             await _remote!.PublishManifestAsync(manifest, ManifestsKept, _lifetime.Token);
         }
-        catch (Exception ex) when (ex is RemoteUnavailableException or OperationCanceledException)
+        catch (Exception ex) when (ex is RemoteUnavailableException or OperationCanceledException or ObjectDisposedException)
         {
             Stats.Error("manifest");
         }
@@ -421,9 +460,9 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         }
     }
 
-    private async Task<LocalEntry?> FetchAsync(byte[] actionId, CancellationToken cancellationToken)
+    private async Task<LocalEntry?> FetchAsync(byte[] actionId, bool ahead, CancellationToken cancellationToken)
     {
-        if (await _remote!.GetActionAsync(actionId, cancellationToken) is not { } remote)
+        if (await _remote!.GetActionAsync(actionId, ahead, cancellationToken) is not { } remote)
         {
             return null;
         }
@@ -436,7 +475,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
             {
                 // An inline body that is not the OutputID's is ignored, and the -d object is fetched instead.
                 var kept = remote.Body is { } inline && await WriteInlineAsync(entry, inline, temporary, cancellationToken);
-                if (!kept && !await _remote.DownloadAsync(entry, temporary, cancellationToken))
+                if (!kept && !await _remote.DownloadAsync(entry, temporary, ahead, cancellationToken))
                 {
                     Stats.Error("verify");
                     await _diagnostics.WriteLineAsync($"storage-cacheprog: remote object {entry.OutputID}-d does not match its OutputID; refused.");

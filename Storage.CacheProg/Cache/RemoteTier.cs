@@ -25,6 +25,13 @@ public sealed class RemoteTier : IDisposable
 
     private readonly AmazonS3Client _s3;
     private readonly ResiliencePipeline _pipeline;
+
+    /// <summary>
+    /// Calls ahead of the go command (a prefetch) run this many at once, so each gets this many times the time, and
+    /// bypass the breaker: a prefetch stops at its first failure, and its slow calls must not make the build's own
+    /// gets misses.
+    /// </summary>
+    public const int AheadShare = 16;
     private readonly CacheProgOptions _options;
 
     public RemoteTier(CacheProgOptions options)
@@ -62,21 +69,21 @@ public sealed class RemoteTier : IDisposable
 
     /// <summary>The remote's action entry, or null when it has none.</summary>
     /// <exception cref="RemoteUnavailableException">The remote failed, timed out, or the breaker is open.</exception>
-    public Task<ActionEntry?> GetActionAsync(byte[] actionId, CancellationToken cancellationToken) =>
-        RunAsync("remote.get_action", async ct =>
+    public Task<ActionEntry?> GetActionAsync(byte[] actionId, bool ahead, CancellationToken cancellationToken) =>
+        RunAsync(ahead ? "remote.prefetch_action" : "remote.get_action", async ct =>
         {
             using var response = await _s3.GetObjectAsync(_options.Bucket, ActionKey(actionId), ct);
             using var buffer = new MemoryStream();
             await response.ResponseStream.CopyToAsync(buffer, ct);
             return ActionEntry.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
-        }, cancellationToken);
+        }, cancellationToken, ahead: ahead);
 
     /// <summary>
     /// Downloads a body to <paramref name="path"/>, hashing it; true only if it has the expected size and SHA-256
     /// (a corrupt or foreign object is refused: the caller deletes the file and reports a miss).
     /// </summary>
-    public Task<bool> DownloadAsync(ActionEntry entry, string path, CancellationToken cancellationToken) =>
-        RunAsync("remote.download", async ct =>
+    public Task<bool> DownloadAsync(ActionEntry entry, string path, bool ahead, CancellationToken cancellationToken) =>
+        RunAsync(ahead ? "remote.prefetch_body" : "remote.download", async ct =>
         {
             using var response = await _s3.GetObjectAsync(_options.Bucket, BodyKey(entry.OutputID), ct);
             if (response.ContentLength != entry.Size)
@@ -97,7 +104,7 @@ public sealed class RemoteTier : IDisposable
             }
 
             return total == entry.Size && string.Equals(Convert.ToHexStringLower(sha256.GetHashAndReset()), entry.OutputID, StringComparison.OrdinalIgnoreCase);
-        }, cancellationToken, BodyTimeout(entry.Size));
+        }, cancellationToken, BodyTimeout(entry.Size), ahead);
 
     public Task<bool> HasBodyAsync(string outputIdHex, CancellationToken cancellationToken) =>
         RunAsync("remote.has_body", async ct =>
@@ -157,10 +164,18 @@ public sealed class RemoteTier : IDisposable
             var listed = await _s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = _options.Prefix + BuildManifest.Folder, MaxKeys = count }, ct);
             var manifests = await Task.WhenAll((listed.S3Objects ?? []).Take(count).Select(async item =>
             {
-                using var response = await _s3.GetObjectAsync(_options.Bucket, item.Key, ct);
-                using var buffer = new MemoryStream();
-                await response.ResponseStream.CopyToAsync(buffer, ct);
-                return BuildManifest.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+                try
+                {
+                    using var response = await _s3.GetObjectAsync(_options.Bucket, item.Key, ct);
+                    using var buffer = new MemoryStream();
+                    await response.ResponseStream.CopyToAsync(buffer, ct);
+                    return BuildManifest.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+                }
+                catch (AmazonS3Exception ex) when (IsNotFound(ex))
+                {
+                    // Pruned by another build since the listing: the others still count.
+                    return null;
+                }
             }));
             return [.. manifests.OfType<IReadOnlyList<byte[]>>()];
         }, cancellationToken) ?? [];
@@ -215,15 +230,15 @@ public sealed class RemoteTier : IDisposable
     /// <summary>Large bodies get time for their bytes at a modest 5 MB/s on top of the request timeout.</summary>
     private TimeSpan BodyTimeout(long size) => _options.RemoteTimeout + TimeSpan.FromSeconds(size / 5e6);
 
-    private async Task<T?> RunAsync<T>(string operation, Func<CancellationToken, Task<T?>> call, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    private async Task<T?> RunAsync<T>(string operation, Func<CancellationToken, Task<T?>> call, CancellationToken cancellationToken, TimeSpan? timeout = null, bool ahead = false)
     {
         using var activity = Source.StartActivity(operation);
         try
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(timeout ?? _options.RemoteTimeout);
+            deadline.CancelAfter((timeout ?? _options.RemoteTimeout) * (ahead ? AheadShare : 1));
 
-            return await _pipeline.ExecuteAsync(async ct => await call(ct), deadline.Token);
+            return ahead ? await call(deadline.Token) : await _pipeline.ExecuteAsync(async ct => await call(ct), deadline.Token);
         }
         catch (Exception ex) when (IsNotFound(ex))
         {

@@ -18,6 +18,7 @@ public sealed class SessionCounters
     private const int MaxAsked = 200_000;
 
     private readonly List<byte[]> _asked = [];
+    private readonly List<Task> _uploads = [];
     private int _lookedPastLocal;
 
     public void LocalHit()
@@ -57,6 +58,27 @@ public sealed class SessionCounters
             if (_asked.Count < MaxAsked)
             {
                 _asked.Add(actionId);
+            }
+        }
+    }
+
+    /// <summary>Notes an upload this session's put queued, so that its manifest waits for it.</summary>
+    public void Uploading(Task upload)
+    {
+        lock (_uploads)
+        {
+            _uploads.Add(upload);
+        }
+    }
+
+    /// <summary>Completes when every upload this session queued is done (succeeded or not).</summary>
+    public Task UploadsDone
+    {
+        get
+        {
+            lock (_uploads)
+            {
+                return Task.WhenAll(_uploads);
             }
         }
     }

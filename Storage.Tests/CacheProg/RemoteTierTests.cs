@@ -174,12 +174,26 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
             for (var i = 0; i < actions.Length; i++)
             {
                 Assert.True((await first.GetAsync(i, actions[i], session, default)).Miss);
-                await PutAsync(first, actions[i], bodies[i]);
+                await PutAsync(first, actions[i], bodies[i], session);
             }
 
-            Assert.True(await first.DrainAsync(TimeSpan.FromSeconds(30), default));
+            // Uploads hold off while the build runs; the manifest waits for them, so when it is there, so is every entry.
             await first.CloseAsync(session, default);
-            await Poll.UntilAsync(async () => (await gateway.Client().ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket, Prefix = BuildManifest.Folder })).S3Objects?.Count == 1, TimeSpan.FromSeconds(10), "the manifest published");
+            await Poll.UntilAsync(async () => (await gateway.Client().ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket, Prefix = BuildManifest.Folder })).S3Objects?.Count == 1, TimeSpan.FromSeconds(20), "the manifest published");
+            var entries = (await gateway.Client().ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket })).S3Objects.Count(o => o.Key.EndsWith("-a.json", StringComparison.Ordinal));
+            Assert.Equal(actions.Length, entries);
+        }
+
+        // A tier whose first get hits does not prefetch, even when a later one misses (an edited package).
+        await using (var warm = Cache("warm"))
+        {
+            var known = RandomNumberGenerator.GetBytes(32);
+            await PutAsync(warm, known, TestData.Bytes(100, 99));
+            var editing = warm.SessionStarted();
+            Assert.False((await warm.GetAsync(1, known, editing, default)).Miss);
+            Assert.True((await warm.GetAsync(2, RandomNumberGenerator.GetBytes(32), editing, default)).Miss);
+            await Task.Delay(500);
+            Assert.Equal(0, warm.Stats.PrefetchedCount);
         }
 
         await using var second = Cache("b");
@@ -238,7 +252,7 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
             for (var i = 0; i < actions.Length; i++)
             {
                 Assert.True((await direct.GetAsync(i, actions[i], session, default)).Miss);
-                await PutAsync(direct, actions[i], bodies[i]);
+                await PutAsync(direct, actions[i], bodies[i], session);
             }
 
             await direct.CloseAsync(session, default);
@@ -291,10 +305,10 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
         return (await JsonDocument.ParseAsync(response.ResponseStream)).RootElement.Clone();
     }
 
-    private static async Task<CacheResponse> PutAsync(CacheService cache, byte[] action, byte[] body)
+    private static async Task<CacheResponse> PutAsync(CacheService cache, byte[] action, byte[] body, SessionCounters? session = null)
     {
         var path = cache.NewTemporaryPath();
         await File.WriteAllBytesAsync(path, body);
-        return await cache.PutAsync(1, action, SHA256.HashData(body), new ReceivedBody(path, body.Length, SHA256.HashData(body)), new SessionCounters(), default);
+        return await cache.PutAsync(1, action, SHA256.HashData(body), new ReceivedBody(path, body.Length, SHA256.HashData(body)), session ?? new SessionCounters(), default);
     }
 }
