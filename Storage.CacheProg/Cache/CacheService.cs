@@ -151,10 +151,9 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
         if (Local.Get(actionId) is { } local)
         {
-            if (Volatile.Read(ref _prefetchedCount) > 0 && _prefetched.TryRemove(Convert.ToHexStringLower(actionId), out _))
+            if (TakePrefetched(actionId))
             {
-                Interlocked.Decrement(ref _prefetchedCount);
-                Stats.RemoteHit(local.Entry.Size, Stopwatch.GetElapsedTime(started));
+                Stats.PrefetchedHit();
                 session.RemoteHit();
             }
             else
@@ -179,7 +178,16 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
             {
                 if (await FetchOnceAsync(actionId, ahead: false, cancellationToken) is { } fetched)
                 {
-                    Stats.RemoteHit(fetched.Entry.Size, Stopwatch.GetElapsedTime(started));
+                    // Waited for a download the prefetch started: its bytes and time are the prefetch's.
+                    if (TakePrefetched(actionId))
+                    {
+                        Stats.PrefetchedHit();
+                    }
+                    else
+                    {
+                        Stats.RemoteHit(fetched.Entry.Size, Stopwatch.GetElapsedTime(started));
+                    }
+
                     session.RemoteHit();
                     return Hit(id, fetched);
                 }
@@ -383,11 +391,9 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
             await Parallel.ForEachAsync(wanted, new ParallelOptions { MaxDegreeOfParallelism = PrefetchConcurrency, CancellationToken = cancellationToken }, async (actionId, ct) =>
             {
-                if (Local.Get(actionId) is null && await FetchOnceAsync(actionId, ahead: true, ct) is not null
-                    && _prefetched.TryAdd(Convert.ToHexStringLower(actionId), true))
+                if (Local.Get(actionId) is null)
                 {
-                    Interlocked.Increment(ref _prefetchedCount);
-                    Stats.Prefetched(1);
+                    await FetchOnceAsync(actionId, ahead: true, ct);
                 }
             });
         }
@@ -410,14 +416,36 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
     private async Task<LocalEntry?> FetchAndForgetAsync(string key, byte[] actionId, bool ahead)
     {
+        var started = Stopwatch.GetTimestamp();
         try
         {
-            return await FetchAsync(actionId, ahead, _lifetime.Token);
+            var fetched = await FetchAsync(actionId, ahead, _lifetime.Token);
+
+            // Counted before any get waiting for it resumes, so that get finds it prefetched.
+            if (ahead && fetched is not null && _prefetched.TryAdd(key, true))
+            {
+                Interlocked.Increment(ref _prefetchedCount);
+                Stats.Prefetched(fetched.Entry.Size, Stopwatch.GetElapsedTime(started));
+            }
+
+            return fetched;
         }
         finally
         {
             _fetching.TryRemove(key, out _);
         }
+    }
+
+    /// <summary>Whether the entry came in by a prefetch and nobody asked for it yet (then it is now asked for).</summary>
+    private bool TakePrefetched(byte[] actionId)
+    {
+        if (Volatile.Read(ref _prefetchedCount) == 0 || !_prefetched.TryRemove(Convert.ToHexStringLower(actionId), out _))
+        {
+            return false;
+        }
+
+        Interlocked.Decrement(ref _prefetchedCount);
+        return true;
     }
 
     /// <summary>Publishes a session's manifest (best effort: without it the next build only starts slower).</summary>

@@ -92,8 +92,22 @@ public sealed class CacheStats
         Bytes.Add(size, new("tier", "remote"), new("direction", "write"));
     }
 
-    /// <summary>Entries a prefetch brought in (a get of one counts as a remote hit: that is where it came from).</summary>
-    public void Prefetched(int count) => Interlocked.Add(ref _prefetched, count);
+    /// <summary>An entry a prefetch downloaded: its bytes and time are the remote's, whether or not a get asks for it.</summary>
+    public void Prefetched(long size, TimeSpan elapsed)
+    {
+        Interlocked.Increment(ref _prefetched);
+        Interlocked.Add(ref _remoteBytesRead, size);
+        Interlocked.Add(ref _remoteReadTicks, elapsed.Ticks);
+        Bytes.Add(size, new("tier", "remote"), new("direction", "read"));
+    }
+
+    /// <summary>A get of a prefetched entry: a remote hit (that is where it came from), its bytes counted by the prefetch.</summary>
+    public void PrefetchedHit()
+    {
+        Interlocked.Increment(ref _gets);
+        Interlocked.Increment(ref _remoteHits);
+        Requests.Add(1, new("command", "get"), new("outcome", "remote_hit"));
+    }
 
     public long PrefetchedCount => Interlocked.Read(ref _prefetched);
 

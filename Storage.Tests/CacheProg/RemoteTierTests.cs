@@ -213,6 +213,10 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
         Assert.Equal(actions.Length, build.RemoteHits - fetchedBefore);
         Assert.Equal(0, build.LocalHits);
 
+        // The bytes down are what the prefetch downloaded, counted once, not again by the gets.
+        var downloaded = bodies.Sum(b => (long)b.Length) / 1e6;
+        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Remote: {downloaded:F1} MB down"), second.Stats.Summary(), StringComparison.Ordinal);
+
         // Asked again, they are the local tier's.
         Assert.False((await second.GetAsync(200, actions[0], build, default)).Miss);
         Assert.Equal(1, build.LocalHits);
