@@ -8,7 +8,7 @@ namespace Storage.CacheProg.Cache;
 /// The cache behind a protocol session: gets look locally first, then remotely (a remote hit is downloaded,
 /// verified and kept locally); puts are answered once the body is durable locally and uploaded in the background:
 /// by the worker's upload queue, or, in direct mode, listed for a worker to upload after the build (the spool).
-/// A session's first local miss starts a prefetch of what the newest build manifests name (<see cref="BuildManifest"/>),
+/// A session whose first get misses locally starts a prefetch of what the newest build manifests name (<see cref="BuildManifest"/>),
 /// and a session that looked past its local tier publishes its own once its uploads are up. One download per action
 /// at a time: a get for an action being prefetched waits for that download. Remote trouble is a miss or a dropped
 /// upload, never a failed build.
@@ -366,7 +366,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
     /// <summary>
     /// Downloads what the newest manifests name and the local tier lacks, <see cref="PrefetchConcurrency"/> at a time,
-    /// in the order those builds asked. Stops at the first remote failure (gets then see the breaker); never throws.
+    /// in the order those builds asked. Stops at the first remote failure; never throws.
     /// </summary>
     private void StartPrefetch()
     {
