@@ -6,7 +6,8 @@ namespace Storage.CacheProg.Cache;
 
 /// <summary>
 /// The cache behind a protocol session: gets look locally first, then remotely (a remote hit is downloaded,
-/// verified and kept locally); puts are answered once the body is durable locally and uploaded in the background:
+/// verified and kept locally); puts are answered once the body is named locally (made durable after the build, see
+/// <see cref="LocalDurability"/>) and uploaded in the background:
 /// by the worker's upload queue, or, in direct mode, listed for a worker to upload after the build (the spool).
 /// A session whose first get misses locally starts a prefetch of what the newest build manifests name (<see cref="BuildManifest"/>),
 /// and a session that looked past its local tier publishes its own once its uploads are up. One download per action
@@ -68,6 +69,11 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         _diagnostics = diagnostics;
         _spoolUploads = spoolUploads;
         Local = new LocalTier(options.CacheDirectory, options.MaxLocalBytes);
+        if (Local.Durability.Repaired > 0)
+        {
+            diagnostics.WriteLine($"storage-cacheprog: a process using {Local.Root} ended before flushing it (a crash or power cut); removed {Local.Durability.Repaired} incomplete files, which are misses now.");
+        }
+
         if (options.RemoteEnabled)
         {
             _remote = new RemoteTier(options);
@@ -130,10 +136,14 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
                 {
                     await RecordAsync(record);
                     await TrimAsync();
+                    await FlushLocalAsync();
 
                     // After this session's uploads (queued ones wait for builds to end): a manifest names actions the next build can then find.
                     await session.UploadsDone.WaitAsync(ManifestWait, _lifetime.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                     await PublishManifestAsync(manifest);
+
+                    // Downloads the prefetch finished after the first flush.
+                    await FlushLocalAsync();
                 },
                 CancellationToken.None);
         }
@@ -212,7 +222,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
     {
         var started = Stopwatch.GetTimestamp();
         var entry = ActionEntry.Create(outputId, body.Size, DateTimeOffset.UtcNow);
-        var path = await Local.PutAsync(actionId, entry, body.TemporaryPath, durable: true, cancellationToken);
+        var path = await Local.PutAsync(actionId, entry, body.TemporaryPath, cancellationToken);
 
         // A cold build asks for fewer actions than it stores, and a warm one asks for what it stored: both go in the manifest.
         if (Uploading)
@@ -362,6 +372,21 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         // The lifetime source is cancelled, not disposed: a session's background work after close (its manifest)
         // may still read its token, and a cancelled source holds nothing to release.
         _remote?.Dispose();
+        await FlushLocalAsync();
+        Local.Dispose();
+    }
+
+    /// <summary>Makes what was named locally durable (after builds, off their path); a failure leaves it to the next start's repair.</summary>
+    private async Task FlushLocalAsync()
+    {
+        try
+        {
+            await Local.Durability.FlushAsync(CancellationToken.None);
+        }
+        catch (IOException ex)
+        {
+            await _diagnostics.WriteLineAsync($"storage-cacheprog: {ex.Message} The next start checks what it covers.");
+        }
     }
 
     /// <summary>
@@ -502,7 +527,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
             try
             {
                 // An inline body that is not the OutputID's is ignored, and the -d object is fetched instead.
-                var kept = remote.Body is { } inline && await WriteInlineAsync(entry, inline, temporary, cancellationToken);
+                var kept = remote.Body is { } inline && WriteInline(entry, inline, temporary);
                 if (!kept && !await _remote.DownloadAsync(entry, temporary, ahead, cancellationToken))
                 {
                     Stats.Error("verify");
@@ -510,7 +535,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
                     return null;
                 }
 
-                await Local.PutAsync(actionId, entry, temporary, durable: false, cancellationToken);
+                await Local.PutAsync(actionId, entry, temporary, cancellationToken);
             }
             finally
             {
@@ -526,14 +551,14 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
     }
 
     /// <summary>A body that came inline in its remote entry: kept only if it is the OutputID's, like a download.</summary>
-    private static async Task<bool> WriteInlineAsync(ActionEntry entry, byte[] body, string path, CancellationToken cancellationToken)
+    private static bool WriteInline(ActionEntry entry, byte[] body, string path)
     {
         if (!string.Equals(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body)), entry.OutputID, StringComparison.OrdinalIgnoreCase))
         {
             return false;
         }
 
-        await File.WriteAllBytesAsync(path, body, cancellationToken);
+        File.WriteAllBytes(path, body);
         return true;
     }
 

@@ -5,12 +5,16 @@ public sealed record LocalEntry(ActionEntry Entry, string DiskPath);
 
 /// <summary>
 /// The local disk tier, in the workshop layout: bodies as <c>&lt;OutputID hex&gt;-d</c> and action entries as
-/// <c>&lt;ActionID hex&gt;-a.json</c> in one folder. Bodies are written to a temporary file, flushed to disk and
-/// renamed, so a name always holds a complete body and DiskPaths stay valid after the session closes. A hit
-/// refreshes the body's modification time, which least-recently-used trimming goes by.
+/// <c>&lt;ActionID hex&gt;-a.json</c> in one folder. Bodies are written to a temporary file and renamed, so a name
+/// holds a complete body while the machine runs and DiskPaths stay valid after the session closes; what a power cut
+/// could leave half-written is found and removed by <see cref="LocalDurability"/>. A hit refreshes the body's
+/// modification time, which least-recently-used trimming goes by.
 /// </summary>
-public sealed class LocalTier
+public sealed class LocalTier : IDisposable
 {
+    /// <summary>How far a file's time may lag its marker's (clocks of a file system may be coarse).</summary>
+    private static readonly TimeSpan ClockSlack = TimeSpan.FromSeconds(2);
+
     /// <summary>How stale a hit's last-used time may be before the hit renews it (trimming removes the least recent first).</summary>
     private static readonly TimeSpan RecencyResolution = TimeSpan.FromHours(1);
 
@@ -27,7 +31,11 @@ public sealed class LocalTier
         var owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         Directory.CreateDirectory(Root, owner);
         Directory.CreateDirectory(_temporary, owner);
+        Durability = new LocalDurability(Root, RepairSince);
     }
+
+    /// <summary>The markers and flushes that keep what this process names crash-safe.</summary>
+    public LocalDurability Durability { get; }
 
     public string Root { get; }
 
@@ -87,27 +95,20 @@ public sealed class LocalTier
         return new LocalEntry(entry, body.FullName);
     }
 
-    /// <summary>
-    /// Makes a verified temporary file the body for its OutputID and records the action. With <paramref name="durable"/>
-    /// (a put: this may be the only copy) the body is flushed to disk before it is named; a copy fetched from the
-    /// remote is not, since losing it in a crash only means fetching it again. The action entry is never flushed: it
-    /// is named after its body is durable, so a crash can lose an entry (a miss) but never leave one without its body.
-    /// </summary>
-    public async Task<string> PutAsync(byte[] actionId, ActionEntry entry, string temporaryPath, bool durable, CancellationToken cancellationToken)
+    /// <summary>Makes a verified temporary file the body for its OutputID and records the action.</summary>
+    public async Task<string> PutAsync(byte[] actionId, ActionEntry entry, string temporaryPath, CancellationToken cancellationToken)
     {
         var bodyPath = BodyPath(entry.OutputID);
-        if (HasBody(entry))
+        using (await Durability.NamingAsync(cancellationToken))
         {
-            File.Delete(temporaryPath);
-        }
-        else
-        {
-            if (durable)
+            if (HasBody(entry))
             {
-                await FlushToDiskAsync(temporaryPath, cancellationToken);
+                File.Delete(temporaryPath);
             }
-
-            File.Move(temporaryPath, bodyPath, overwrite: true);
+            else
+            {
+                File.Move(temporaryPath, bodyPath, overwrite: true);
+            }
         }
 
         await WriteActionAsync(actionId, entry, cancellationToken);
@@ -117,8 +118,53 @@ public sealed class LocalTier
     public async Task WriteActionAsync(byte[] actionId, ActionEntry entry, CancellationToken cancellationToken)
     {
         var temporary = NewTemporaryPath();
-        await File.WriteAllBytesAsync(temporary, entry.ToJson(), cancellationToken);
-        File.Move(temporary, ActionPath(actionId), overwrite: true);
+        File.WriteAllBytes(temporary, entry.ToJson());
+        using (await Durability.NamingAsync(cancellationToken))
+        {
+            File.Move(temporary, ActionPath(actionId), overwrite: true);
+        }
+    }
+
+    /// <summary>
+    /// After a process ended before flushing: removes bodies written since <paramref name="since"/> that do not hash to
+    /// their OutputID and entries that do not parse (a power cut can leave a name over blocks never written).
+    /// </summary>
+    private int RepairSince(DateTime since)
+    {
+        var removed = 0;
+        var from = since - ClockSlack;
+        foreach (var file in new DirectoryInfo(Root).EnumerateFiles())
+        {
+            if (file.LastWriteTimeUtc < from || !(IsBody(file) || file.Name.EndsWith(ActionSuffix, StringComparison.Ordinal)) || IsIntact(file))
+            {
+                continue;
+            }
+
+            file.Delete();
+            removed++;
+        }
+
+        return removed;
+    }
+
+    private static bool IsBody(FileInfo file) => file.Name.EndsWith(BodySuffix, StringComparison.Ordinal);
+
+    private static bool IsIntact(FileInfo file)
+    {
+        try
+        {
+            if (!IsBody(file))
+            {
+                return ActionEntry.Parse(File.ReadAllBytes(file.FullName)) is not null;
+            }
+
+            using var body = file.OpenRead();
+            return string.Equals(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body)), file.Name[..^BodySuffix.Length], StringComparison.OrdinalIgnoreCase);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Size and count of the bodies held.</summary>
@@ -180,15 +226,5 @@ public sealed class LocalTier
 
     private string ActionPath(byte[] actionId) => Path.Combine(Root, Convert.ToHexStringLower(actionId) + ActionSuffix);
 
-    private static async Task FlushToDiskAsync(string path, CancellationToken cancellationToken)
-    {
-        // Off the caller's thread: in the worker that may be the socket thread every session's reads complete on.
-        await Task.Run(
-            () =>
-            {
-                using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1);
-                file.Flush(flushToDisk: true);
-            },
-            cancellationToken);
-    }
+    public void Dispose() => Durability.Dispose();
 }

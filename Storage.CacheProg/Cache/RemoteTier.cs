@@ -92,14 +92,14 @@ public sealed class RemoteTier : IDisposable
             }
 
             using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous);
+            using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0);
             var buffer = new byte[81920];
             long total = 0;
             int read;
             while ((read = await response.ResponseStream.ReadAsync(buffer, ct)) > 0)
             {
                 sha256.AppendData(buffer, 0, read);
-                await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                file.Write(buffer, 0, read);
                 total += read;
             }
 

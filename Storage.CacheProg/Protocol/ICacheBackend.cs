@@ -11,7 +11,7 @@ public interface ICacheBackend
 
     Task<CacheResponse> GetAsync(long id, byte[] actionId, SessionCounters session, CancellationToken cancellationToken);
 
-    /// <summary>Stores a verified body (its SHA-256 equals <paramref name="outputId"/>); answers once it is durable locally.</summary>
+    /// <summary>Stores a verified body (its SHA-256 equals <paramref name="outputId"/>); answers once it is in the local tier.</summary>
     Task<CacheResponse> PutAsync(long id, byte[] actionId, byte[] outputId, ReceivedBody body, SessionCounters session, CancellationToken cancellationToken);
 
     /// <summary>A session (one go command) began; its requests are counted in what this returns.</summary>

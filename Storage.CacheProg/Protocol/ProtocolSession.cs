@@ -85,7 +85,7 @@ public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostic
         var outputId = request.EffectiveOutputID;
         var path = backend.NewTemporaryPath();
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        await using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous))
+        using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0))
         {
             if (request.BodySize > 0)
             {
@@ -95,7 +95,7 @@ public sealed class ProtocolSession(ICacheBackend backend, TextWriter diagnostic
                 }
                 catch
                 {
-                    await file.DisposeAsync();
+                    file.Dispose();
                     File.Delete(path);
                     throw;
                 }

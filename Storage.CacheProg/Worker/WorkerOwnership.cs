@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Storage.CacheProg.Cache;
 
 namespace Storage.CacheProg.Worker;
 

@@ -14,7 +14,7 @@ public sealed class LocalTierTests : IDisposable
     [Fact]
     public async Task A_hit_renews_an_entry_last_used_over_an_hour_ago_and_leaves_a_recent_one_alone()
     {
-        var local = new LocalTier(_folder.Path, maxBytes: 0);
+        using var local = new LocalTier(_folder.Path, maxBytes: 0);
         var (stale, staleBody) = await PutAsync(local, 1);
         var (recent, recentBody) = await PutAsync(local, 2);
         var twoHoursAgo = DateTime.UtcNow.AddHours(-2);
@@ -33,7 +33,7 @@ public sealed class LocalTierTests : IDisposable
     [Fact]
     public async Task Trimming_removes_the_least_recently_used_but_never_a_body_used_within_the_hour()
     {
-        var local = new LocalTier(_folder.Path, maxBytes: 50);
+        using var local = new LocalTier(_folder.Path, maxBytes: 50);
         var (_, oldest) = await PutAsync(local, 1);
         var (_, older) = await PutAsync(local, 2);
         var (_, recent) = await PutAsync(local, 3);
@@ -52,7 +52,7 @@ public sealed class LocalTierTests : IDisposable
     [Fact]
     public async Task Trimming_stops_at_ninety_percent_of_the_limit()
     {
-        var local = new LocalTier(_folder.Path, maxBytes: 250);
+        using var local = new LocalTier(_folder.Path, maxBytes: 250);
         var bodies = new List<string>();
         for (var i = 0; i < 4; i++)
         {
@@ -72,7 +72,7 @@ public sealed class LocalTierTests : IDisposable
         var temporary = local.NewTemporaryPath();
         await File.WriteAllBytesAsync(temporary, body);
         var actionId = RandomNumberGenerator.GetBytes(32);
-        var path = await local.PutAsync(actionId, ActionEntry.Create(SHA256.HashData(body), body.Length, DateTimeOffset.UtcNow), temporary, durable: false, CancellationToken.None);
+        var path = await local.PutAsync(actionId, ActionEntry.Create(SHA256.HashData(body), body.Length, DateTimeOffset.UtcNow), temporary, CancellationToken.None);
         return (actionId, path);
     }
 }

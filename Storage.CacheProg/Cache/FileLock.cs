@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace Storage.CacheProg.Worker;
+namespace Storage.CacheProg.Cache;
 
 /// <summary>
 /// An exclusive <c>flock(2)</c> on a file, held until disposed or the process ends (the kernel drops it with the last
@@ -47,6 +47,25 @@ public sealed partial class FileLock : IDisposable
         return null;
     }
 
+    /// <summary>Waits for the lock as long as it is held (for locks held only for a short piece of work).</summary>
+    public static FileLock Acquire(string path)
+    {
+        var file = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.OpenOrCreate,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.ReadWrite,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+        if (Flock(file.SafeFileHandle, LockExclusive) == 0)
+        {
+            return new FileLock(file);
+        }
+
+        file.Dispose();
+        throw new IOException($"Cannot lock '{path}' (errno {Marshal.GetLastPInvokeError()}).");
+    }
+
     /// <summary>Waits up to <paramref name="timeout"/> for the lock; null when it stayed held.</summary>
     public static async Task<FileLock?> AcquireAsync(string path, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -81,6 +100,9 @@ public sealed partial class FileLock : IDisposable
         RandomAccess.SetLength(_file.SafeFileHandle, 0);
         RandomAccess.Write(_file.SafeFileHandle, bytes, 0);
     }
+
+    /// <summary>The lock file's descriptor (a handle on its file system, for a flush of it).</summary>
+    public SafeFileHandle Handle => _file.SafeFileHandle;
 
     public void Dispose() => _file.Dispose();
 
