@@ -7,14 +7,17 @@
 # Warm figures also for a minimal stdlib-only GOCACHEPROG written in Go (bench/gocacheprog-minimal, disk only), the
 # baseline a cache helper is judged against, and for the same helper answering from memory (-preload: no file per
 # get, the protocol's floor). Warm runs interleave all five.
-# Usage: ./bench/cacheprog.sh [--rounds N (default 7)] [--out FILE]
+# Cold builds take half a minute and vary by ±5 %: --cold-rounds of them per mode (native, Go helper, direct, connect
+# in turn, the order reversed every other round), medians; the uploads' durability is the slowest round's.
+# Usage: ./bench/cacheprog.sh [--rounds N (default 7)] [--cold-rounds N (default 3)] [--out FILE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=""; rounds=7
+out=""; rounds=7; cold_rounds=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
+    --cold-rounds) cold_rounds="$2"; shift 2 ;;
     *) echo "unknown argument $1"; exit 2 ;;
   esac
 done
@@ -47,7 +50,7 @@ dotnet Storage.Gateway/bin/Release/net10.0/Storage.Gateway.dll --urls "$S3_ENDPO
 gateway_pid=$!
 until curl -fs "$S3_ENDPOINT/alive" >/dev/null; do sleep 0.2; done
 s3() { AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$S3_SECRET_ACCESS_KEY AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url "$S3_ENDPOINT" s3 "$@" >/dev/null; }
-for bucket in direct worker warmup; do
+for bucket in warmup $(for i in $(seq 1 "$cold_rounds"); do echo "direct-$i worker-$i"; done); do
   "$go" version >/dev/null
   s3 mb "s3://$bucket"
 done
@@ -103,20 +106,41 @@ drain_seconds() {
   echo "$now - $start" | bc
 }
 
-native_cold=$(build native-cold "" "$work/gocache-native")
+max() { printf '%s\n' "$@" | sort -n | tail -1; }
+
+# (c), everything empty, $cold_rounds times per mode; each round on its own buckets, local folders and worker. The
+# last round's caches are the warm ones below.
 gohelper="$work/bin/gocacheprog-minimal $work/gohelper"
-gohelper_cold=$(build gohelper-cold "$gohelper")
+c_native=(); c_go=(); c_direct=(); c_connect=(); d_direct=(); d_connect=()
+cold() {
+  local i=$1 last=$2
+  case "$3" in
+    native) c_native+=("$(build "native-cold-$i" "" "$work/gocache-native${last:+-$i}")") ;;
+    go) c_go+=("$(build "gohelper-cold-$i" "$work/bin/gocacheprog-minimal $work/gohelper${last:+-$i}")") ;;
+    direct)
+      c_direct+=("$(build "direct-cold-$i" "$prog --dir $work/direct-local-$i --bucket direct-$i")")
+      d_direct+=("$(spool_seconds "$work/direct-local-$i")") ;;
+    connect)
+      start_worker "worker-cold-$i" "worker-$i"
+      c_connect+=("$(build "worker-cold-$i" "$prog connect unix:$work/worker-cold-$i.sock")")
+      d_connect+=("$(drain_seconds "worker-cold-$i")") ;;
+  esac
+}
+for i in $(seq 1 "$cold_rounds"); do
+  # Only the last round writes the caches the warm builds use (an empty suffix).
+  last=x; [ "$i" -eq "$cold_rounds" ] && last=""
+  if [ $((i % 2)) -eq 1 ]; then order=(native go direct connect); else order=(connect direct go native); fi
+  for what in "${order[@]}"; do cold "$i" "$last" "$what"; done
+done
+native_cold=$(median "${c_native[@]}"); gohelper_cold=$(median "${c_go[@]}")
+direct_cold=$(median "${c_direct[@]}"); worker_cold=$(median "${c_connect[@]}")
+direct_drain=$(max "${d_direct[@]}"); worker_drain=$(max "${d_connect[@]}")
 
-direct="$prog --dir $work/direct-local --bucket direct"
-direct_cold=$(build direct-cold "$direct")
-direct_drain=$(spool_seconds "$work/direct-local")
-direct_remote=$(build direct-remote "$prog --dir $work/direct-empty --bucket direct")
-
-start_worker worker1 worker
-connect="$prog connect unix:$work/worker1.sock"
-worker_cold=$(build worker-cold "$connect")
-worker_drain=$(drain_seconds worker1)
-start_worker worker2 worker
+direct_bucket="direct-$cold_rounds"; worker_bucket="worker-$cold_rounds"
+direct="$prog --dir $work/direct-local-$cold_rounds --bucket $direct_bucket"
+direct_remote=$(build direct-remote "$prog --dir $work/direct-empty --bucket $direct_bucket")
+connect="$prog connect unix:$work/worker-cold-$cold_rounds.sock"
+start_worker worker2 "$worker_bucket"
 worker_remote=$(build worker-remote "$prog connect unix:$work/worker2.sock")
 floor="$work/bin/gocacheprog-minimal -preload $work/gohelper"
 
@@ -145,8 +169,8 @@ floor_warm=$(median "${w_floor[@]}")
 # (--no-worker: the job waits for its own close, which here publishes a manifest and uploads nothing): medians.
 b_on=(); b_off=()
 for i in $(seq 1 "$rounds"); do
-  b_on+=("$(build "direct-remote-on-$i" "$prog --no-worker --dir $work/direct-empty-on-$i --bucket direct")")
-  b_off+=("$(build "direct-remote-off-$i" "$prog --no-worker --no-prefetch --dir $work/direct-empty-off-$i --bucket direct")")
+  b_on+=("$(build "direct-remote-on-$i" "$prog --no-worker --dir $work/direct-empty-on-$i --bucket $direct_bucket")")
+  b_off+=("$(build "direct-remote-off-$i" "$prog --no-worker --no-prefetch --dir $work/direct-empty-off-$i --bucket $direct_bucket")")
 done
 remote_on=$(median "${b_on[@]}"); remote_off=$(median "${b_off[@]}")
 
@@ -156,9 +180,9 @@ Machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), $("$go" vers
 
 | \`go build std\`, fresh GOCACHE each time | seconds | ratio | target |
 |---|---:|---:|---|
-| native cache, cold (baseline) | $native_cold | 1.00 × cold | |
+| native cache, cold (baseline; median of $cold_rounds) | $native_cold | 1.00 × cold | |
 | native cache, warm (baseline; median of $rounds) | $native_warm | 1.00 × native warm | |
-| minimal Go helper, cold (bench/gocacheprog-minimal) | $gohelper_cold | $(ratio "$gohelper_cold" "$native_cold") × cold | |
+| minimal Go helper, cold (bench/gocacheprog-minimal; median of $cold_rounds) | $gohelper_cold | $(ratio "$gohelper_cold" "$native_cold") × cold | |
 | minimal Go helper, warm (baseline; median of $rounds) | $gohelper_warm | $(ratio "$gohelper_warm" "$native_warm") × native warm | |
 | minimal Go helper answering from memory, warm: the protocol's floor (median of $rounds) | $floor_warm | $(ratio "$floor_warm" "$gohelper_warm") × Go helper | |
 | (a) direct mode, local tier warm (median of $rounds) | $direct_warm | $(ratio "$direct_warm" "$gohelper_warm") × Go helper | ≤ 0.9 × Go helper |
@@ -167,18 +191,20 @@ Machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), $("$go" vers
 | (b) connect + new worker, local empty, remote warm | $worker_remote | $(ratio "$worker_remote" "$native_cold") × cold | ≤ 0.05 × cold |
 | (b) direct mode --no-worker (CI), prefetch on (median of $rounds) | $remote_on | $(ratio "$remote_on" "$native_cold") × cold | ≤ 0.05 × cold |
 | (b) direct mode --no-worker (CI), --no-prefetch (median of $rounds) | $remote_off | $(ratio "$remote_off" "$native_cold") × cold | |
-| (c) direct mode, everything empty (uploads handed to the worker it starts) | $direct_cold | $(ratio "$direct_cold" "$native_cold") × cold | ≤ 1.03 × cold |
-| (c) direct mode: uploads durable this long after that build | $direct_drain | | ≤ 10 s |
-| (c) connect + serve, everything empty | $worker_cold | $(ratio "$worker_cold" "$native_cold") × cold | ≤ 1.03 × cold |
-| (c) worker: uploads durable this long after that build | $worker_drain | | ≤ 10 s |
+| (c) direct mode, everything empty (uploads handed to the worker it starts; median of $cold_rounds) | $direct_cold | $(ratio "$direct_cold" "$native_cold") × cold | ≤ 1.03 × cold |
+| (c) direct mode: uploads durable this long after those builds (slowest) | $direct_drain | | ≤ 10 s |
+| (c) connect + serve, everything empty (median of $cold_rounds) | $worker_cold | $(ratio "$worker_cold" "$native_cold") × cold | ≤ 1.03 × cold |
+| (c) worker: uploads durable this long after those builds (slowest) | $worker_drain | | ≤ 10 s |
+
+Cold runs, by round (native, Go helper, direct, connect; uploads durable after direct, connect): $(for i in $(seq 0 $((cold_rounds - 1))); do printf '%s/%s/%s/%s (%s/%s) ' "${c_native[$i]}" "${c_go[$i]}" "${c_direct[$i]}" "${c_connect[$i]}" "${d_direct[$i]}" "${d_connect[$i]}"; done)
 
 Warm runs, by round (native, Go helper, floor, direct, connect): $(for i in $(seq 0 $((rounds - 1))); do printf '%s/%s/%s/%s/%s ' "${w_native[$i]}" "${w_go[$i]}" "${w_floor[$i]}" "${w_direct[$i]}" "${w_connect[$i]}"; done)
 
 (b) with the prefetch on/off, by round: $(for i in $(seq 0 $((rounds - 1))); do printf '%s/%s ' "${b_on[$i]}" "${b_off[$i]}"; done)
 
 Direct-mode statistics (stderr of each build):
-$(for f in direct-cold direct-warm-1 direct-remote direct-remote-on-1 direct-remote-off-1; do echo "- $f: $(grep storage-cacheprog "$work/$f.err" | tail -1)"; done)
-Worker statistics after the runs: $(curl -fs "http://127.0.0.1:$(cat "$work/worker1.port")/stats")
+$(for f in "direct-cold-$cold_rounds" direct-warm-1 direct-remote direct-remote-on-1 direct-remote-off-1; do echo "- $f: $(grep storage-cacheprog "$work/$f.err" | tail -1)"; done)
+Worker statistics after the runs: $(curl -fs "http://127.0.0.1:$(cat "$work/worker-cold-$cold_rounds.port")/stats")
 REPORT
 )
 echo "$report"
