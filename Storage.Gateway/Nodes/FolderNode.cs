@@ -1,23 +1,35 @@
+using System.Buffers;
+
 namespace Storage.Gateway.Nodes;
 
 /// <summary>
-/// A node that is a local folder. Writes go to a temporary file that is flushed to disk and then renamed over
-/// the final name, and the folder is flushed too (so the rename survives a power cut): a part is either absent
-/// or complete. Keys are checked twice: by syntax
-/// (<see cref="PartKeys.IsSafe"/>) and by resolving the final path under the root.
+/// A node that is a local folder. Writes go to a temporary file that is renamed over the final name; the write then
+/// waits for a flush round of this node (<see cref="FlushRounds"/>: one <c>syncfs</c> shared by every write that
+/// finished before it), so an acknowledged part survives a power cut and a part is either absent or complete.
+/// Large parts are written back as they grow (<see cref="WriteBackBytes"/> at a time), so a round never waits
+/// behind gigabytes of dirty pages. Keys are checked twice: by syntax (<see cref="PartKeys.IsSafe"/>) and by
+/// resolving the final path under the root.
 /// </summary>
 public sealed class FolderNode : IStorageNode
 {
     private const string TempFolder = ".tmp";
     private const int CopyBufferBytes = 256 * 1024;
 
+    /// <summary>
+    /// How much of a part may be written before its write-back starts; a writer waits for the previous such range, so
+    /// it holds at most twice this in dirty pages (8 parts of a large object: 64 MiB).
+    /// </summary>
+    private const long WriteBackBytes = 4 * 1024 * 1024;
+
     private readonly string _root;
+    private readonly FlushRounds _flushes;
 
     public FolderNode(string id, string path)
     {
         Id = id;
         _root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)) + Path.DirectorySeparatorChar;
         Address = _root;
+        _flushes = new FlushRounds(() => DiskFlush.FileSystem(_root));
     }
 
     public string Id { get; }
@@ -48,9 +60,7 @@ public sealed class FolderNode : IStorageNode
                 PreallocationSize = Math.Max(0, length),
             }))
             {
-                await content.CopyToAsync(file, CopyBufferBytes, cancellationToken);
-                written = file.Length;
-                file.Flush(flushToDisk: true);
+                written = await CopyWritingBackAsync(content, file, cancellationToken);
             }
 
             if (length >= 0 && written != length)
@@ -58,20 +68,49 @@ public sealed class FolderNode : IStorageNode
                 throw new IOException($"Part '{key}' on node '{Id}' received {written} bytes, expected {length}.");
             }
 
-            var folder = Path.GetDirectoryName(target)!;
-            if (!Directory.Exists(folder))
-            {
-                Directory.CreateDirectory(folder);
-                DirectorySync.Flush(Path.GetDirectoryName(folder)!);
-            }
-
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Move(temp, target, overwrite: true);
-            DirectorySync.Flush(folder);
+
+            // The file's bytes, its new folder and the rename, with every other write of this moment.
+            await _flushes.WaitAsync(cancellationToken);
         }
         catch
         {
             File.Delete(temp);
             throw;
+        }
+    }
+
+    /// <summary>Copies the body, starting write-back every <see cref="WriteBackBytes"/> and waiting for the range before.</summary>
+    private static async Task<long> CopyWritingBackAsync(Stream content, FileStream file, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
+        try
+        {
+            long written = 0, backTo = 0, waitedTo = 0;
+            int read;
+            while ((read = await content.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                written += read;
+                if (written - backTo >= WriteBackBytes)
+                {
+                    if (backTo > waitedTo)
+                    {
+                        DiskFlush.WriteBack(file.SafeFileHandle, waitedTo, backTo - waitedTo, wait: true);
+                        waitedTo = backTo;
+                    }
+
+                    DiskFlush.WriteBack(file.SafeFileHandle, backTo, written - backTo, wait: false);
+                    backTo = written;
+                }
+            }
+
+            return written;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -12,20 +12,24 @@ namespace Storage.Tests.Fixtures;
 public sealed partial class GatewayProcess : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly TempDirectory _data;
+    private readonly TempDirectory? _data;
     private readonly ConcurrentQueue<string> _output;
     private bool _disposed;
 
-    private GatewayProcess(Process process, TempDirectory data, ConcurrentQueue<string> output, Uri baseAddress)
+    private GatewayProcess(Process process, TempDirectory? data, string dataPath, ConcurrentQueue<string> output, Uri baseAddress)
     {
         _process = process;
         _data = data;
+        DataPath = dataPath;
         _output = output;
         BaseAddress = baseAddress;
         Client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(10) };
     }
 
     public Uri BaseAddress { get; }
+
+    /// <summary>The data folder: the process's own, or the one it was started on (then it outlives the process).</summary>
+    public string DataPath { get; }
 
     public HttpClient Client { get; }
 
@@ -36,9 +40,12 @@ public sealed partial class GatewayProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static async Task<GatewayProcess> StartAsync(IReadOnlyDictionary<string, string>? environment = null)
+    /// <param name="environment">Variables for the process.</param>
+    /// <param name="dataPath">An existing data folder (a restart after <see cref="KillAsync"/>); null for a new one the process owns.</param>
+    public static async Task<GatewayProcess> StartAsync(IReadOnlyDictionary<string, string>? environment = null, string? dataPath = null)
     {
-        var data = new TempDirectory("storage-gateway-process");
+        var data = dataPath is null ? new TempDirectory("storage-gateway-process") : null;
+        dataPath ??= data!.Path;
         var dll = Path.Combine(AppContext.BaseDirectory, "Storage.Gateway.dll");
         var start = new ProcessStartInfo("dotnet")
         {
@@ -51,7 +58,7 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         {
             dll,
             "--urls=http://127.0.0.1:0",
-            $"--Storage:DataPath={data.Path}",
+            $"--Storage:DataPath={dataPath}",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
         })
@@ -93,12 +100,12 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         await using var registration = timeout.Token.Register(() => listening.TrySetException(new TimeoutException("The gateway process did not start listening within 60 s.")));
         try
         {
-            return new GatewayProcess(process, data, output, await listening.Task);
+            return new GatewayProcess(process, data, dataPath, output, await listening.Task);
         }
         catch
         {
             process.Kill(entireProcessTree: true);
-            data.Dispose();
+            data?.Dispose();
             throw;
         }
     }
@@ -132,7 +139,7 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         await KillAsync();
 
         _process.Dispose();
-        _data.Dispose();
+        _data?.Dispose();
     }
 
     [GeneratedRegex(@"Now listening on: (http://\S+)")]

@@ -30,7 +30,7 @@ public static class BaselineServer
             }
 
             File.Move(temp, path, overwrite: true);
-            Storage.Gateway.Nodes.DirectorySync.Flush(folder);
+            Storage.Gateway.Nodes.DiskFlush.Directory(folder);
             return Results.Ok();
         });
         app.MapGet("/baseline/{id}", (string id) => Results.File(Path.Combine(folder, id), "application/octet-stream"));

@@ -17,6 +17,8 @@ public sealed class LoadBenchmark : IAsyncDisposable
 {
     private const int KeysPerWorker = 64;
 
+    private const long LargeMixedBytes = 1L << 30;
+
     private readonly LoadBenchOptions _options;
     private readonly string _data;
     private readonly bool _ownsData;
@@ -86,6 +88,13 @@ public sealed class LoadBenchmark : IAsyncDisposable
             report.AppendLine(CultureInfo.InvariantCulture, $"| {name} PUT | {put.OpsPerSecond:F0} | {put.P50:F2} | {put.P99:F2} |");
             report.AppendLine(CultureInfo.InvariantCulture, $"| {name} GET | {get.OpsPerSecond:F0} | {get.P50:F2} | {get.P99:F2} |");
         }
+
+        // Mixed load: the same small PUTs while one 1 GiB PUT streams in, against the same small PUTs alone just before.
+        var alone = await RunSmallAsync(new Uri(_gatewayAddress, "/object/"), small, HttpMethod.Put);
+        var (mixed, largeSeconds) = await RunSmallBesideLargePutAsync(small);
+        report.AppendLine(CultureInfo.InvariantCulture, $"| gateway PUT, just before the next row | {alone.OpsPerSecond:F0} | {alone.P50:F2} | {alone.P99:F2} |");
+        report.AppendLine(CultureInfo.InvariantCulture, $"| gateway PUT while a 1 GiB PUT runs ({largeSeconds:F1} s, {LargeMixedBytes / largeSeconds / 1e6:F0} MB/s) | {mixed.OpsPerSecond:F0} | {mixed.P50:F2} | {mixed.P99:F2} |");
+        report.AppendLine(CultureInfo.InvariantCulture, $"| p99 beside the large PUT / alone | | | {mixed.P99 / alone.P99:F2} × |");
 
         return report.ToString();
     }
@@ -188,7 +197,23 @@ public sealed class LoadBenchmark : IAsyncDisposable
 
     private static string SmallKey(int worker, int i) => $"s{worker}x{i % KeysPerWorker}";
 
-    private async Task<SmallResult> RunSmallAsync(Uri prefix, byte[] body, HttpMethod method)
+    /// <summary>Small PUTs from the moment a 1 GiB PUT starts until it ends (or the run's seconds pass); the large PUT's seconds.</summary>
+    private async Task<(SmallResult Small, double LargeSeconds)> RunSmallBesideLargePutAsync(byte[] small)
+    {
+        var clock = Stopwatch.StartNew();
+        var large = Task.Run(async () =>
+        {
+            using var content = new StreamContent(new RepeatingStream(_large, LargeMixedBytes));
+            content.Headers.ContentLength = LargeMixedBytes;
+            using var response = await _client.PutAsync(new Uri(_gatewayAddress, "/object/mixed-large"), content);
+            response.EnsureSuccessStatusCode();
+            return clock.Elapsed.TotalSeconds;
+        });
+        var result = await RunSmallAsync(new Uri(_gatewayAddress, "/object/"), small, HttpMethod.Put, large);
+        return (result, await large);
+    }
+
+    private async Task<SmallResult> RunSmallAsync(Uri prefix, byte[] body, HttpMethod method, Task? until = null)
     {
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(_options.Seconds));
         var latencies = new List<double>[LoadBenchOptions.Concurrency];
@@ -197,7 +222,7 @@ public sealed class LoadBenchmark : IAsyncDisposable
         {
             var mine = latencies[worker] = [];
             var buffer = new byte[body.Length];
-            for (var i = 0; !stop.IsCancellationRequested; i++)
+            for (var i = 0; !stop.IsCancellationRequested && until?.IsCompleted != true; i++)
             {
                 var uri = new Uri(prefix, SmallKey(worker, i));
                 var started = Stopwatch.GetTimestamp();
@@ -224,4 +249,48 @@ public sealed class LoadBenchmark : IAsyncDisposable
     private double MegabytesPerSecond(long bytesPerIteration, double seconds) => bytesPerIteration * (double)_options.LargeIterations / seconds / 1e6;
 
     private sealed record SmallResult(double OpsPerSecond, double P50, double P99);
+
+    /// <summary>A body of any length made of one block repeated, so a 1 GiB PUT costs no 1 GiB array.</summary>
+    private sealed class RepeatingStream(byte[] block, long length) : Stream
+    {
+        private long _position;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => length;
+
+        public override long Position
+        {
+            get => _position;
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            var start = (int)(_position % block.Length);
+            var count = (int)Math.Min(Math.Min(buffer.Length, block.Length - start), length - _position);
+            block.AsSpan(start, count).CopyTo(buffer);
+            _position += count;
+            return count;
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult(Read(buffer.Span));
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }

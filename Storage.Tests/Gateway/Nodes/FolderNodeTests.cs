@@ -43,8 +43,8 @@ public sealed class FolderNodeTests : StorageNodeContract
     [Fact]
     public void Flushing_a_folder_works_and_a_missing_folder_is_an_io_error()
     {
-        DirectorySync.Flush(_root.Path);
-        Assert.Throws<IOException>(() => DirectorySync.Flush(Path.Combine(_root.Path, "no-such-folder")));
+        DiskFlush.Directory(_root.Path);
+        Assert.Throws<IOException>(() => DiskFlush.Directory(Path.Combine(_root.Path, "no-such-folder")));
     }
 
     protected override Task<IStorageNode> CreateNodeAsync() =>
