@@ -205,7 +205,7 @@ public sealed class LoadBenchmark : IAsyncDisposable
         {
             using var content = new StreamContent(new RepeatingStream(_large, LargeMixedBytes));
             content.Headers.ContentLength = LargeMixedBytes;
-            using var response = await _client.PutAsync(new Uri(_gatewayAddress, "/object/mixed-large"), content);
+            using var response = await _client.PutAsync(new Uri(_gatewayAddress, "/object/mixedlarge"), content);
             response.EnsureSuccessStatusCode();
             return clock.Elapsed.TotalSeconds;
         });
