@@ -101,6 +101,9 @@ public sealed partial class FileLock : IDisposable
         RandomAccess.Write(_file.SafeFileHandle, bytes, 0);
     }
 
+    /// <summary>fsync of the lock file (its creation is durable once its folder is flushed too).</summary>
+    public void Flush() => _file.Flush(flushToDisk: true);
+
     /// <summary>The lock file's descriptor (a handle on its file system, for a flush of it).</summary>
     public SafeFileHandle Handle => _file.SafeFileHandle;
 

@@ -132,7 +132,7 @@ public sealed class LocalTier : IDisposable
     private int RepairSince(DateTime since)
     {
         var removed = 0;
-        var from = since - ClockSlack;
+        var from = since == DateTime.MinValue ? since : since - ClockSlack;
         foreach (var file in new DirectoryInfo(Root).EnumerateFiles())
         {
             if (file.LastWriteTimeUtc < from || !(IsBody(file) || file.Name.EndsWith(ActionSuffix, StringComparison.Ordinal)) || IsIntact(file))

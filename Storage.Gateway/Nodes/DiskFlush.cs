@@ -8,7 +8,8 @@ namespace Storage.Gateway.Nodes;
 /// too (<see cref="Directory"/>); one <c>syncfs(2)</c> makes every write and rename on a file system durable at once
 /// (<see cref="FileSystem"/>, what a folder node's flush rounds use); <c>sync_file_range(2)</c> writes a large file
 /// back as it grows (<see cref="WriteBack"/>), so a flush round never waits behind gigabytes of dirty pages.
-/// Directories are opened read-only without O_DIRECTORY (its value differs per architecture). Elsewhere these do
+/// Directories are opened read-only without O_DIRECTORY (its value differs per architecture). Needs Linux 5.8 or
+/// later for <c>syncfs</c> to report write-back errors; a part's own error is also checked on its handle. Elsewhere these do
 /// nothing (Windows has no equivalent; macOS is not a target).
 /// </summary>
 internal static partial class DiskFlush
@@ -16,6 +17,9 @@ internal static partial class DiskFlush
     private const int WaitBefore = 1;
     private const int Write = 2;
     private const int WaitAfter = 4;
+
+    // O_RDONLY | O_CLOEXEC (the same value on x86-64 and arm64, unlike O_DIRECTORY).
+    private const int ReadOnlyCloseOnExec = 0x80000;
 
     /// <summary>fsync of a directory: its entries (a rename into it) are durable.</summary>
     public static void Directory(string directory) => WithDirectory(directory, "flush", Fsync);
@@ -35,6 +39,15 @@ internal static partial class DiskFlush
         }
     }
 
+    /// <summary>Throws when write-back of the file failed since it was opened (after a flush, nothing is left to write).</summary>
+    public static void CheckWrittenBack(SafeFileHandle file)
+    {
+        if (OperatingSystem.IsLinux() && SyncFileRange(file, 0, 0, WaitBefore) != 0)
+        {
+            throw new IOException($"Writing the file back failed (errno {Marshal.GetLastPInvokeError()}).");
+        }
+    }
+
     private static void WithDirectory(string directory, string action, Func<int, int> call)
     {
         if (!OperatingSystem.IsLinux())
@@ -42,7 +55,7 @@ internal static partial class DiskFlush
             return;
         }
 
-        var descriptor = Open(directory, 0);
+        var descriptor = Open(directory, ReadOnlyCloseOnExec);
         if (descriptor < 0)
         {
             throw new IOException($"Cannot open '{directory}' to {action} it (errno {Marshal.GetLastPInvokeError()}).");

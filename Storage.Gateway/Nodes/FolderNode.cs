@@ -5,7 +5,9 @@ namespace Storage.Gateway.Nodes;
 /// <summary>
 /// A node that is a local folder. Writes go to a temporary file that is renamed over the final name; the write then
 /// waits for a flush round of this node (<see cref="FlushRounds"/>: one <c>syncfs</c> shared by every write that
-/// finished before it), so an acknowledged part survives a power cut and a part is either absent or complete.
+/// finished before it) and checks its own file's write-back, so an acknowledged part survives a power cut. A write
+/// cut off by a power cut may leave an incomplete part under its name: no record names it (the commit comes after
+/// every part is durable), its block CRCs would refuse it, and its write intent has the sweeper delete it.
 /// Large parts are written back as they grow (<see cref="WriteBackBytes"/> at a time), so a round never waits
 /// behind gigabytes of dirty pages. Keys are checked twice: by syntax (<see cref="PartKeys.IsSafe"/>) and by
 /// resolving the final path under the root.
@@ -61,18 +63,19 @@ public sealed class FolderNode : IStorageNode
             }))
             {
                 written = await CopyWritingBackAsync(content, file, cancellationToken);
+                if (length >= 0 && written != length)
+                {
+                    throw new IOException($"Part '{key}' on node '{Id}' received {written} bytes, expected {length}.");
+                }
+
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Move(temp, target, overwrite: true);
+
+                // The file's bytes, its new folder and the rename, with every other write of this moment. A write-back
+                // error is reported to whichever round is running (or none), so this part's own is read from its handle.
+                await _flushes.WaitAsync(cancellationToken);
+                DiskFlush.CheckWrittenBack(file.SafeFileHandle);
             }
-
-            if (length >= 0 && written != length)
-            {
-                throw new IOException($"Part '{key}' on node '{Id}' received {written} bytes, expected {length}.");
-            }
-
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Move(temp, target, overwrite: true);
-
-            // The file's bytes, its new folder and the rename, with every other write of this moment.
-            await _flushes.WaitAsync(cancellationToken);
         }
         catch
         {

@@ -40,7 +40,7 @@ public sealed class LoadBenchmark : IAsyncDisposable
         _baseline = baseline;
         _gatewayAddress = new Uri(gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         _baselineAddress = baselineAddress;
-        _client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = LoadBenchOptions.Concurrency, UseProxy = false })
+        _client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = LoadBenchOptions.Concurrency + 1, UseProxy = false })
         {
             Timeout = TimeSpan.FromMinutes(5),
         };

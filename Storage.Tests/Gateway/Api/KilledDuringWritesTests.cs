@@ -74,7 +74,5 @@ public sealed class KilledDuringWritesTests
                 Assert.True(body.SequenceEqual(read), $"cut-off {key} is visible but not whole");
             }
         }
-
-        Assert.True(attempted.Count > acknowledged.Count, "some writes were in flight at the kill");
     }
 }
