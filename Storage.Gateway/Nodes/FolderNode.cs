@@ -1,10 +1,11 @@
 using System.Buffers;
+using Storage.Gateway.Concurrency;
 
 namespace Storage.Gateway.Nodes;
 
 /// <summary>
 /// A node that is a local folder. Writes go to a temporary file that is renamed over the final name; the write then
-/// waits for a flush round of this node (<see cref="FlushRounds"/>: one <c>syncfs</c> shared by every write that
+/// waits for a flush round of this node (<see cref="GroupedRounds{T}"/>: one <c>syncfs</c> shared by every write that
 /// finished before it) and checks its own file's write-back, so an acknowledged part survives a power cut. A write
 /// cut off by a power cut may leave an incomplete part under its name: no record names it (the commit comes after
 /// every part is durable), its block CRCs would refuse it, and its write intent has the sweeper delete it.
@@ -24,14 +25,19 @@ public sealed class FolderNode : IStorageNode
     private const long WriteBackBytes = 4 * 1024 * 1024;
 
     private readonly string _root;
-    private readonly FlushRounds _flushes;
+    private readonly GroupedRounds<bool> _flushes;
 
     public FolderNode(string id, string path)
     {
         Id = id;
         _root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)) + Path.DirectorySeparatorChar;
         Address = _root;
-        _flushes = new FlushRounds(() => DiskFlush.FileSystem(_root));
+        // A blocking flush on a pool thread, as asynchronous file I/O on Linux is anyway.
+        _flushes = new GroupedRounds<bool>(() => Task.Run(() =>
+        {
+            DiskFlush.FileSystem(_root);
+            return true;
+        }));
     }
 
     public string Id { get; }

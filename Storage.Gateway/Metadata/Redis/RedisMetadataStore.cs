@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using StackExchange.Redis;
+using Storage.Gateway.Concurrency;
 
 namespace Storage.Gateway.Metadata.Redis;
 
@@ -36,8 +37,8 @@ public sealed partial class RedisMetadataStore(
     // 1 while a write's WAIT came back short: later answers may rest on it, so they wait too until a WAIT succeeds.
     private int _unconfirmed;
 
-    private readonly GroupedReplicaWait? _replicaWait = acknowledgement is { } wait
-        ? new GroupedReplicaWait(async () => (long)await CallAsync(
+    private readonly GroupedRounds<long>? _replicaWait = acknowledgement is { } wait
+        ? new GroupedRounds<long>(async () => (long)await CallAsync(
             writes ?? redis, db => db.ExecuteAsync("WAIT", wait.Replicas, (long)wait.Timeout.TotalMilliseconds), CancellationToken.None))
         : null;
 

@@ -1,16 +1,17 @@
+using Storage.Gateway.Concurrency;
 using Storage.Gateway.Metadata.Redis;
 
-namespace Storage.Tests.Gateway.Metadata.Redis;
+namespace Storage.Tests.Gateway.Concurrency;
 
-/// <summary>WAIT as group commit: callers during a round share the next one, and no caller is answered by a round sent before it arrived.</summary>
-public sealed class GroupedReplicaWaitTests
+/// <summary>Group commit rounds (Redis WAIT, a folder node's syncfs): callers during a round share the next one, and no caller is answered by a round sent before it arrived.</summary>
+public sealed class GroupedRoundsTests
 {
     [Fact]
     public async Task Callers_that_arrive_while_a_wait_is_in_flight_share_the_next_one()
     {
         var rounds = new List<TaskCompletionSource<long>>();
         var sent = 0;
-        var grouped = new GroupedReplicaWait(() =>
+        var grouped = new GroupedRounds<long>(() =>
         {
             var round = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
             lock (rounds)
@@ -41,7 +42,7 @@ public sealed class GroupedReplicaWaitTests
     public async Task A_failed_wait_fails_its_round_and_the_next_round_is_sent_anew()
     {
         var attempt = 0;
-        var grouped = new GroupedReplicaWait(() => Interlocked.Increment(ref attempt) == 1
+        var grouped = new GroupedRounds<long>(() => Interlocked.Increment(ref attempt) == 1
             ? Task.FromException<long>(new RedisUnavailableException("Redis is away."))
             : Task.FromResult(1L));
 
