@@ -25,7 +25,7 @@ public sealed class LocalDurabilityTests : IDisposable
         using var local = new LocalTier(_folder.Path, maxBytes: 0);
         Assert.Empty(Directory.GetFiles(Markers));
 
-        await PutAsync(local, 1);
+        await LocalTierTests.PutAsync(local, 1);
         Assert.Single(Directory.GetFiles(Markers));
         Assert.True(local.Durability.Unflushed);
 
@@ -34,7 +34,7 @@ public sealed class LocalDurabilityTests : IDisposable
         Assert.False(local.Durability.Unflushed);
 
         // The next put marks again.
-        await PutAsync(local, 2);
+        await LocalTierTests.PutAsync(local, 2);
         Assert.Single(Directory.GetFiles(Markers));
     }
 
@@ -45,12 +45,12 @@ public sealed class LocalDurabilityTests : IDisposable
         string tornBody, oldBody;
         using (var first = new LocalTier(_folder.Path, maxBytes: 0))
         {
-            (old, oldBody) = await PutAsync(first, 1);
+            (old, oldBody) = await LocalTierTests.PutAsync(first, 1);
             await first.Durability.FlushAsync(CancellationToken.None);
             File.SetLastWriteTimeUtc(oldBody, DateTime.UtcNow.AddHours(-2));
-            (intact, _) = await PutAsync(first, 2);
-            (torn, tornBody) = await PutAsync(first, 3);
-            (tornEntry, _) = await PutAsync(first, 4);
+            (intact, _) = await LocalTierTests.PutAsync(first, 2);
+            (torn, tornBody) = await LocalTierTests.PutAsync(first, 3);
+            (tornEntry, _) = await LocalTierTests.PutAsync(first, 4);
         }
 
         // What a power cut can leave: names over blocks never written (zeros, the right size), an entry cut short.
@@ -77,7 +77,7 @@ public sealed class LocalDurabilityTests : IDisposable
     public async Task A_marker_held_by_a_running_process_is_left_alone()
     {
         using var running = new LocalTier(_folder.Path, maxBytes: 0);
-        var (action, body) = await PutAsync(running, 1);
+        var (action, body) = await LocalTierTests.PutAsync(running, 1);
         await File.WriteAllBytesAsync(body, new byte[new FileInfo(body).Length]);
 
         using var other = new LocalTier(_folder.Path, maxBytes: 0);
@@ -163,14 +163,4 @@ public sealed class LocalDurabilityTests : IDisposable
     }
 
     private string ActionPath(byte[] actionId) => Path.Combine(_folder.Path, Convert.ToHexStringLower(actionId) + LocalTier.ActionSuffix);
-
-    private static async Task<(byte[] ActionId, string BodyPath)> PutAsync(LocalTier local, int seed)
-    {
-        var body = TestData.Bytes(100 + seed, seed);
-        var temporary = local.NewTemporaryPath();
-        await File.WriteAllBytesAsync(temporary, body);
-        var actionId = RandomNumberGenerator.GetBytes(32);
-        var path = await local.PutAsync(actionId, ActionEntry.Create(SHA256.HashData(body), body.Length, DateTimeOffset.UtcNow), temporary, CancellationToken.None);
-        return (actionId, path);
-    }
 }

@@ -66,7 +66,8 @@ public sealed class LocalTierTests : IDisposable
         Assert.Equal([false, false, true, true], bodies.Select(File.Exists));
     }
 
-    private static async Task<(byte[] ActionId, string BodyPath)> PutAsync(LocalTier local, int seed)
+    /// <summary>Puts a 100-byte body made from <paramref name="seed"/> under a new action id, as a put does.</summary>
+    internal static async Task<(byte[] ActionId, string BodyPath)> PutAsync(LocalTier local, int seed)
     {
         var body = TestData.Bytes(100, seed);
         var temporary = local.NewTemporaryPath();
