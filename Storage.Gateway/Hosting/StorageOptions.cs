@@ -23,6 +23,16 @@ public sealed class StorageOptions : IValidatableObject
     [Range(0, long.MaxValue)]
     public long SmallObjectThreshold { get; set; } = 128 * 1024;
 
+    /// <summary>
+    /// Objects of at most this many bytes are kept in their metadata record instead of on the nodes; 0 keeps every
+    /// object on the nodes. With Redis metadata these bytes live in Redis's memory.
+    /// </summary>
+    [Range(0, MaxInlineObjectLimit)]
+    public int InlineObjectLimit { get; set; } = 4096;
+
+    /// <summary>The largest allowed <see cref="InlineObjectLimit"/>: records stay small enough to list and replicate cheaply.</summary>
+    public const int MaxInlineObjectLimit = 64 * 1024;
+
     /// <summary>Largest block of one part per stripe; a stripe carries DataShards × BlockSize bytes of data.</summary>
     [Range(4096, 16 * 1024 * 1024)]
     public int BlockSize { get; set; } = 256 * 1024;

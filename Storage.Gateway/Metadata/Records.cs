@@ -4,7 +4,8 @@ public sealed record BucketRecord(string Name, DateTimeOffset CreatedAt);
 
 /// <summary>
 /// A committed object: its attributes and the segments holding its bytes, in order. A single upload is one
-/// segment; a multipart upload is one segment per part.
+/// segment; a multipart upload is one segment per part. An object small enough to be kept inline has no segments:
+/// <see cref="Inline"/> holds its bytes as one block is stored in a part (the bytes, then their CRC-32C).
 /// </summary>
 public sealed record ObjectRecord(
     string Bucket,
@@ -15,7 +16,8 @@ public sealed record ObjectRecord(
     ObjectAttributes Attributes,
     IReadOnlyList<Segment> Segments,
     ObjectChecksum? Checksum = null,
-    IReadOnlyList<long>? PartSizes = null)
+    IReadOnlyList<long>? PartSizes = null,
+    byte[]? Inline = null)
 {
     /// <summary>
     /// The sizes of a multipart object's parts, null for an object written in one piece. Records written before the

@@ -42,22 +42,18 @@ public sealed class ObjectStore(
     }
 
     /// <summary>
-    /// Streams a body into the nodes as one segment; nothing is visible until a commit. The bucket
-    /// is checked first, so a write to a missing bucket stores nothing.
+    /// Streams a body into the nodes as one segment (or keeps a small one for its record); nothing is visible until a
+    /// commit. The bucket is checked first, so a write to a missing bucket stores nothing.
     /// </summary>
-    public async Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? length, byte[]? expectedMd5, CancellationToken cancellationToken)
-    {
-        using var activity = StorageTelemetry.Source.StartActivity("object.write");
-        activity?.SetTag("storage.bucket", bucket);
-        if (!await BucketExistsAsync(bucket, cancellationToken))
-        {
-            throw new BucketNotFoundException(bucket);
-        }
+    public Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? length, byte[]? expectedMd5, CancellationToken cancellationToken) =>
+        WriteAsync(bucket, key, body, length, expectedMd5, mayInline: true, cancellationToken);
 
-        var written = await writer.WriteAsync(bucket, key, body, length, expectedMd5, cancellationToken);
-        activity?.SetTag("storage.object.size", written.Size);
-        return written;
-    }
+    /// <summary>
+    /// Like <see cref="WriteAsync(string, string, Stream, long?, byte[], CancellationToken)"/>, but always onto the
+    /// nodes: the segment of a part that will be assembled into a multipart object must exist as a segment.
+    /// </summary>
+    public Task<WrittenSegment> WritePartAsync(string bucket, string key, Stream body, long? length, byte[]? expectedMd5, CancellationToken cancellationToken) =>
+        WriteAsync(bucket, key, body, length, expectedMd5, mayInline: false, cancellationToken);
 
     /// <summary>Makes a written segment the current version of the key (atomically replacing any previous one).</summary>
     public Task<ObjectRecord> CommitAsync(string bucket, string key, WrittenSegment written, ObjectAttributes attributes, ObjectChecksum? checksum, CancellationToken cancellationToken) =>
@@ -79,7 +75,8 @@ public sealed class ObjectStore(
             time.GetUtcNow(),
             attributes,
             written.Segment is null ? [] : [written.Segment],
-            checksum);
+            checksum,
+            Inline: written.Inline);
         try
         {
             await metadata.CommitObjectAsync(record, ReclaimAt, condition, cancellationToken);
@@ -128,6 +125,12 @@ public sealed class ObjectStore(
         var (offset, length) = range is { } r
             ? r.Resolve(record.Size) ?? throw new RangeNotSatisfiableException(record.Size)
             : (0, record.Size);
+        if (record.Inline is { } inline)
+        {
+            telemetry.BytesRead.Add(length);
+            return new ObjectReadResult(record, offset, length, new MemoryStream(VerifiedInline(record, inline), (int)offset, (int)length, writable: false));
+        }
+
         var content = new ObjectReadStream(record, offset, length, codecs, registry, telemetry, damaged);
         try
         {
@@ -142,6 +145,20 @@ public sealed class ObjectStore(
         return new ObjectReadResult(record, offset, length, content);
     }
 
+    private async Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? length, byte[]? expectedMd5, bool mayInline, CancellationToken cancellationToken)
+    {
+        using var activity = StorageTelemetry.Source.StartActivity("object.write");
+        activity?.SetTag("storage.bucket", bucket);
+        if (!await BucketExistsAsync(bucket, cancellationToken))
+        {
+            throw new BucketNotFoundException(bucket);
+        }
+
+        var written = await writer.WriteAsync(bucket, key, body, length, expectedMd5, mayInline, cancellationToken);
+        activity?.SetTag("storage.object.size", written.Size);
+        return written;
+    }
+
     public async Task<bool> DeleteAsync(string bucket, string key, CancellationToken cancellationToken)
     {
         using var activity = StorageTelemetry.Source.StartActivity("object.delete");
@@ -150,6 +167,21 @@ public sealed class ObjectStore(
 
     public Task<IReadOnlyList<ObjectRecord>> ListAsync(string bucket, string prefix, string? startAfter, int limit, CancellationToken cancellationToken) =>
         metadata.ListObjectsAsync(bucket, prefix, startAfter, limit, cancellationToken);
+
+    /// <summary>
+    /// Inline bytes are stored as a block is in a part, followed by their CRC-32C, and checked on every read: a damaged
+    /// metadata store answers 503, never wrong bytes.
+    /// </summary>
+    private byte[] VerifiedInline(ObjectRecord record, byte[] stored)
+    {
+        if (stored.Length == record.Size + StripeLayout.ChecksumBytes && StripeLayout.IsIntact(stored, (int)record.Size))
+        {
+            return stored;
+        }
+
+        telemetry.CorruptBlocks.Add(1);
+        throw new DataUnavailableException($"The stored bytes of '{record.Bucket}/{record.Key}' do not match their checksum; nothing was served.");
+    }
 
     /// <summary>When parts released now (by an overwrite or delete) may be deleted: after readers in flight finish.</summary>
     private DateTimeOffset ReclaimAt => time.GetUtcNow() + options.Value.Maintenance.ReclaimDelay;

@@ -11,8 +11,12 @@ using Storage.Gateway.Placement;
 
 namespace Storage.Gateway.Objects;
 
-/// <summary>The bytes a <see cref="SegmentWriter"/> stored: the segment (null for an empty body), its size and MD5.</summary>
-public sealed record WrittenSegment(Segment? Segment, long Size, byte[] Md5);
+/// <summary>
+/// The bytes a <see cref="SegmentWriter"/> stored: the segment (null for an empty body or one kept inline), its size
+/// and MD5, and, when the body is small enough to live in its metadata record, the bytes themselves as one stored
+/// block (followed by their CRC-32C, as in a part).
+/// </summary>
+public sealed record WrittenSegment(Segment? Segment, long Size, byte[] Md5, byte[]? Inline = null);
 
 /// <summary>
 /// Streams a body into one segment: reads a stripe at a time into a pooled buffer, encodes parity, appends a
@@ -33,8 +37,12 @@ public sealed class SegmentWriter(
 {
     private readonly WriteContext _context = new(registry, metadata, placement, rebuilder, options.Value.Maintenance.AbandonedWriteAge, time, logger);
 
-    /// <summary>Stores the body; a declared length or Content-MD5 (<paramref name="expectedMd5"/>) that does not match fails the write and keeps nothing.</summary>
-    public async Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? declaredLength, byte[]? expectedMd5, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores the body; a declared length or Content-MD5 (<paramref name="expectedMd5"/>) that does not match fails the
+    /// write and keeps nothing. With <paramref name="mayInline"/>, a body of at most <c>InlineObjectLimit</c> bytes is
+    /// not written to the nodes at all: it is returned for its metadata record to carry.
+    /// </summary>
+    public async Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? declaredLength, byte[]? expectedMd5, bool mayInline, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var stripeBytes = settings.DataShards * settings.BlockSize;
@@ -55,6 +63,20 @@ public sealed class SegmentWriter(
             {
                 CheckDeclaredLength(declaredLength, 0);
                 return new WrittenSegment(null, 0, CheckDigest(md5.GetHashAndReset(), expectedMd5));
+            }
+
+            // A body shorter than the buffer has ended: one that small rides in its record, which is one durable write
+            // where the nodes would cost an intent, three files and a commit, and is one read where they would cost two.
+            if (mayInline && filled < stripeBytes && filled <= settings.InlineObjectLimit)
+            {
+                CheckDeclaredLength(declaredLength, filled);
+                var bytes = current.Memory.Span[..filled];
+                md5.AppendData(bytes);
+                var inlineDigest = CheckDigest(md5.GetHashAndReset(), expectedMd5);
+                var stored = new byte[filled + StripeLayout.ChecksumBytes];
+                StripeLayout.WriteBlock(stored, bytes);
+                telemetry.BytesWritten.Add(filled);
+                return new WrittenSegment(null, filled, inlineDigest, stored);
             }
 
             var replicate = filled < stripeBytes && filled < settings.SmallObjectThreshold;

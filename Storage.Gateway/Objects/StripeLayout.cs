@@ -49,6 +49,13 @@ public readonly record struct StripeLayout(long Size, int DataShards, int BlockS
         output.Advance(ChecksumBytes);
     }
 
+    /// <summary>Writes a block as it is stored into <paramref name="destination"/>, which is exactly its size.</summary>
+    public static void WriteBlock(Span<byte> destination, ReadOnlySpan<byte> block)
+    {
+        block.CopyTo(destination);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[block.Length..], Crc32C.Compute(block));
+    }
+
     /// <summary>True when a stored block (<paramref name="blockLength"/> bytes and their CRC) is intact.</summary>
     public static bool IsIntact(ReadOnlySpan<byte> stored, int blockLength) =>
         Crc32C.Compute(stored[..blockLength]) == BinaryPrimitives.ReadUInt32LittleEndian(stored[blockLength..]);

@@ -131,7 +131,7 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
 
     /// <summary>Writes a part's bytes (not yet a part of the upload: <see cref="PutPartAsync"/> makes it one).</summary>
     public Task<WrittenSegment> WritePartAsync(MultipartUpload upload, int number, Stream body, long? length, byte[]? expectedMd5, CancellationToken cancellationToken) =>
-        store.WriteAsync(BucketFor(upload.Bucket), $"{upload.UploadId}/{number}", body, length, expectedMd5, cancellationToken);
+        store.WritePartAsync(BucketFor(upload.Bucket), $"{upload.UploadId}/{number}", body, length, expectedMd5, cancellationToken);
 
     /// <summary>Stores a part; null when the upload does not exist (any bytes written are released).</summary>
     public async Task<UploadedPart?> PutPartAsync(MultipartUpload upload, int number, WrittenSegment written, ObjectChecksum? checksum, CancellationToken cancellationToken)

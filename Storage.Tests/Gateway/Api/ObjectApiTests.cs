@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
+using Storage.Gateway.Metadata;
 using Storage.Tests.Fixtures;
 
 namespace Storage.Tests.Gateway.Api;
@@ -50,6 +51,49 @@ public sealed class ObjectApiTests : GatewayTest
         var parts = Gateway.PartFiles();
         Assert.Equal(3, parts.Count);
         Assert.All(parts, p => Assert.Equal(data, File.ReadAllBytes(p)[..5000]));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4096)]
+    public async Task Objects_up_to_the_inline_limit_live_in_their_record_and_not_on_the_nodes(int size)
+    {
+        var data = TestData.Bytes(size, 6);
+        (await Gateway.Client.PutAsync("/object/tiny", new ByteArrayContent(data))).EnsureSuccessStatusCode();
+        Assert.Empty(Gateway.PartFiles());
+        var record = await Gateway.Service<IMetadataStore>().GetObjectAsync("objects", "tiny", default);
+        Assert.Equal(data, record!.Inline![..size]);
+        Assert.Empty(record.Segments);
+
+        Assert.Equal(data, await Gateway.Client.GetByteArrayAsync("/object/tiny"));
+        using var ranged = new HttpRequestMessage(HttpMethod.Get, "/object/tiny") { Headers = { Range = new RangeHeaderValue(size / 2, size - 1) } };
+        using var partial = await Gateway.Client.SendAsync(ranged);
+        Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+        Assert.Equal(data[(size / 2)..], await partial.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task One_byte_over_the_inline_limit_goes_to_the_nodes()
+    {
+        (await Gateway.Client.PutAsync("/object/over", new ByteArrayContent(TestData.Bytes(4097, 7)))).EnsureSuccessStatusCode();
+        Assert.Equal(3, Gateway.PartFiles().Count);
+        Assert.Null((await Gateway.Service<IMetadataStore>().GetObjectAsync("objects", "over", default))!.Inline);
+    }
+
+    [Fact]
+    public async Task Inline_bytes_that_do_not_match_their_md5_are_refused_not_served()
+    {
+        var data = TestData.Bytes(100, 8);
+        (await Gateway.Client.PutAsync("/object/rotten", new ByteArrayContent(data))).EnsureSuccessStatusCode();
+        var metadata = Gateway.Service<IMetadataStore>();
+        var record = (await metadata.GetObjectAsync("objects", "rotten", default))!;
+        var damaged = record.Inline!.ToArray();
+        damaged[50] ^= 0x10;
+        await metadata.CommitObjectAsync(record with { Inline = damaged }, DateTimeOffset.UtcNow, default);
+
+        using var get = await Gateway.Client.GetAsync("/object/rotten");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, get.StatusCode);
+        Assert.DoesNotContain("\u0010", await get.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -32,6 +32,25 @@ public abstract class MetadataStoreContract
     }
 
     [Fact]
+    public async Task An_inline_object_round_trips_its_bytes_and_lists_and_deletes_like_any_other()
+    {
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        var bytes = TestData.Bytes(4096, 9);
+        var inline = Object("b", "small", size: bytes.Length) with { Segments = [], Inline = bytes };
+        Assert.Null(await store.CommitObjectAsync(inline, Now, default));
+
+        Assert.Equal(bytes, (await store.GetObjectAsync("b", "small", default))!.Inline);
+        Assert.Equal(bytes, Assert.Single(await store.ListObjectsAsync("b", "", null, 10, default)).Inline);
+        Assert.Empty(await store.GetNodeUsageAsync(default));
+
+        // An inline version replaced by one on the nodes leaves nothing to reclaim.
+        Assert.Equal(bytes, (await store.CommitObjectAsync(Object("b", "small", size: 10), Now, default))!.Inline);
+        Assert.Null((await store.GetObjectAsync("b", "small", default))!.Inline);
+        Assert.Empty(await store.GetDueReclaimsAsync(Now.AddYears(1), 10, default));
+    }
+
+    [Fact]
     public async Task Committing_to_a_missing_bucket_fails_and_stores_nothing()
     {
         var store = await CreateStoreAsync();
