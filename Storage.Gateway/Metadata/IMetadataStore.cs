@@ -48,7 +48,11 @@ public interface IMetadataStore
     /// <summary>Atomically removes the object and queues its segments for deletion; returns it, or null if absent.</summary>
     Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
 
-    /// <summary>Up to <paramref name="limit"/> objects whose keys start with <paramref name="prefix"/> and sort after <paramref name="startAfter"/>, in key order.</summary>
+    /// <summary>
+    /// Up to <paramref name="limit"/> objects whose keys start with <paramref name="prefix"/> and sort after
+    /// <paramref name="startAfter"/>, in key order. Listed records never carry their inline bytes (<c>Inline</c> is
+    /// null): a listing names objects, it does not read them.
+    /// </summary>
     Task<IReadOnlyList<ObjectRecord>> ListObjectsAsync(string bucket, string prefix, string? startAfter, int limit, CancellationToken cancellationToken);
 
     /// <summary>Records (or renews) an unaccounted reclaim entry for an upload in progress.</summary>

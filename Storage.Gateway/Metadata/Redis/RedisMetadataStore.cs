@@ -410,7 +410,7 @@ public sealed partial class RedisMetadataStore(
         }
 
         var records = await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), keys), cancellationToken);
-        return [.. records.Select(r => Parse(r)).OfType<ObjectRecord>()];
+        return [.. records.Select(r => Parse(r)).OfType<ObjectRecord>().Select(r => r.Inline is null ? r : r with { Inline = null })];
     }
 
     public Task RegisterWriteAsync(ReclaimEntry intent, CancellationToken cancellationToken) =>

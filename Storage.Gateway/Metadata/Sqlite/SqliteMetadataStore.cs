@@ -10,7 +10,10 @@ namespace Storage.Gateway.Metadata.Sqlite;
 public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 {
     private readonly string _connectionString;
+    private const string SelectObject = "SELECT record, inline FROM objects WHERE bucket = $bucket AND key = $key";
+
     private readonly SqliteWriteBatcher _writes;
+    private readonly SqliteReadPool _reads;
 
     public SqliteMetadataStore(string path)
     {
@@ -24,11 +27,16 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             DefaultTimeout = 30,
         }.ToString();
         _writes = new SqliteWriteBatcher(OpenAsync);
+        _reads = new SqliteReadPool(OpenAsync);
     }
 
     public string Path { get; }
 
-    public ValueTask DisposeAsync() => _writes.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _reads.DisposeAsync();
+        await _writes.DisposeAsync();
+    }
 
     public override string ToString() => $"SQLite at {System.IO.Path.GetFullPath(Path)}";
 
@@ -45,6 +53,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
                 bucket TEXT NOT NULL,
                 key TEXT NOT NULL,
                 record TEXT NOT NULL,
+                inline BLOB,
                 PRIMARY KEY (bucket, key)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS nodes (
                 id TEXT PRIMARY KEY,
@@ -72,6 +81,13 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
                 epoch TEXT NOT NULL,
                 verified TEXT) WITHOUT ROWID;
             """, [], cancellationToken);
+
+        // Files made before inline objects lack the column that holds their bytes.
+        var columns = await QueryAsync(connection, null, r => r.GetString(0), "SELECT name FROM pragma_table_info('objects')", [], cancellationToken);
+        if (!columns.Contains("inline"))
+        {
+            await ExecuteAsync(connection, null, "ALTER TABLE objects ADD COLUMN inline BLOB", [], cancellationToken);
+        }
     }
 
     public async Task PingAsync(CancellationToken cancellationToken)
@@ -88,26 +104,21 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
     public async Task<BucketRecord?> GetBucketAsync(string name, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        var buckets = await QueryAsync(connection, null, ReadBucket,
+        var buckets = await _reads.QueryAsync(ReadBucket,
             "SELECT name, created_at FROM buckets WHERE name = $name", [("$name", name)], cancellationToken);
         return buckets.FirstOrDefault();
     }
 
     public async Task<IReadOnlyList<BucketRecord>> ListBucketsAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await QueryAsync(connection, null, ReadBucket, "SELECT name, created_at FROM buckets ORDER BY name", [], cancellationToken);
+        return await _reads.QueryAsync(ReadBucket, "SELECT name, created_at FROM buckets ORDER BY name", [], cancellationToken);
     }
 
     public Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync((connection, transaction, ct) => DeleteBucketAsync(connection, transaction, name, ct), cancellationToken);
 
-    public async Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await GetObjectAsync(connection, null, bucket, key, cancellationToken);
-    }
+    public async Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken) =>
+        (await _reads.QueryAsync(ReadObject, SelectObject, [("$bucket", bucket), ("$key", key)], cancellationToken)).FirstOrDefault();
 
     public Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync((connection, transaction, ct) => CommitObjectAsync(connection, transaction, record, reclaimAt, condition, ct), cancellationToken);
@@ -149,10 +160,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
     public async Task<IReadOnlyList<ReclaimEntry>> GetDueReclaimsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await QueryAsync(
-            connection,
-            null,
+        return await _reads.QueryAsync(
             r => new ReclaimEntry(r.GetString(0), MetadataJsonContext.Deserialize<IReadOnlyList<PartLocation>>(r.GetString(1)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)), r.GetInt64(3) != 0, r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5)),
             "SELECT id, parts, due, accounted, bucket, key FROM reclaims WHERE due <= $now ORDER BY due LIMIT $limit", [("$now", now.ToUnixTimeMilliseconds()), ("$limit", limit)], cancellationToken);
     }
@@ -181,8 +189,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
     public async Task<IReadOnlyDictionary<string, NodeEpoch>> GetNodeEpochsAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        var epochs = await QueryAsync(connection, null, r => new NodeEpoch(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2)),
+        var epochs = await _reads.QueryAsync(r => new NodeEpoch(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2)),
             "SELECT node_id, epoch, verified FROM node_epochs", [], cancellationToken);
         return epochs.ToDictionary(e => e.NodeId, StringComparer.Ordinal);
     }
@@ -209,18 +216,14 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
     public async Task<IReadOnlyList<NodeRecord>> ListNodesAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await QueryAsync(
-            connection,
-            null,
+        return await _reads.QueryAsync(
             r => new NodeRecord(r.GetString(0), r.GetString(1), r.GetString(2), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(3))),
             "SELECT id, kind, address, added_at FROM nodes ORDER BY added_at, id", [], cancellationToken);
     }
 
     public async Task<IReadOnlyDictionary<string, NodeUsage>> GetNodeUsageAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        var usage = await QueryAsync(connection, null, r => new NodeUsage(r.GetString(0), r.GetInt64(1), r.GetInt64(2)),
+        var usage = await _reads.QueryAsync(r => new NodeUsage(r.GetString(0), r.GetInt64(1), r.GetInt64(2)),
             "SELECT node_id, bytes_used, part_count FROM node_usage", [], cancellationToken);
         return usage.ToDictionary(u => u.NodeId, StringComparer.Ordinal);
     }
@@ -285,10 +288,10 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         WriteConditionFailedException.ThrowUnlessAllowed(condition, previous);
         await ExecuteAsync(connection, transaction,
             """
-            INSERT INTO objects (bucket, key, record) VALUES ($bucket, $key, $record)
-            ON CONFLICT (bucket, key) DO UPDATE SET record = excluded.record
+            INSERT INTO objects (bucket, key, record, inline) VALUES ($bucket, $key, $record, $inline)
+            ON CONFLICT (bucket, key) DO UPDATE SET record = excluded.record, inline = excluded.inline
             """,
-            [("$bucket", record.Bucket), ("$key", record.Key), ("$record", MetadataJsonContext.Serialize(record))],
+            [("$bucket", record.Bucket), ("$key", record.Key), ("$record", RecordJson(record)), ("$inline", (object?)record.Inline ?? DBNull.Value)],
             cancellationToken);
         if (previous is not null)
         {
@@ -336,7 +339,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             connection,
             transaction,
             "UPDATE objects SET record = $record WHERE bucket = $bucket AND key = $key",
-            [("$record", MetadataJsonContext.Serialize(moved)), ("$bucket", move.Bucket), ("$key", move.Key)],
+            [("$record", RecordJson(moved)), ("$bucket", move.Bucket), ("$key", move.Key)],
             cancellationToken);
         var old = segment.Part(move.Shard);
         await AddUsageAsync(connection, transaction, [old with { NodeId = move.ToNode }], +1, cancellationToken);
@@ -344,12 +347,20 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         return true;
     }
 
-    private static async Task<ObjectRecord?> GetObjectAsync(SqliteConnection connection, SqliteTransaction? transaction, string bucket, string key, CancellationToken cancellationToken)
+    private static async Task<ObjectRecord?> GetObjectAsync(SqliteConnection connection, SqliteTransaction? transaction, string bucket, string key, CancellationToken cancellationToken) =>
+        (await QueryAsync(connection, transaction, ReadObject, SelectObject, [("$bucket", bucket), ("$key", key)], cancellationToken)).FirstOrDefault();
+
+    /// <summary>
+    /// A record (column 0) with its inline bytes (column 1). The bytes live in their own BLOB column, not in the JSON:
+    /// no base64 to decode on a GET, and listings, which select only the JSON, never read them.
+    /// </summary>
+    private static ObjectRecord ReadObject(SqliteDataReader reader)
     {
-        var records = await QueryAsync(connection, transaction, r => r.GetString(0),
-            "SELECT record FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", bucket), ("$key", key)], cancellationToken);
-        return records.Count == 0 ? null : MetadataJsonContext.Deserialize<ObjectRecord>(records[0]);
+        var record = MetadataJsonContext.Deserialize<ObjectRecord>(reader.GetString(0));
+        return reader.IsDBNull(1) ? record : record with { Inline = reader.GetFieldValue<byte[]>(1) };
     }
+
+    private static string RecordJson(ObjectRecord record) => MetadataJsonContext.Serialize(record with { Inline = null });
 
     private static Task QueueReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord replaced, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
         replaced.Segments.Count == 0

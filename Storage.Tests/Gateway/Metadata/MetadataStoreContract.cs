@@ -32,7 +32,7 @@ public abstract class MetadataStoreContract
     }
 
     [Fact]
-    public async Task An_inline_object_round_trips_its_bytes_and_lists_and_deletes_like_any_other()
+    public async Task An_inline_object_round_trips_its_bytes_and_is_listed_without_them()
     {
         var store = await CreateStoreAsync();
         await store.CreateBucketAsync(new BucketRecord("b", Now), default);
@@ -41,7 +41,9 @@ public abstract class MetadataStoreContract
         Assert.Null(await store.CommitObjectAsync(inline, Now, default));
 
         Assert.Equal(bytes, (await store.GetObjectAsync("b", "small", default))!.Inline);
-        Assert.Equal(bytes, Assert.Single(await store.ListObjectsAsync("b", "", null, 10, default)).Inline);
+        var listed = Assert.Single(await store.ListObjectsAsync("b", "", null, 10, default));
+        Assert.Equal((inline.Key, inline.Size, inline.ETag), (listed.Key, listed.Size, listed.ETag));
+        Assert.Null(listed.Inline);
         Assert.Empty(await store.GetNodeUsageAsync(default));
 
         // An inline version replaced by one on the nodes leaves nothing to reclaim.
