@@ -67,8 +67,10 @@ public sealed class SegmentWriter(
 
             // A body shorter than the buffer has ended: one that small rides in its record, which is one durable write
             // where the nodes would cost an intent, three files and a commit, and is one read where they would cost two.
+            // The store still takes it only while it takes any write (enough nodes up): writable as a whole or not at all.
             if (mayInline && filled < stripeBytes && filled <= settings.InlineObjectLimit)
             {
+                placement.EnsureWritable(settings.DataShards);
                 CheckDeclaredLength(declaredLength, filled);
                 var bytes = current.Memory.Span[..filled];
                 md5.AppendData(bytes);

@@ -21,15 +21,15 @@ public sealed class PlacementService(NodeRegistry registry)
     public void UpdateUsage(IReadOnlyDictionary<string, NodeUsage> usage) => Volatile.Write(ref _usage, usage);
 
     /// <exception cref="InsufficientNodesException">Fewer than <paramref name="minimumNodes"/> nodes are available.</exception>
-    public string[] Choose(string identity, int shards, int minimumNodes)
+    public string[] Choose(string identity, int shards, int minimumNodes) =>
+        RendezvousPlacement.Assign(identity, Candidates(EnsureWritable(minimumNodes)), shards);
+
+    /// <summary>The nodes available for a write; the store takes writes only while at least <paramref name="minimumNodes"/> are.</summary>
+    /// <exception cref="InsufficientNodesException">Fewer than <paramref name="minimumNodes"/> nodes are available.</exception>
+    public IReadOnlyCollection<NodeStatus> EnsureWritable(int minimumNodes)
     {
         var available = registry.Available;
-        if (available.Count < minimumNodes)
-        {
-            throw new InsufficientNodesException(available.Count, minimumNodes, registry.All.Count);
-        }
-
-        return RendezvousPlacement.Assign(identity, Candidates(available), shards);
+        return available.Count >= minimumNodes ? available : throw new InsufficientNodesException(available.Count, minimumNodes, registry.All.Count);
     }
 
     /// <summary>Nodes that are up, best first for this identity: where healing puts a rebuilt part.</summary>

@@ -68,7 +68,8 @@ public sealed class TelemetryExportTests
     /// <summary>
     /// A burst of small PUTs (what the Go cache's worker sends after a build) exports every span, with the settings
     /// the gateway ships with (no OTEL_BSP_* overrides), to a receiver that takes 150 ms to answer each export, as a
-    /// busy dashboard or collector does: about 11 spans per PUT, some 6,000 spans/s at full speed here.
+    /// busy dashboard or collector does: about 11 spans per PUT, some 6,000 spans/s at full speed here. The bodies are
+    /// just above the inline limit, so each PUT still writes three node copies with their spans: the heaviest small PUT.
     /// </summary>
     [Fact]
     public async Task A_burst_of_small_puts_loses_no_spans()
@@ -87,7 +88,7 @@ public sealed class TelemetryExportTests
         await using var gateway = await GatewayProcess.StartAsync(ExportingTo(collector, redis));
 
         const int Puts = 3000;
-        var body = new byte[4096];
+        var body = new byte[5000];
         var next = 0;
         var started = DateTime.UtcNow;
         await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
@@ -109,7 +110,7 @@ public sealed class TelemetryExportTests
         // Let a late batch arrive, so a count above the expected one would show too.
         await Task.Delay(TimeSpan.FromSeconds(6));
         var servers = Count("PUT /object/{**id}");
-        var nodeWrites = Count("node.put"); // a 4 KiB object is three copies
+        var nodeWrites = Count("node.put"); // a 5,000-byte object is three copies
         Assert.True(
             servers == Puts && nodeWrites == 3 * Puts,
             $"{Puts} PUTs in {elapsed.TotalSeconds:0.0} s: {servers} server spans and {nodeWrites} node.put spans arrived in {received.Count} exports");

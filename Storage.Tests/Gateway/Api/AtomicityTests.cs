@@ -48,14 +48,15 @@ public sealed class AtomicityTests : GatewayTest
             await node.Node.PutAsync(PartKeys.For(segment.Id, shard), new MemoryStream(new byte[100]), 100, default);
         }
 
-        (await Gateway.Client.PutAsync("/object/keeper", new ByteArrayContent(TestData.Bytes(1000, 1)))).EnsureSuccessStatusCode();
+        // Above the inline limit, so that the committed object has parts of its own beside the crashed upload's.
+        (await Gateway.Client.PutAsync("/object/keeper", new ByteArrayContent(TestData.Bytes(5000, 1)))).EnsureSuccessStatusCode();
         Assert.Equal(6, Gateway.PartFiles().Count);
 
         using var sweep = await Gateway.Client.PostAsync("/admin/sweep", null);
         Assert.Equal(HttpStatusCode.OK, sweep.StatusCode);
         Assert.Equal(3, Gateway.PartFiles().Count);
         Assert.DoesNotContain(Gateway.PartFiles(), p => p.Contains(segment.Id, StringComparison.Ordinal));
-        Assert.Equal(TestData.Bytes(1000, 1), await Gateway.Client.GetByteArrayAsync("/object/keeper"));
+        Assert.Equal(TestData.Bytes(5000, 1), await Gateway.Client.GetByteArrayAsync("/object/keeper"));
         Assert.Empty(await metadata.GetDueReclaimsAsync(DateTimeOffset.UtcNow.AddYears(1), 10, default));
     }
 }

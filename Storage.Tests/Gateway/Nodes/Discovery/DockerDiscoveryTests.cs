@@ -50,7 +50,7 @@ public sealed class DockerDiscoveryTests(ITestOutputHelper output)
             await Poll.UntilAsync(
                 async () =>
                 {
-                    await PutAsync(gateway, $"spread{puts++}", TestData.Bytes(1000, puts));
+                    await PutAsync(gateway, $"spread{puts++}", TestData.Bytes(5000, puts));
                     return (await NodesAsync(gateway)).Single(n => n.Id == fourth).PartCount > 0;
                 },
                 TimeSpan.FromSeconds(20),
