@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the local tier's flushes cost a cold build: `go build std` with a fresh GOCACHE, local tier only (no remote),
 # ROUNDS interleaved rounds of: the native cache, the minimal Go helper (bench/gocacheprog-minimal), storage-cacheprog,
-# and storage-cacheprog under eatmydata (every fsync, fdatasync, syncfs and sync_file_range a no-op). Prints seconds
+# and storage-cacheprog under eatmydata (every flush made through libc's dynamic symbols a no-op: FileStream's fsync;
+# not the helper's P/Invoked syncfs and folder fsync, which .NET binds past LD_PRELOAD). Prints seconds
 # per build and the medians. Needs Go 1.27 and the published helper (./.ci/test.sh makes both) and eatmydata (apt).
 # Usage: ./bench/cacheprog-local-fsync.sh [ROUNDS (default 3)]
 set -euo pipefail
