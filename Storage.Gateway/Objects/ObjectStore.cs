@@ -125,7 +125,9 @@ public sealed class ObjectStore(
         var (offset, length) = range is { } r
             ? r.Resolve(record.Size) ?? throw new RangeNotSatisfiableException(record.Size)
             : (0, record.Size);
-        if (record.Inline is { } inline)
+        // Segments win: a SQLite file written meanwhile by a version without inline objects may have replaced an inline
+        // version with a segmented (or empty) one and left the old bytes in their column.
+        if (record.Inline is { } inline && record.Segments.Count == 0 && record.Size > 0)
         {
             telemetry.BytesRead.Add(length);
             return new ObjectReadResult(record, offset, length, new MemoryStream(VerifiedInline(record, inline), (int)offset, (int)length, writable: false));

@@ -70,8 +70,8 @@ public sealed class SegmentWriter(
             // The store still takes it only while it takes any write (enough nodes up): writable as a whole or not at all.
             if (mayInline && filled < stripeBytes && filled <= settings.InlineObjectLimit)
             {
-                placement.EnsureWritable(settings.DataShards);
                 CheckDeclaredLength(declaredLength, filled);
+                placement.EnsureWritable(settings.DataShards);
                 var bytes = current.Memory.Span[..filled];
                 md5.AppendData(bytes);
                 var inlineDigest = CheckDigest(md5.GetHashAndReset(), expectedMd5);

@@ -14,13 +14,16 @@ internal sealed class SqliteReadPool(Func<CancellationToken, Task<SqliteConnecti
     private const int MaxIdle = 32;
 
     private readonly ConcurrentBag<Reader> _idle = [];
+
+    // ConcurrentBag.Count visits every thread's list under its lock: too dear for the hot path this pool is for.
+    private int _idleCount;
     private volatile bool _disposed;
 
     /// <summary>Runs one read-only statement and maps every row it returns.</summary>
     public async Task<List<T>> QueryAsync<T>(Func<SqliteDataReader, T> map, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var reader = _idle.TryTake(out var idle) ? idle : new Reader(await open(cancellationToken));
+        var reader = TryTakeIdle() ?? new Reader(await open(cancellationToken));
         var reusable = false;
         try
         {
@@ -40,9 +43,16 @@ internal sealed class SqliteReadPool(Func<CancellationToken, Task<SqliteConnecti
         finally
         {
             // A reader whose query failed is not trusted again; one returned after disposal is closed.
-            if (reusable && !_disposed && _idle.Count < MaxIdle)
+            if (reusable && !_disposed && Volatile.Read(ref _idleCount) < MaxIdle)
             {
                 _idle.Add(reader);
+                Interlocked.Increment(ref _idleCount);
+
+                // Disposal may have emptied the bag between the check and the add.
+                if (_disposed)
+                {
+                    await CloseIdleAsync();
+                }
             }
             else
             {
@@ -51,10 +61,26 @@ internal sealed class SqliteReadPool(Func<CancellationToken, Task<SqliteConnecti
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         _disposed = true;
-        while (_idle.TryTake(out var reader))
+        return CloseIdleAsync();
+    }
+
+    private Reader? TryTakeIdle()
+    {
+        if (!_idle.TryTake(out var reader))
+        {
+            return null;
+        }
+
+        Interlocked.Decrement(ref _idleCount);
+        return reader;
+    }
+
+    private async ValueTask CloseIdleAsync()
+    {
+        while (TryTakeIdle() is { } reader)
         {
             await reader.DisposeAsync();
         }

@@ -232,6 +232,12 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
 
         // The records validated above, not fresh reads: a part re-uploaded meanwhile fails the commit's check instead.
         var chosenRecords = chosen.Select(p => partRecords[p.Number]).ToList();
+
+        // Completion assembles segments, so a part's bytes must be one (parts are never inline: WritePartAsync).
+        if (chosenRecords.FirstOrDefault(r => r.Size > 0 && r.Segments.Count == 0) is { } unassemblable)
+        {
+            throw new InvalidOperationException($"Part record '{unassemblable.Key}' has bytes but no segment; parts are never kept inline.");
+        }
         var record = new ObjectRecord(
             upload.Bucket,
             upload.Key,

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
+using Microsoft.Data.Sqlite;
 using Storage.Gateway.Metadata;
 using Storage.Tests.Fixtures;
 
@@ -81,7 +82,7 @@ public sealed class ObjectApiTests : GatewayTest
     }
 
     [Fact]
-    public async Task Inline_bytes_that_do_not_match_their_md5_are_refused_not_served()
+    public async Task Inline_bytes_that_do_not_match_their_checksum_are_refused_not_served()
     {
         var data = TestData.Bytes(100, 8);
         (await Gateway.Client.PutAsync("/object/rotten", new ByteArrayContent(data))).EnsureSuccessStatusCode();
@@ -93,7 +94,45 @@ public sealed class ObjectApiTests : GatewayTest
 
         using var get = await Gateway.Client.GetAsync("/object/rotten");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, get.StatusCode);
-        Assert.DoesNotContain("\u0010", await get.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("do not match their checksum", await get.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // A range that does not cover the damaged byte is refused too: the whole block is checked, as in a part.
+        using var ranged = new HttpRequestMessage(HttpMethod.Get, "/object/rotten") { Headers = { Range = new RangeHeaderValue(0, 9) } };
+        using var partial = await Gateway.Client.SendAsync(ranged);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, partial.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_large_object_overwritten_by_an_inline_one_has_its_parts_reclaimed()
+    {
+        (await Gateway.Client.PutAsync("/object/shrinks", new ByteArrayContent(TestData.Bytes(1_000_000, 9)))).EnsureSuccessStatusCode();
+        Assert.Equal(8, Gateway.PartFiles().Count);
+        var small = TestData.Bytes(10, 10);
+        (await Gateway.Client.PutAsync("/object/shrinks", new ByteArrayContent(small))).EnsureSuccessStatusCode();
+        Assert.Equal(small, await Gateway.Client.GetByteArrayAsync("/object/shrinks"));
+
+        var sweep = await (await Gateway.Client.PostAsync("/admin/sweep", null)).Content.ReadFromJsonAsync<SweepResult>();
+        Assert.Equal(1, sweep!.Reclaimed);
+        Assert.Empty(Gateway.PartFiles());
+        Assert.Equal(small, await Gateway.Client.GetByteArrayAsync("/object/shrinks"));
+    }
+
+    [Fact]
+    public async Task Bytes_left_in_the_inline_column_never_shadow_a_segmented_version()
+    {
+        // What a version without inline objects leaves when it overwrites an inline one: its record, the old column.
+        var data = TestData.Bytes(5000, 11);
+        (await Gateway.Client.PutAsync("/object/shadow", new ByteArrayContent(data))).EnsureSuccessStatusCode();
+        await using (var connection = new SqliteConnection($"Data Source={Path.Combine(Gateway.DataPath, "metadata.db")};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE objects SET inline = $stale WHERE key = 'shadow'";
+            command.Parameters.AddWithValue("$stale", new byte[] { 1, 2, 3, 4, 5 });
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+
+        Assert.Equal(data, await Gateway.Client.GetByteArrayAsync("/object/shadow"));
     }
 
     [Fact]

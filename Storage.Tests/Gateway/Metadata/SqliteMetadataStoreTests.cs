@@ -32,6 +32,35 @@ public sealed class SqliteMetadataStoreTests : MetadataStoreContract, IDisposabl
     }
 
     [Fact]
+    public async Task The_read_pool_serves_concurrent_queries_recovers_from_a_failed_one_and_refuses_after_disposal()
+    {
+        var path = Path.Combine(_directory.Path, "pool.db");
+        await using (var store = new SqliteMetadataStore(path))
+        {
+            await store.InitializeAsync(default);
+            await store.CreateBucketAsync(new BucketRecord("b", DateTimeOffset.UnixEpoch), default);
+        }
+
+        var pool = new SqliteReadPool(async ct =>
+        {
+            var connection = new SqliteConnection($"Data Source={path}");
+            await connection.OpenAsync(ct);
+            return connection;
+        });
+        const string Sql = "SELECT name FROM buckets WHERE name = $name";
+        var answers = await Task.WhenAll(Enumerable.Range(0, 64).Select(i => Task.Run(() =>
+            pool.QueryAsync(r => r.GetString(0), Sql, [("$name", i % 2 == 0 ? "b" : "missing")], default))));
+        Assert.All(answers.Where((_, i) => i % 2 == 0), a => Assert.Equal(["b"], a));
+        Assert.All(answers.Where((_, i) => i % 2 == 1), Assert.Empty);
+
+        await Assert.ThrowsAsync<SqliteException>(() => pool.QueryAsync(r => r.GetString(0), "SELECT name FROM no_such_table", [], default));
+        Assert.Equal(["b"], await pool.QueryAsync(r => r.GetString(0), Sql, [("$name", "b")], default));
+
+        await pool.DisposeAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => pool.QueryAsync(r => r.GetString(0), Sql, [("$name", "b")], default));
+    }
+
+    [Fact]
     public async Task A_file_from_before_inline_objects_gains_their_column_and_keeps_its_records()
     {
         var path = Path.Combine(_directory.Path, "old.db");
@@ -50,7 +79,7 @@ public sealed class SqliteMetadataStoreTests : MetadataStoreContract, IDisposabl
             await command.ExecuteNonQueryAsync();
         }
 
-        var store = new SqliteMetadataStore(path);
+        await using var store = new SqliteMetadataStore(path);
         await store.InitializeAsync(default);
         Assert.Equal(old.ETag, (await store.GetObjectAsync("b", "old", default))!.ETag);
         var small = TestData.Record("b", "small", size: 3) with { Segments = [], Inline = [1, 2, 3, 4, 5, 6, 7] };
