@@ -44,7 +44,10 @@ public sealed partial class RedisMetadataStore(
 
     // The object scripts share one argument layout. KEYS: 1 the bucket's mark, 2 its records, 3 its key index,
     // 4 its slot's reclaims, 5 those by due time, 6.. the script's own. ARGV: 1 bucket, 2 key, 3 new record, 4 the record it
-    // must replace ('' for none), 5-7 the reclaim entry for the replaced parts (id, json, due; '' for none), 8.. its own.
+    // must replace ('' for none), 5-7 the reclaim entry for the replaced parts (id, json, due; '' for none), 8.. its own,
+    // and last the new version's inline bytes ('' for none). Inline bytes live in the records hash under the key
+    // behind a 0xFF byte, which UTF-8 never holds: no listing or scan (which read the fields the key index names)
+    // ever fetches them.
     // A conflict answers the current record, so the caller can plan again without reading it.
     private const string CheckTarget = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return 'NOBUCKET' end
@@ -57,6 +60,11 @@ public sealed partial class RedisMetadataStore(
 
         redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
         redis.call('ZADD', KEYS[3], 0, ARGV[2])
+        if ARGV[#ARGV] ~= '' then
+          redis.call('HSET', KEYS[2], '\255' .. ARGV[2], ARGV[#ARGV])
+        else
+          redis.call('HDEL', KEYS[2], '\255' .. ARGV[2])
+        end
         if ARGV[5] ~= '' then
           redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
           redis.call('ZADD', KEYS[5], ARGV[7], ARGV[5])
@@ -128,7 +136,7 @@ public sealed partial class RedisMetadataStore(
         local current = redis.call('HGET', KEYS[1], ARGV[1])
         if not current then return 'MISSING' end
         if current ~= ARGV[2] then return 'CONFLICT' end
-        redis.call('HDEL', KEYS[1], ARGV[1])
+        redis.call('HDEL', KEYS[1], ARGV[1], '\255' .. ARGV[1])
         redis.call('ZREM', KEYS[2], ARGV[1])
         if ARGV[3] ~= '' then
           redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
@@ -299,12 +307,17 @@ public sealed partial class RedisMetadataStore(
         return result;
     }
 
-    public async Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken) =>
-        Parse(await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken));
+    /// <summary>The record and its inline bytes, in one HMGET.</summary>
+    public async Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        var fields = await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), [key, InlineField(key)]), cancellationToken);
+        var record = Parse(fields[0]);
+        return record is not null && !fields[1].IsNull ? record with { Inline = (byte[])fields[1]! } : record;
+    }
 
     public async Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
-        var json = MetadataJsonContext.Serialize(record);
+        var json = RecordJson(record);
 
         // The condition is checked against the version read for the swap, which the script replaces only if unchanged.
         var (outcome, previous) = await SwapAsync(
@@ -315,7 +328,7 @@ public sealed partial class RedisMetadataStore(
             replaced =>
             {
                 WriteConditionFailedException.ThrowUnlessAllowed(condition, replaced);
-                return CommitSwap(record.Bucket, json, ReclaimOf(record.Bucket, replaced, reclaimAt), [.. record.Segments.Select(s => s.Id)], record.Segments.Parts());
+                return CommitSwap(record.Bucket, json, ReclaimOf(record.Bucket, replaced, reclaimAt), [.. record.Segments.Select(s => s.Id)], record.Segments.Parts()) with { Inline = record.Inline };
             },
             cancellationToken);
         return outcome == SwapOutcome.Applied ? previous : throw new BucketNotFoundException(record.Bucket);
@@ -323,7 +336,7 @@ public sealed partial class RedisMetadataStore(
 
     public async Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
-        var json = MetadataJsonContext.Serialize(record);
+        var json = RecordJson(record);
         RedisValue[] sourceArguments = [sources.Count, .. sources.SelectMany(s => new RedisValue[] { s.Key, s.SegmentId ?? string.Empty })];
         var (outcome, _) = await SwapAsync(
             Assemble,
@@ -353,7 +366,7 @@ public sealed partial class RedisMetadataStore(
             previous => previous?.SegmentForMove(move) is { } segment
                 ? CommitSwap(
                     move.Bucket,
-                    MetadataJsonContext.Serialize(previous!.WithPartMoved(move.SegmentId, move.Shard, move.ToNode)),
+                    RecordJson(previous!.WithPartMoved(move.SegmentId, move.Shard, move.ToNode)),
                     new ReclaimEntry($"move-{Guid.NewGuid():N}", [segment.Part(move.Shard)], reclaimAt, Accounted: true, move.Bucket, move.Key),
                     [],
                     [segment.Part(move.Shard) with { NodeId = move.ToNode }])
@@ -525,6 +538,7 @@ public sealed partial class RedisMetadataStore(
                 bucket, key, swap.RecordJson, previousJson ?? string.Empty,
                 swap.Reclaim?.Id ?? string.Empty, swap.Reclaim is null ? string.Empty : MetadataJsonContext.Serialize(swap.Reclaim), swap.Reclaim?.Due.ToUnixTimeMilliseconds() ?? 0,
                 .. swap.ExtraArguments,
+                swap.Inline ?? RedisValue.EmptyString,
             ];
             var tag = SlotTag(bucket);
             var result = await EvalAsync(script, [MarkOf(bucket), ObjectsOf(bucket), KeysOf(bucket), ReclaimsIn(tag), ReclaimsDueIn(tag), .. swap.ExtraKeys], arguments, cancellationToken);
@@ -569,8 +583,14 @@ public sealed partial class RedisMetadataStore(
         NoBucket,
     }
 
-    /// <summary>The new record, the parts it releases, and the script's own keys and arguments (KEYS 6.., ARGV 8..).</summary>
-    private sealed record Swap(string RecordJson, ReclaimEntry? Reclaim, RedisKey[] ExtraKeys, RedisValue[] ExtraArguments);
+    /// <summary>The new record, the parts it releases, the script's own keys and arguments (KEYS 6.., ARGV 8..), and the new version's inline bytes.</summary>
+    private sealed record Swap(string RecordJson, ReclaimEntry? Reclaim, RedisKey[] ExtraKeys, RedisValue[] ExtraArguments, byte[]? Inline = null);
+
+    /// <summary>A record as its hash field holds it: without its inline bytes, which have a field of their own.</summary>
+    private static string RecordJson(ObjectRecord record) => MetadataJsonContext.Serialize(record with { Inline = null });
+
+    /// <summary>The field of a key's inline bytes: the key behind a 0xFF byte, which no UTF-8 key starts with.</summary>
+    private static RedisValue InlineField(string key) => (byte[])[0xFF, .. Encoding.UTF8.GetBytes(key)];
 
     /// <summary>The entry for a replaced version's parts, of the bucket whose slot the script files it in.</summary>
     private static ReclaimEntry? ReclaimOf(string bucket, ObjectRecord? replaced, DateTimeOffset reclaimAt) =>

@@ -47,7 +47,7 @@ public abstract class MetadataStoreContract
         Assert.Empty(await store.GetNodeUsageAsync(default));
 
         // An inline version replaced by one on the nodes leaves nothing to reclaim.
-        Assert.Equal(bytes, (await store.CommitObjectAsync(Object("b", "small", size: 10), Now, default))!.Inline);
+        Assert.Equal(inline.ETag, (await store.CommitObjectAsync(Object("b", "small", size: 10), Now, default))!.ETag);
         Assert.Null((await store.GetObjectAsync("b", "small", default))!.Inline);
         Assert.Empty(await store.GetDueReclaimsAsync(Now.AddYears(1), 10, default));
     }

@@ -123,6 +123,30 @@ public sealed class RedisMetadataStoreTests(RedisFixture redis) : MetadataStoreC
     }
 
     [Fact]
+    public async Task Inline_bytes_have_a_field_of_their_own_that_listings_never_fetch_and_deletes_remove()
+    {
+        var prefix = $"inline-{Guid.NewGuid():N}:";
+        var store = new RedisMetadataStore(_connection, prefix);
+        await store.InitializeAsync(default);
+        await store.CreateBucketAsync(new BucketRecord("b", DateTimeOffset.UnixEpoch), default);
+        var bytes = TestData.Bytes(4100, 4);
+        await store.CommitObjectAsync(TestData.Record("b", "k", 4096) with { Segments = [], Inline = bytes }, DateTimeOffset.UtcNow, default);
+
+        var records = _connection.GetDatabase().HashGetAll($"{prefix}{{b}}:objects:b");
+        var json = Assert.Single(records, f => f.Name == "k").Value.ToString();
+        Assert.DoesNotContain("inline", json, StringComparison.Ordinal);
+        Assert.Equal(bytes, (byte[])Assert.Single(records, f => ((byte[])f.Name!)[0] == 0xFF).Value!);
+        Assert.Equal(bytes, (await store.GetObjectAsync("b", "k", default))!.Inline);
+
+        // Overwritten by a version on the nodes, the field goes; deleted, nothing is left.
+        await store.CommitObjectAsync(TestData.Record("b", "k", 10), DateTimeOffset.UtcNow, default);
+        Assert.Single(_connection.GetDatabase().HashGetAll($"{prefix}{{b}}:objects:b"));
+        await store.CommitObjectAsync(TestData.Record("b", "k", 4096) with { Segments = [], Inline = bytes }, DateTimeOffset.UtcNow, default);
+        await store.DeleteObjectAsync("b", "k", DateTimeOffset.UtcNow, default);
+        Assert.Empty(_connection.GetDatabase().HashGetAll($"{prefix}{{b}}:objects:b"));
+    }
+
+    [Fact]
     public async Task A_layout_newer_than_this_version_is_refused()
     {
         var prefix = $"new-{Guid.NewGuid():N}:";
