@@ -27,7 +27,8 @@ public interface IMetadataStore
     /// <summary>
     /// Atomically makes <paramref name="record"/> the current version of its key: removes the write intents of
     /// its segments, adds their bytes to the fill counters, and queues the replaced version's segments for
-    /// deletion at <paramref name="reclaimAt"/>. Returns the replaced version, if any.
+    /// deletion at <paramref name="reclaimAt"/>. Returns the replaced version, if any (whose inline bytes a store may
+    /// leave out).
     /// </summary>
     /// <exception cref="BucketNotFoundException">The bucket does not exist.</exception>
     /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>
@@ -45,7 +46,7 @@ public interface IMetadataStore
     /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>
     Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken);
 
-    /// <summary>Atomically removes the object and queues its segments for deletion; returns it, or null if absent.</summary>
+    /// <summary>Atomically removes the object and queues its segments for deletion; returns it (its inline bytes possibly left out), or null if absent.</summary>
     Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
 
     /// <summary>

@@ -101,7 +101,7 @@ public sealed partial class RedisMetadataStore(
           if id ~= ARGV[10 + 2 * i] then return 'CHANGED' end
         end
         for i = 0, sources - 1 do
-          redis.call('HDEL', KEYS[6], ARGV[9 + 2 * i])
+          redis.call('HDEL', KEYS[6], ARGV[9 + 2 * i], '\255' .. ARGV[9 + 2 * i])
           redis.call('ZREM', KEYS[7], ARGV[9 + 2 * i])
         end
         """ + WriteTarget;
@@ -145,11 +145,11 @@ public sealed partial class RedisMetadataStore(
         return 'OK'
         """;
 
-    /// <summary>KEYS: 1 the bucket's mark, 2 its key index.</summary>
+    /// <summary>KEYS: 1 the bucket's mark, 2 its key index, 3 its records (empty but for fields a gateway that knew no inline bytes may have left).</summary>
     private const string DeleteBucket = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return 'NOTFOUND' end
         if redis.call('ZCARD', KEYS[2]) > 0 then return 'NOTEMPTY' end
-        redis.call('DEL', KEYS[1])
+        redis.call('DEL', KEYS[1], KEYS[3])
         return 'DELETED'
         """;
 
@@ -287,7 +287,7 @@ public sealed partial class RedisMetadataStore(
 
     public async Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken)
     {
-        var result = (string?)await EvalAsync(DeleteBucket, [MarkOf(name), KeysOf(name)], [], cancellationToken) switch
+        var result = (string?)await EvalAsync(DeleteBucket, [MarkOf(name), KeysOf(name), ObjectsOf(name)], [], cancellationToken) switch
         {
             "DELETED" => BucketDeleteResult.Deleted,
             "NOTEMPTY" => BucketDeleteResult.NotEmpty,
@@ -312,7 +312,10 @@ public sealed partial class RedisMetadataStore(
     {
         var fields = await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), [key, InlineField(key)]), cancellationToken);
         var record = Parse(fields[0]);
-        return record is not null && !fields[1].IsNull ? record with { Inline = (byte[])fields[1]! } : record;
+
+        // A record that has segments, or bytes in its JSON (written before the field), is never shadowed by a field a
+        // gateway that does not know it may have left behind.
+        return record is { Inline: null, Segments.Count: 0 } && !fields[1].IsNull ? record with { Inline = (byte[])fields[1]! } : record;
     }
 
     public async Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)

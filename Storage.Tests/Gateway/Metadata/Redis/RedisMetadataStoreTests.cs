@@ -129,21 +129,35 @@ public sealed class RedisMetadataStoreTests(RedisFixture redis) : MetadataStoreC
         var store = new RedisMetadataStore(_connection, prefix);
         await store.InitializeAsync(default);
         await store.CreateBucketAsync(new BucketRecord("b", DateTimeOffset.UnixEpoch), default);
+        const string Key = "dir/ключ 🙂";
         var bytes = TestData.Bytes(4100, 4);
-        await store.CommitObjectAsync(TestData.Record("b", "k", 4096) with { Segments = [], Inline = bytes }, DateTimeOffset.UtcNow, default);
+        await store.CommitObjectAsync(TestData.Record("b", Key, 4096) with { Segments = [], Inline = bytes }, DateTimeOffset.UtcNow, default);
 
-        var records = _connection.GetDatabase().HashGetAll($"{prefix}{{b}}:objects:b");
-        var json = Assert.Single(records, f => f.Name == "k").Value.ToString();
-        Assert.DoesNotContain("inline", json, StringComparison.Ordinal);
-        Assert.Equal(bytes, (byte[])Assert.Single(records, f => ((byte[])f.Name!)[0] == 0xFF).Value!);
-        Assert.Equal(bytes, (await store.GetObjectAsync("b", "k", default))!.Inline);
+        var db = _connection.GetDatabase();
+        var hash = $"{prefix}{{b}}:objects:b";
+        var records = await db.HashGetAllAsync(hash);
+        Assert.DoesNotContain("inline", Assert.Single(records, f => f.Name == Key).Value.ToString(), StringComparison.Ordinal);
+        var field = Assert.Single(records, f => ((byte[])f.Name!)[0] == 0xFF);
+        Assert.Equal([0xFF, .. System.Text.Encoding.UTF8.GetBytes(Key)], (byte[])field.Name!);
+        Assert.Equal(bytes, (byte[])field.Value!);
+        Assert.Equal(bytes, (await store.GetObjectAsync("b", Key, default))!.Inline);
+        Assert.Null(Assert.Single(await store.ListObjectsAsync("b", "", null, 10, default)).Inline);
 
-        // Overwritten by a version on the nodes, the field goes; deleted, nothing is left.
-        await store.CommitObjectAsync(TestData.Record("b", "k", 10), DateTimeOffset.UtcNow, default);
-        Assert.Single(_connection.GetDatabase().HashGetAll($"{prefix}{{b}}:objects:b"));
-        await store.CommitObjectAsync(TestData.Record("b", "k", 4096) with { Segments = [], Inline = bytes }, DateTimeOffset.UtcNow, default);
-        await store.DeleteObjectAsync("b", "k", DateTimeOffset.UtcNow, default);
-        Assert.Empty(_connection.GetDatabase().HashGetAll($"{prefix}{{b}}:objects:b"));
+        // Overwritten by a version on the nodes, the field goes; deleted, nothing is left; a field some older gateway
+        // left behind neither shadows a record nor outlives its bucket.
+        await store.CommitObjectAsync(TestData.Record("b", Key, 10), DateTimeOffset.UtcNow, default);
+        Assert.Single(await db.HashGetAllAsync(hash));
+        await store.CommitObjectAsync(TestData.Record("b", Key, 4096) with { Segments = [], Inline = bytes }, DateTimeOffset.UtcNow, default);
+        await store.DeleteObjectAsync("b", Key, DateTimeOffset.UtcNow, default);
+        Assert.Empty(await db.HashGetAllAsync(hash));
+
+        await store.CommitObjectAsync(TestData.Record("b", Key, 10), DateTimeOffset.UtcNow, default);
+        await db.HashSetAsync(hash, field.Name, bytes);
+        Assert.Null((await store.GetObjectAsync("b", Key, default))!.Inline);
+        await store.DeleteObjectAsync("b", Key, DateTimeOffset.UtcNow, default);
+        await db.HashSetAsync(hash, field.Name, bytes);
+        Assert.Equal(BucketDeleteResult.Deleted, await store.DeleteBucketAsync("b", default));
+        Assert.False(await db.KeyExistsAsync(hash));
     }
 
     [Fact]
