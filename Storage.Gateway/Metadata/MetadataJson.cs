@@ -13,6 +13,9 @@ public sealed partial class MetadataJsonContext : JsonSerializerContext
 {
     public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, typeof(T), Default);
 
+    /// <summary>An object record as both stores keep it: without its inline bytes, which each store keeps apart.</summary>
+    public static string SerializeRecord(ObjectRecord record) => Serialize(record with { Inline = null });
+
     public static T Deserialize<T>(string json) =>
         (T)(JsonSerializer.Deserialize(json, typeof(T), Default) ?? throw new JsonException($"Empty {typeof(T).Name} record."));
 }

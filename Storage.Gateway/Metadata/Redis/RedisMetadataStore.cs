@@ -320,7 +320,7 @@ public sealed partial class RedisMetadataStore(
 
     public async Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
-        var json = RecordJson(record);
+        var json = MetadataJsonContext.SerializeRecord(record);
 
         // The condition is checked against the version read for the swap, which the script replaces only if unchanged.
         var (outcome, previous) = await SwapAsync(
@@ -339,7 +339,7 @@ public sealed partial class RedisMetadataStore(
 
     public async Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
-        var json = RecordJson(record);
+        var json = MetadataJsonContext.SerializeRecord(record);
         RedisValue[] sourceArguments = [sources.Count, .. sources.SelectMany(s => new RedisValue[] { s.Key, s.SegmentId ?? string.Empty })];
         var (outcome, _) = await SwapAsync(
             Assemble,
@@ -369,7 +369,7 @@ public sealed partial class RedisMetadataStore(
             previous => previous?.SegmentForMove(move) is { } segment
                 ? CommitSwap(
                     move.Bucket,
-                    RecordJson(previous!.WithPartMoved(move.SegmentId, move.Shard, move.ToNode)),
+                    MetadataJsonContext.SerializeRecord(previous!.WithPartMoved(move.SegmentId, move.Shard, move.ToNode)),
                     new ReclaimEntry($"move-{Guid.NewGuid():N}", [segment.Part(move.Shard)], reclaimAt, Accounted: true, move.Bucket, move.Key),
                     [],
                     [segment.Part(move.Shard) with { NodeId = move.ToNode }])
@@ -588,9 +588,6 @@ public sealed partial class RedisMetadataStore(
 
     /// <summary>The new record, the parts it releases, the script's own keys and arguments (KEYS 6.., ARGV 8..), and the new version's inline bytes.</summary>
     private sealed record Swap(string RecordJson, ReclaimEntry? Reclaim, RedisKey[] ExtraKeys, RedisValue[] ExtraArguments, byte[]? Inline = null);
-
-    /// <summary>A record as its hash field holds it: without its inline bytes, which have a field of their own.</summary>
-    private static string RecordJson(ObjectRecord record) => MetadataJsonContext.Serialize(record with { Inline = null });
 
     /// <summary>The field of a key's inline bytes: the key behind a 0xFF byte, which no UTF-8 key starts with.</summary>
     private static RedisValue InlineField(string key) => (byte[])[0xFF, .. Encoding.UTF8.GetBytes(key)];

@@ -291,7 +291,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             INSERT INTO objects (bucket, key, record, inline) VALUES ($bucket, $key, $record, $inline)
             ON CONFLICT (bucket, key) DO UPDATE SET record = excluded.record, inline = excluded.inline
             """,
-            [("$bucket", record.Bucket), ("$key", record.Key), ("$record", RecordJson(record)), ("$inline", (object?)record.Inline ?? DBNull.Value)],
+            [("$bucket", record.Bucket), ("$key", record.Key), ("$record", MetadataJsonContext.SerializeRecord(record)), ("$inline", (object?)record.Inline ?? DBNull.Value)],
             cancellationToken);
         if (previous is not null)
         {
@@ -339,7 +339,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             connection,
             transaction,
             "UPDATE objects SET record = $record WHERE bucket = $bucket AND key = $key",
-            [("$record", RecordJson(moved)), ("$bucket", move.Bucket), ("$key", move.Key)],
+            [("$record", MetadataJsonContext.SerializeRecord(moved)), ("$bucket", move.Bucket), ("$key", move.Key)],
             cancellationToken);
         var old = segment.Part(move.Shard);
         await AddUsageAsync(connection, transaction, [old with { NodeId = move.ToNode }], +1, cancellationToken);
@@ -360,7 +360,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         return reader.IsDBNull(1) ? record : record with { Inline = reader.GetFieldValue<byte[]>(1) };
     }
 
-    private static string RecordJson(ObjectRecord record) => MetadataJsonContext.Serialize(record with { Inline = null });
+
 
     private static Task QueueReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord replaced, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
         replaced.Segments.Count == 0
