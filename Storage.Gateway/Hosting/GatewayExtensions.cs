@@ -140,7 +140,10 @@ public static class GatewayExtensions
         else
         {
             services.AddSingleton<IMetadataStore>(sp =>
-                new SqliteMetadataStore(Path.Combine(sp.GetRequiredService<IOptions<StorageOptions>>().Value.DataPath, MetadataFileName)));
+            {
+                var options = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
+                return new SqliteMetadataStore(Path.Combine(options.DataPath, MetadataFileName), options.MetadataCacheBytes);
+            });
         }
     }
 

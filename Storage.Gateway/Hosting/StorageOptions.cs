@@ -49,6 +49,13 @@ public sealed class StorageOptions : IValidatableObject
     /// <summary>Prefix of every Redis key the gateway uses (when metadata is in Redis), so a Redis can be shared.</summary>
     public string RedisKeyPrefix { get; set; } = Metadata.Redis.RedisMetadataStore.DefaultKeyPrefix;
 
+    /// <summary>
+    /// With SQLite metadata: how many bytes of recently read object records (inline bytes included) the gateway keeps in
+    /// memory, so small GETs skip the query; 0 reads every record from SQLite. Redis metadata is never cached.
+    /// </summary>
+    [Range(0, long.MaxValue)]
+    public long MetadataCacheBytes { get; set; } = Metadata.Sqlite.SqliteMetadataStore.DefaultRecordCacheBytes;
+
     public MaintenanceOptions Maintenance { get; set; } = new();
 
     public RestApiOptions RestApi { get; set; } = new();

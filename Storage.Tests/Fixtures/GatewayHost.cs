@@ -13,6 +13,7 @@ namespace Storage.Tests.Fixtures;
 public sealed class GatewayHost : IAsyncDisposable
 {
     private readonly TempDirectory? _ownedData;
+    private bool _stopped;
 
     private GatewayHost(WebApplication app, string dataPath, TempDirectory? ownedData)
     {
@@ -65,11 +66,26 @@ public sealed class GatewayHost : IAsyncDisposable
         return new GatewayHost(app, dataPath, owned);
     }
 
+    /// <summary>
+    /// Stops the gateway and releases what it holds (its SQLite metadata above all, which one process at a time may
+    /// open), as a process exit would, keeping its data for a gateway started on it next.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
-        await App.StopAsync();
-        await App.DisposeAsync();
+        await StopAsync();
         _ownedData?.Dispose();
     }
 }

@@ -100,6 +100,13 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         await using var registration = timeout.Token.Register(() => listening.TrySetException(new TimeoutException("The gateway process did not start listening within 60 s.")));
         try
         {
+            // A gateway that refuses to start exits; its output (drained by the wait) says why.
+            var exited = process.WaitForExitAsync(timeout.Token);
+            if (await Task.WhenAny(listening.Task, exited) == exited && !listening.Task.IsCompleted)
+            {
+                throw new InvalidOperationException($"The gateway process exited with {process.ExitCode} before listening:\n{string.Join('\n', output)}");
+            }
+
             return new GatewayProcess(process, data, dataPath, output, await listening.Task);
         }
         catch

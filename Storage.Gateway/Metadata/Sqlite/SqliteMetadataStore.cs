@@ -3,19 +3,31 @@ using Microsoft.Data.Sqlite;
 namespace Storage.Gateway.Metadata.Sqlite;
 
 /// <summary>
-/// The embedded metadata store: one SQLite file in WAL mode. Reads use pooled connections and never block;
-/// every write runs through <see cref="SqliteWriteBatcher"/> (group commit, one savepoint per write), so each
-/// multi-row change is atomic and a crash leaves either the old or the new state.
+/// The embedded metadata store: one SQLite file in WAL mode, used by one gateway process (several gateways share
+/// Redis). Reads use pooled connections and never block, and object look-ups are answered from
+/// <see cref="SqliteRecordCache"/> when they can be; every write runs through <see cref="SqliteWriteBatcher"/> (group
+/// commit, one savepoint per write), so each multi-row change is atomic and a crash leaves either the old or the new
+/// state.
 /// </summary>
 public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 {
     private readonly string _connectionString;
     private const string SelectObject = "SELECT record, inline FROM objects WHERE bucket = $bucket AND key = $key";
 
+    /// <summary>What <see cref="SqliteRecordCache"/> may hold unless configured (<c>Storage:MetadataCacheBytes</c>).</summary>
+    public const long DefaultRecordCacheBytes = 64L * 1024 * 1024;
+
     private readonly SqliteWriteBatcher _writes;
     private readonly SqliteReadPool _reads;
+    private readonly SqliteRecordCache _records;
 
-    public SqliteMetadataStore(string path)
+    // The records the writer's current transaction changes; only the writer loop touches it, one transaction at a time.
+    private readonly List<(string Bucket, string Key)> _changedRecords = [];
+
+    // Held from initialization to disposal: the record cache is only coherent while no other process writes the file.
+    private ProcessLock? _processLock;
+
+    public SqliteMetadataStore(string path, long recordCacheBytes = DefaultRecordCacheBytes)
     {
         Path = path;
         _connectionString = new SqliteConnectionStringBuilder
@@ -26,7 +38,8 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
-        _writes = new SqliteWriteBatcher(OpenAsync);
+        _records = new SqliteRecordCache(recordCacheBytes);
+        _writes = new SqliteWriteBatcher(OpenAsync, ForgetChangedRecords);
         _reads = new SqliteReadPool(OpenAsync);
     }
 
@@ -36,6 +49,8 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     {
         await _reads.DisposeAsync();
         await _writes.DisposeAsync();
+        _records.Dispose();
+        _processLock?.Dispose();
     }
 
     public override string ToString() => $"SQLite at {System.IO.Path.GetFullPath(Path)}";
@@ -43,6 +58,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!);
+        _processLock ??= LockForThisProcess(Path);
         await using var connection = await OpenAsync(cancellationToken);
         await ExecuteAsync(connection, null, """
             PRAGMA journal_mode = WAL;
@@ -117,8 +133,18 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     public Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync((connection, transaction, ct) => DeleteBucketAsync(connection, transaction, name, ct), cancellationToken);
 
-    public async Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken) =>
-        (await _reads.QueryAsync(ReadObject, SelectObject, [("$bucket", bucket), ("$key", key)], cancellationToken)).FirstOrDefault();
+    public async Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        if (_records.TryGet(bucket, key, out var cached))
+        {
+            return cached;
+        }
+
+        var version = _records.Version;
+        var record = (await _reads.QueryAsync(ReadObject, SelectObject, [("$bucket", bucket), ("$key", key)], cancellationToken)).FirstOrDefault();
+        _records.Offer(bucket, key, record, version);
+        return record;
+    }
 
     public Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync((connection, transaction, ct) => CommitObjectAsync(connection, transaction, record, reclaimAt, condition, ct), cancellationToken);
@@ -241,7 +267,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         return deleted == 1 ? BucketDeleteResult.Deleted : BucketDeleteResult.NotFound;
     }
 
-    private static async Task<ObjectRecord?> CommitObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
+    private async Task<ObjectRecord?> CommitObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
         var previous = await ReplaceObjectAsync(connection, transaction, record, reclaimAt, condition, cancellationToken);
         foreach (var segment in record.Segments)
@@ -253,7 +279,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         return previous;
     }
 
-    private static async Task<bool> CommitAssembledObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
+    private async Task<bool> CommitAssembledObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
         foreach (var source in sources)
         {
@@ -267,7 +293,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         await ReplaceObjectAsync(connection, transaction, record, reclaimAt, condition, cancellationToken);
         foreach (var source in sources)
         {
-            await ExecuteAsync(connection, transaction,
+            await ChangeRecordAsync(connection, transaction, sourceBucket, source.Key,
                 "DELETE FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", sourceBucket), ("$key", source.Key)], cancellationToken);
         }
 
@@ -275,7 +301,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     }
 
     /// <summary>Writes the record over any previous version, whose segments are queued for deletion; returns that version.</summary>
-    private static async Task<ObjectRecord?> ReplaceObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
+    private async Task<ObjectRecord?> ReplaceObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
         var bucketExists = await QueryAsync(connection, transaction, r => r.GetInt64(0),
             "SELECT 1 FROM buckets WHERE name = $name", [("$name", record.Bucket)], cancellationToken);
@@ -286,7 +312,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
         var previous = await GetObjectAsync(connection, transaction, record.Bucket, record.Key, cancellationToken);
         WriteConditionFailedException.ThrowUnlessAllowed(condition, previous);
-        await ExecuteAsync(connection, transaction,
+        await ChangeRecordAsync(connection, transaction, record.Bucket, record.Key,
             """
             INSERT INTO objects (bucket, key, record, inline) VALUES ($bucket, $key, $record, $inline)
             ON CONFLICT (bucket, key) DO UPDATE SET record = excluded.record, inline = excluded.inline
@@ -301,7 +327,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         return previous;
     }
 
-    private static async Task<ObjectRecord?> DeleteObjectAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    private async Task<ObjectRecord?> DeleteObjectAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
     {
         var previous = await GetObjectAsync(connection, transaction, bucket, key, cancellationToken);
         if (previous is null)
@@ -309,7 +335,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             return null;
         }
 
-        await ExecuteAsync(connection, transaction,
+        await ChangeRecordAsync(connection, transaction, bucket, key,
             "DELETE FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", bucket), ("$key", key)], cancellationToken);
         await QueueReclaimAsync(connection, transaction, previous, reclaimAt, cancellationToken);
         return previous;
@@ -326,7 +352,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         return removed == 1;
     }
 
-    private static async Task<bool> ReplacePartAsync(SqliteConnection connection, SqliteTransaction transaction, PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    private async Task<bool> ReplacePartAsync(SqliteConnection connection, SqliteTransaction transaction, PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
     {
         var record = await GetObjectAsync(connection, transaction, move.Bucket, move.Key, cancellationToken);
         if (record?.SegmentForMove(move) is not { } segment)
@@ -335,9 +361,11 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         }
 
         var moved = record!.WithPartMoved(move.SegmentId, move.Shard, move.ToNode);
-        await ExecuteAsync(
+        await ChangeRecordAsync(
             connection,
             transaction,
+            move.Bucket,
+            move.Key,
             "UPDATE objects SET record = $record WHERE bucket = $bucket AND key = $key",
             [("$record", MetadataJsonContext.SerializeRecord(moved)), ("$bucket", move.Bucket), ("$key", move.Key)],
             cancellationToken);
@@ -401,6 +429,24 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     /// <summary>One statement through the write batcher; true when it wrote a row (an insert or update that was not skipped).</summary>
     private Task<bool> WriteOneRowAsync(string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync(async (connection, transaction, ct) => await ExecuteAsync(connection, transaction, sql, parameters, ct) == 1, cancellationToken);
+
+    /// <summary>The one way a statement may change a row of <c>objects</c>: the cache learns of it after the transaction.</summary>
+    private Task<int> ChangeRecordAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
+    {
+        _changedRecords.Add((bucket, key));
+        return ExecuteAsync(connection, transaction, sql, parameters, cancellationToken);
+    }
+
+    /// <summary>Runs after each write transaction, before its callers are answered, so they read what they wrote.</summary>
+    private void ForgetChangedRecords()
+    {
+        _records.Invalidate(_changedRecords);
+        _changedRecords.Clear();
+    }
+
+    private static ProcessLock LockForThisProcess(string path) =>
+        ProcessLock.TryTake(path + ".lock") ?? throw new InvalidOperationException(
+            $"The SQLite metadata at {System.IO.Path.GetFullPath(path)} is in use by another gateway process. SQLite metadata serves one gateway; several gateways share Redis (ConnectionStrings:redis).");
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {

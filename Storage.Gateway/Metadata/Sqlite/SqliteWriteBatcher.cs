@@ -8,6 +8,8 @@ namespace Storage.Gateway.Metadata.Sqlite;
 /// moment in a single transaction (one fsync), each inside its own savepoint so a failing write is rolled back
 /// alone. Callers are answered only after COMMIT, so an acknowledged write is durable. This replaces SQLite's
 /// own lock contention, which Microsoft.Data.Sqlite resolves by sleeping and retrying (hundreds of ms at p99).
+/// After each transaction, committed or not, and before any of its callers is answered, <c>afterTransaction</c> runs
+/// (the store's record cache forgets what the transaction changed).
 /// </summary>
 internal sealed class SqliteWriteBatcher : IAsyncDisposable
 {
@@ -15,11 +17,13 @@ internal sealed class SqliteWriteBatcher : IAsyncDisposable
 
     private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Func<CancellationToken, Task<SqliteConnection>> _open;
+    private readonly Action _afterTransaction;
     private readonly Task _loop;
 
-    public SqliteWriteBatcher(Func<CancellationToken, Task<SqliteConnection>> open)
+    public SqliteWriteBatcher(Func<CancellationToken, Task<SqliteConnection>> open, Action afterTransaction)
     {
         _open = open;
+        _afterTransaction = afterTransaction;
         _loop = Task.Run(RunAsync);
     }
 
@@ -79,6 +83,8 @@ internal sealed class SqliteWriteBatcher : IAsyncDisposable
         }
         catch (Exception ex)
         {
+            _afterTransaction();
+
             // Nothing of the batch is durable: every caller learns so.
             foreach (var write in batch)
             {
@@ -88,6 +94,7 @@ internal sealed class SqliteWriteBatcher : IAsyncDisposable
             return;
         }
 
+        _afterTransaction();
         foreach (var write in batch)
         {
             write.Publish();

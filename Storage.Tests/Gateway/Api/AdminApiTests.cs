@@ -48,7 +48,7 @@ public sealed class AdminApiTests : GatewayTest
 
         Assert.NotEmpty(Directory.GetFiles(Path.Combine(_extra.Path, "n9"), "*", SearchOption.AllDirectories));
         var dataPath = Gateway.DataPath;
-        await Gateway.App.StopAsync();
+        await Gateway.StopAsync();
 
         await using var restarted = await GatewayHost.StartAsync(dataPath: dataPath);
         var view = await restarted.Client.GetFromJsonAsync<JsonElement>("/admin/nodes");

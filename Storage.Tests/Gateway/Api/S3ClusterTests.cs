@@ -116,7 +116,7 @@ public sealed class S3ClusterTests : IAsyncLifetime
     {
         (await _gateway.Client.PutAsync("/object/before", new ByteArrayContent(TestData.Bytes(900_000, 5)))).EnsureSuccessStatusCode();
         var dataPath = _gateway.DataPath;
-        await _gateway.App.StopAsync();
+        await _gateway.StopAsync();
 
         await using var extra = await S3Server.StartAsync();
         var settings = _servers.Select((s, i) => (Key: $"ConnectionStrings:node{i + 1}", Value: s.ConnectionString)).ToDictionary(p => p.Key, p => p.Value);

@@ -114,6 +114,44 @@ public abstract class MetadataStoreContract
     }
 
     [Fact]
+    public async Task A_record_read_before_each_kind_of_change_is_read_afresh_after_it()
+    {
+        // Every read here comes right after the same key was read, so a store that keeps records it has read (SQLite
+        // does) must have forgotten them at each change.
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        await store.CreateBucketAsync(new BucketRecord(".parts.b", Now), default);
+        async Task<ObjectRecord?> ReadTwiceAsync(string bucket, string key)
+        {
+            await store.GetObjectAsync(bucket, key, default);
+            return await store.GetObjectAsync(bucket, key, default);
+        }
+
+        Assert.Null(await ReadTwiceAsync("b", "k"));
+        var first = Object("b", "k", size: 6000);
+        await store.CommitObjectAsync(first, Now, default);
+        Assert.Equal(first.ETag, (await ReadTwiceAsync("b", "k"))!.ETag);
+
+        var second = Object("b", "k", size: 6000);
+        await store.CommitObjectAsync(second, Now, default);
+        Assert.Equal(second.ETag, (await ReadTwiceAsync("b", "k"))!.ETag);
+
+        Assert.True(await store.ReplacePartAsync(new PartMove("b", "k", second.Segments[0].Id, 3, "node4", "node9"), Now, default));
+        Assert.Equal("node9", (await ReadTwiceAsync("b", "k"))!.Segments[0].Nodes[3]);
+
+        var part = Object(".parts.b", "u/1");
+        await store.CommitObjectAsync(part, Now, default);
+        Assert.NotNull(await ReadTwiceAsync(".parts.b", "u/1"));
+        var assembled = Object("b", "k") with { Segments = [part.Segments[0]] };
+        Assert.True(await store.CommitAssembledObjectAsync(assembled, ".parts.b", [new AssembledSource("u/1", part.Segments[0].Id)], Now, default));
+        Assert.Null(await store.GetObjectAsync(".parts.b", "u/1", default));
+        Assert.Equal(assembled.ETag, (await ReadTwiceAsync("b", "k"))!.ETag);
+
+        await store.DeleteObjectAsync("b", "k", Now, default);
+        Assert.Null(await store.GetObjectAsync("b", "k", default));
+    }
+
+    [Fact]
     public async Task An_assembled_commit_takes_over_its_sources_segments_without_reclaiming_or_recounting_them()
     {
         var store = await CreateStoreAsync();

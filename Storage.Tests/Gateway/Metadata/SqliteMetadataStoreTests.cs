@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Metadata.Sqlite;
@@ -22,13 +23,76 @@ public sealed class SqliteMetadataStoreTests : MetadataStoreContract, IDisposabl
     public async Task Metadata_survives_reopening_the_file()
     {
         var path = Path.Combine(_directory.Path, "reopen.db");
-        var first = new SqliteMetadataStore(path);
-        await first.InitializeAsync(default);
-        await first.CreateBucketAsync(new BucketRecord("kept", DateTimeOffset.UnixEpoch), default);
+        await using (var first = new SqliteMetadataStore(path))
+        {
+            await first.InitializeAsync(default);
+            await first.CreateBucketAsync(new BucketRecord("kept", DateTimeOffset.UnixEpoch), default);
+        }
 
-        var second = new SqliteMetadataStore(path);
+        await using var second = new SqliteMetadataStore(path);
         await second.InitializeAsync(default);
         Assert.NotNull(await second.GetBucketAsync("kept", default));
+    }
+
+    [Fact]
+    public async Task A_second_store_on_an_open_file_is_refused_until_the_first_is_closed()
+    {
+        var path = Path.Combine(_directory.Path, "shared.db");
+        var first = new SqliteMetadataStore(path);
+        await first.InitializeAsync(default);
+        await first.CreateBucketAsync(new BucketRecord("b", DateTimeOffset.UnixEpoch), default);
+
+        await using (var second = new SqliteMetadataStore(path))
+        {
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => second.InitializeAsync(default));
+            Assert.Contains("in use by another gateway process", refused.Message, StringComparison.Ordinal);
+        }
+
+        await first.DisposeAsync();
+        await using var third = new SqliteMetadataStore(path);
+        await third.InitializeAsync(default);
+        Assert.NotNull(await third.GetBucketAsync("b", default));
+    }
+
+    [Theory]
+    [InlineData(SqliteMetadataStore.DefaultRecordCacheBytes)]
+    [InlineData(0L)]
+    public async Task Readers_racing_commits_never_see_an_older_record_than_the_last_acknowledged(long cacheBytes)
+    {
+        // Readers hammer one key while commits replace it. A cache that let a reader put back what it read before a
+        // commit would serve an older record after that commit was acknowledged.
+        await using var store = new SqliteMetadataStore(Path.Combine(_directory.Path, $"race-{cacheBytes}.db"), cacheBytes);
+        await store.InitializeAsync(default);
+        await store.CreateBucketAsync(new BucketRecord("b", DateTimeOffset.UnixEpoch), default);
+        static ObjectRecord Version(int n) => TestData.Record("b", "hot", size: 4) with { ETag = n.ToString("D6", CultureInfo.InvariantCulture), Segments = [], Inline = new byte[8] };
+
+        await store.CommitObjectAsync(Version(0), DateTimeOffset.UtcNow, default);
+        var acknowledged = 0;
+        var stale = 0;
+        using var stop = new CancellationTokenSource();
+        var readers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var floor = Volatile.Read(ref acknowledged);
+                var read = await store.GetObjectAsync("b", "hot", default);
+                if (int.Parse(read!.ETag, CultureInfo.InvariantCulture) < floor)
+                {
+                    Interlocked.Increment(ref stale);
+                }
+            }
+        })).ToArray();
+
+        for (var n = 1; n <= 300; n++)
+        {
+            await store.CommitObjectAsync(Version(n), DateTimeOffset.UtcNow, default);
+            Volatile.Write(ref acknowledged, n);
+            Assert.Equal(n, int.Parse((await store.GetObjectAsync("b", "hot", default))!.ETag, CultureInfo.InvariantCulture));
+        }
+
+        await stop.CancelAsync();
+        await Task.WhenAll(readers);
+        Assert.Equal(0, stale);
     }
 
     [Fact]
