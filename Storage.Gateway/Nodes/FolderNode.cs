@@ -20,9 +20,11 @@ public sealed class FolderNode : IStorageNode
 
     /// <summary>
     /// How much of a part may be written before its write-back starts; a writer waits for the previous such range, so
-    /// it holds at most twice this in dirty pages (8 parts of a large object: 64 MiB).
+    /// it holds at most twice this in dirty pages (8 parts of a large object: 16 MiB). Small because an fsync elsewhere
+    /// on the file system (the metadata's commit) waits for the write-back in flight: with 4 MiB a small PUT's p99 beside
+    /// a 1 GiB PUT was 5.6–6.3 × its p99 alone, with 1 MiB 2.9–3.6 ×, the large PUT as fast (docs/benchmarks.md).
     /// </summary>
-    private const long WriteBackBytes = 4 * 1024 * 1024;
+    private const long WriteBackBytes = 1024 * 1024;
 
     private readonly string _root;
     private readonly GroupedRounds<bool> _flushes;
