@@ -121,6 +121,7 @@ public sealed class ObjectApiTests : GatewayTest
     public async Task Bytes_left_in_the_inline_column_never_shadow_a_segmented_version()
     {
         // What a version without inline objects leaves when it overwrites an inline one: its record, the old column.
+        // Written behind the gateway's back before anything read the key, so no cached record stands in for the row.
         var data = TestData.Bytes(5000, 11);
         (await Gateway.Client.PutAsync("/object/shadow", new ByteArrayContent(data))).EnsureSuccessStatusCode();
         await using (var connection = new SqliteConnection($"Data Source={Path.Combine(Gateway.DataPath, "metadata.db")};Pooling=False"))
