@@ -108,23 +108,41 @@ drain_seconds() {
 
 max() { printf '%s\n' "$@" | sort -n | tail -1; }
 
+# Where a cold build's time goes on a 2-core machine that also runs the remote: CPU core-seconds, from /proc.
+ticks=$(getconf CLK_TCK)
+cpu_of() {  # pid -> user + system seconds so far (0 once it has exited)
+  [ -r "/proc/$1/stat" ] && awk -v t="$ticks" '{ sub(/.*\) /, ""); printf "%.2f\n", ($12 + $13) / t }' "/proc/$1/stat" || echo 0
+}
+busy_now() { awk -v t="$ticks" '/^cpu / { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / t }' /proc/stat; }
+worker_of() { sed -n 2p "$1/worker.lock" 2>/dev/null || true; }  # the pid direct mode's worker wrote
+minus() { printf '%.2f' "$(echo "$1 - $2" | bc)"; }
+
 # (c), everything empty, $cold_rounds times per mode; each round on its own buckets, local folders and worker. The
 # last round's caches are the warm ones below.
 gohelper="$work/bin/gocacheprog-minimal $work/gohelper"
 c_native=(); c_go=(); c_direct=(); c_connect=(); d_direct=(); d_connect=()
+# Per cold build: the machine's busy core-seconds, the gateway's and the worker's (during the build / until durable).
+declare -A cpu_busy cpu_gateway cpu_worker
 cold() {
-  local i=$1 last=$2
+  local i=$1 last=$2 busy0 gateway0 worker_pid="" worker0=0
+  busy0=$(busy_now); gateway0=$(cpu_of "$gateway_pid")
+  [ "$3" = connect ] && { start_worker "worker-cold-$i" "worker-$i"; worker_pid=${workers[-1]}; worker0=$(cpu_of "$worker_pid"); }
   case "$3" in
     native) c_native+=("$(build "native-cold-$i" "" "$work/gocache-native${last:+-$i}")") ;;
     go) c_go+=("$(build "gohelper-cold-$i" "$work/bin/gocacheprog-minimal $work/gohelper${last:+-$i}")") ;;
-    direct)
-      c_direct+=("$(build "direct-cold-$i" "$prog --dir $work/direct-local-$i --bucket direct-$i")")
-      d_direct+=("$(spool_seconds "$work/direct-local-$i")") ;;
-    connect)
-      start_worker "worker-cold-$i" "worker-$i"
-      c_connect+=("$(build "worker-cold-$i" "$prog connect unix:$work/worker-cold-$i.sock")")
-      d_connect+=("$(drain_seconds "worker-cold-$i")") ;;
+    direct) c_direct+=("$(build "direct-cold-$i" "$prog --dir $work/direct-local-$i --bucket direct-$i")")
+      worker_pid=$(worker_of "$work/direct-local-$i") ;;
+    connect) c_connect+=("$(build "worker-cold-$i" "$prog connect unix:$work/worker-cold-$i.sock")") ;;
   esac
+  local key="$3-$i" worker_built
+  cpu_busy[$key]=$(minus "$(busy_now)" "$busy0"); cpu_gateway[$key]=$(minus "$(cpu_of "$gateway_pid")" "$gateway0")
+  worker_built=$( [ -n "$worker_pid" ] && minus "$(cpu_of "$worker_pid")" "$worker0" || echo 0)
+  case "$3" in
+    direct) d_direct+=("$(spool_seconds "$work/direct-local-$i")") ;;
+    connect) d_connect+=("$(drain_seconds "worker-cold-$i")") ;;
+  esac
+  cpu_worker[$key]="$worker_built/$( [ -n "$worker_pid" ] && minus "$(cpu_of "$worker_pid")" "$worker0" || echo 0)"
+  cpu_gateway[$key]+="/$(minus "$(cpu_of "$gateway_pid")" "$gateway0")"
 }
 for i in $(seq 1 "$cold_rounds"); do
   # Only the last round writes the caches the warm builds use (an empty suffix).
@@ -197,6 +215,8 @@ Machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), $("$go" vers
 | (c) worker: uploads durable this long after those builds (slowest) | $worker_drain | | ≤ 10 s |
 
 Cold runs, by round (native, Go helper, direct, connect; uploads durable after direct, connect): $(for i in $(seq 0 $((cold_rounds - 1))); do printf '%s/%s/%s/%s (%s/%s) ' "${c_native[$i]}" "${c_go[$i]}" "${c_direct[$i]}" "${c_connect[$i]}" "${d_direct[$i]}" "${d_connect[$i]}"; done)
+
+CPU core-seconds of each cold build (machine busy during the build; gateway during / until durable; worker during / until durable): $(for i in $(seq 1 "$cold_rounds"); do for what in native go direct connect; do printf '%s-%s %s; %s; %s. ' "$what" "$i" "${cpu_busy[$what-$i]}" "${cpu_gateway[$what-$i]}" "${cpu_worker[$what-$i]}"; done; done)
 
 Warm runs, by round (native, Go helper, floor, direct, connect): $(for i in $(seq 0 $((rounds - 1))); do printf '%s/%s/%s/%s/%s ' "${w_native[$i]}" "${w_go[$i]}" "${w_floor[$i]}" "${w_direct[$i]}" "${w_connect[$i]}"; done)
 
