@@ -46,6 +46,12 @@ public interface IMetadataStore
     /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>
     Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Atomically replaces the tags of the key's current version (null: none), leaving everything else of it as it is
+    /// (bytes, ETag, last-modified time). Returns the record as changed, or null when the key has no current version.
+    /// </summary>
+    Task<ObjectRecord?> SetObjectTagsAsync(string bucket, string key, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken);
+
     /// <summary>Atomically removes the object and queues its segments for deletion; returns it (its inline bytes possibly left out), or null if absent.</summary>
     Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
 

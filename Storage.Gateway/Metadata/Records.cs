@@ -46,7 +46,8 @@ public sealed record ObjectChecksum(string Algorithm, string Value, string Type 
 /// <summary>
 /// What clients set and get back: content type, the original file name (REST file API), user metadata
 /// (x-amz-meta-*, names in lower case), and the representation headers S3 stores as sent (Content-Disposition,
-/// Cache-Control, Content-Encoding, Content-Language, Expires).
+/// Cache-Control, Content-Encoding, Content-Language, Expires), and the object's tags (S3's object tagging: at most
+/// <see cref="MaxTags"/>, keys unique).
 /// </summary>
 public sealed record ObjectAttributes(
     string? ContentType = null,
@@ -56,9 +57,16 @@ public sealed record ObjectAttributes(
     string? CacheControl = null,
     string? ContentEncoding = null,
     string? ContentLanguage = null,
-    string? Expires = null)
+    string? Expires = null,
+    IReadOnlyDictionary<string, string>? Tags = null)
 {
+    /// <summary>S3's limit on the tags of one object.</summary>
+    public const int MaxTags = 10;
+
     public static ObjectAttributes None { get; } = new();
+
+    /// <summary>How many tags the object has (S3's <c>x-amz-tagging-count</c>).</summary>
+    public int TagCount => Tags?.Count ?? 0;
 }
 
 /// <summary>

@@ -103,6 +103,10 @@ public sealed class ObjectStore(
     public async Task<bool> BucketExistsAsync(string bucket, CancellationToken cancellationToken) =>
         await metadata.GetBucketAsync(bucket, cancellationToken) is not null;
 
+    /// <summary>Replaces the tags of the key's current version (null: none); null when the key has none.</summary>
+    public Task<ObjectRecord?> SetTagsAsync(string bucket, string key, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken) =>
+        metadata.SetObjectTagsAsync(bucket, key, tags, cancellationToken);
+
     public Task<ObjectRecord?> HeadAsync(string bucket, string key, CancellationToken cancellationToken) =>
         metadata.GetObjectAsync(bucket, key, cancellationToken);
 

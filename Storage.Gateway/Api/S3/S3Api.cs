@@ -21,6 +21,7 @@ public sealed class S3Api(
     S3ObjectOperations objects,
     S3ListOperations lists,
     S3MultipartOperations multipart,
+    S3TaggingOperations tagging,
     GatewayInstance instance,
     IOptions<StorageOptions> options,
     ILogger<S3Api> logger)
@@ -28,7 +29,7 @@ public sealed class S3Api(
     /// <summary>Sub-resources S3 has and this server does not; they get 501 rather than being mistaken for plain requests.</summary>
     private static readonly string[] UnsupportedSubresources =
     [
-        "acl", "policy", "policyStatus", "lifecycle", "cors", "tagging", "encryption", "object-lock", "replication", "website", "logging",
+        "acl", "policy", "policyStatus", "lifecycle", "cors", "encryption", "object-lock", "replication", "website", "logging",
         "notification", "ownershipControls", "publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics", "inventory",
         "intelligent-tiering", "retention", "legal-hold", "torrent", "restore", "select", "attributes",
     ];
@@ -101,6 +102,11 @@ public sealed class S3Api(
 
         if (context.Key is null)
         {
+            if (context.Has("tagging"))
+            {
+                throw S3Exception.NotImplemented("Bucket tagging (the 'tagging' sub-resource of a bucket)");
+            }
+
             return method switch
             {
                 "PUT" when context.Has("versioning") => throw S3Exception.NotImplemented("Enabling versioning"),
@@ -128,6 +134,9 @@ public sealed class S3Api(
         var copy = context.Request.Headers.ContainsKey("x-amz-copy-source");
         return method switch
         {
+            "GET" when context.Has("tagging") => ("GetObjectTagging", () => tagging.GetAsync(context), false),
+            "PUT" when context.Has("tagging") => ("PutObjectTagging", () => tagging.PutAsync(context), false),
+            "DELETE" when context.Has("tagging") => ("DeleteObjectTagging", () => tagging.DeleteAsync(context), false),
             "PUT" when context.Has("uploadId") && copy => ("UploadPartCopy", () => multipart.UploadPartCopyAsync(context), false),
             "PUT" when context.Has("uploadId") => ("UploadPart", () => multipart.UploadPartAsync(context), false),
             "PUT" when copy => ("CopyObject", () => objects.CopyObjectAsync(context), false),
@@ -165,11 +174,16 @@ public sealed class S3Api(
 
             if (name.StartsWith("x-amz-object-lock-", StringComparison.OrdinalIgnoreCase)
                 || (name.Equals("x-amz-bucket-object-lock-enabled", StringComparison.OrdinalIgnoreCase) && !string.Equals(context.Header(name), "false", StringComparison.OrdinalIgnoreCase))
-                || name.Equals("x-amz-tagging", StringComparison.OrdinalIgnoreCase)
                 || name.Equals("x-amz-website-redirect-location", StringComparison.OrdinalIgnoreCase))
             {
                 throw S3Exception.NotImplemented($"The {name.ToLowerInvariant()} header");
             }
+        }
+
+        // A presigned URL's tags would otherwise be ignored: the tag set is read from the header only.
+        if (context.RawQuery.Length > 0 && context.Request.Query.ContainsKey("x-amz-tagging"))
+        {
+            throw S3Exception.NotImplemented("x-amz-tagging as a query parameter (send it as a header)");
         }
 
         if (context.Header("x-amz-storage-class") is { } storageClass && storageClass != "STANDARD")
@@ -265,6 +279,7 @@ public static class S3ApiExtensions
         services.AddSingleton<S3ObjectOperations>();
         services.AddSingleton<S3ListOperations>();
         services.AddSingleton<S3MultipartOperations>();
+        services.AddSingleton<S3TaggingOperations>();
         services.AddSingleton<S3Api>();
         return services;
     }

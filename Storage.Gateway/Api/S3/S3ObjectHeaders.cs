@@ -16,7 +16,7 @@ public static class S3ObjectHeaders
 
     /// <summary>
     /// What S3 stores of a request: Content-Type, Content-Disposition, Cache-Control, Content-Encoding (without the
-    /// transfer framing <c>aws-chunked</c>), Content-Language, Expires and x-amz-meta-*. User metadata may carry any
+    /// transfer framing <c>aws-chunked</c>), Content-Language, Expires, x-amz-meta-* and the tags of x-amz-tagging. User metadata may carry any
     /// text (RFC 2047 encoded words are decoded first, as S3 does); the other headers must be plain ASCII, since they are
     /// returned as they came. Anything that could not be returned is refused here rather than stored.
     /// </summary>
@@ -52,7 +52,8 @@ public static class S3ObjectHeaders
             CacheControl: Stored(request, HeaderNames.CacheControl),
             ContentEncoding: encoding is { Length: > 0 } ? encoding : null,
             ContentLanguage: Stored(request, HeaderNames.ContentLanguage),
-            Expires: Stored(request, HeaderNames.Expires));
+            Expires: Stored(request, HeaderNames.Expires),
+            Tags: S3TaggingOperations.FromHeader(request));
     }
 
     /// <summary>
@@ -93,6 +94,11 @@ public static class S3ObjectHeaders
             {
                 headers[MetaPrefix + name] = HeaderValues.EncodeWords(value);
             }
+        }
+
+        if (attributes.TagCount > 0)
+        {
+            headers["x-amz-tagging-count"] = attributes.TagCount.ToString(CultureInfo.InvariantCulture);
         }
 
         if (context.Query("partNumber") is not null && record.PartCount() is { } parts)

@@ -154,7 +154,17 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
                 throw S3Exception.InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.");
             }
 
-            var attributes = directive == "REPLACE" ? S3ObjectHeaders.AttributesFrom(context.Request) : source.Record.Attributes;
+            var tagging = context.Header("x-amz-tagging-directive")?.ToUpperInvariant() ?? "COPY";
+            if (tagging is not ("COPY" or "REPLACE"))
+            {
+                throw S3Exception.InvalidArgument("x-amz-tagging-directive must be COPY or REPLACE.");
+            }
+
+            // The two directives are independent: metadata from one place, tags from the same or the other.
+            var attributes = (directive == "REPLACE" ? S3ObjectHeaders.AttributesFrom(context.Request) : source.Record.Attributes) with
+            {
+                Tags = tagging == "REPLACE" ? S3TaggingOperations.FromHeader(context.Request) : source.Record.Attributes.Tags,
+            };
             var written = await store.WriteAsync(bucket, key, source.Content.Content, source.Record.Size, expectedMd5: null, context.Aborted);
 
             // The bytes are identical, so a whole-object checksum still holds; a composite one described the parts.

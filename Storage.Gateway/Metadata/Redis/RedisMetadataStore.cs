@@ -145,6 +145,15 @@ public sealed partial class RedisMetadataStore(
         return 'OK'
         """;
 
+    /// <summary>KEYS: 1 the bucket's records. ARGV: 1 key, 2 the record it must replace, 3 the new one (the same version, its inline bytes untouched).</summary>
+    private const string Rewrite = """
+        local current = redis.call('HGET', KEYS[1], ARGV[1])
+        if not current then return 'MISSING' end
+        if current ~= ARGV[2] then return 'CONFLICT' end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+        return 'OK'
+        """;
+
     /// <summary>KEYS: 1 the bucket's mark, 2 its key index, 3 its records (empty but for fields a gateway that knew no inline bytes may have left).</summary>
     private const string DeleteBucket = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return 'NOTFOUND' end
@@ -378,6 +387,31 @@ public sealed partial class RedisMetadataStore(
 
     public async Task<bool> TryAcquireLeaseAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken) =>
         (long)await EvalAsync(Lease, [$"{keyPrefix}lease:{name}"], [holder, (long)duration.TotalMilliseconds], cancellationToken) == 1;
+
+    public async Task<ObjectRecord?> SetObjectTagsAsync(string bucket, string key, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
+        {
+            string? currentJson = await CallAsync(_writer, db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
+            if (Parse(currentJson) is not { } current)
+            {
+                return null;
+            }
+
+            // Serialized whole: a record written before the inline field keeps the bytes its JSON holds.
+            var tagged = current with { Attributes = current.Attributes with { Tags = tags } };
+            var outcome = (string?)await EvalAsync(Rewrite, [ObjectsOf(bucket)], [key, currentJson, MetadataJsonContext.Serialize(tagged)], cancellationToken);
+            switch (outcome)
+            {
+                case "OK":
+                    return tagged;
+                case "MISSING":
+                    return null;
+            }
+        }
+
+        throw new RedisUnavailableException($"Tagging '{bucket}/{key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
+    }
 
     public async Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
     {

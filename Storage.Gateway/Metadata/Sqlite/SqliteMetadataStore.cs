@@ -152,6 +152,9 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     public Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync((connection, transaction, ct) => CommitAssembledObjectAsync(connection, transaction, record, sourceBucket, sources, reclaimAt, condition, ct), cancellationToken);
 
+    public Task<ObjectRecord?> SetObjectTagsAsync(string bucket, string key, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync((connection, transaction, ct) => SetObjectTagsAsync(connection, transaction, bucket, key, tags, ct), cancellationToken);
+
     public Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync((connection, transaction, ct) => DeleteObjectAsync(connection, transaction, bucket, key, reclaimAt, ct), cancellationToken);
 
@@ -325,6 +328,20 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         }
 
         return previous;
+    }
+
+    private async Task<ObjectRecord?> SetObjectTagsAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken)
+    {
+        if (await GetObjectAsync(connection, transaction, bucket, key, cancellationToken) is not { } current)
+        {
+            return null;
+        }
+
+        var tagged = current with { Attributes = current.Attributes with { Tags = tags } };
+        await ChangeRecordAsync(connection, transaction, bucket, key,
+            "UPDATE objects SET record = $record, inline = $inline WHERE bucket = $bucket AND key = $key",
+            [("$record", MetadataJsonContext.SerializeRecord(tagged)), ("$inline", (object?)tagged.Inline ?? DBNull.Value), ("$bucket", bucket), ("$key", key)], cancellationToken);
+        return tagged;
     }
 
     private async Task<ObjectRecord?> DeleteObjectAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken)

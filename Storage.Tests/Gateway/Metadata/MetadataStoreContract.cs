@@ -53,6 +53,39 @@ public abstract class MetadataStoreContract
     }
 
     [Fact]
+    public async Task Tags_replace_only_the_tags_of_the_current_version()
+    {
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        var bytes = TestData.Bytes(100, 3);
+        await store.CommitObjectAsync(Object("b", "small", size: bytes.Length) with { Segments = [], Inline = bytes }, Now, default);
+        var large = Object("b", "large");
+        await store.CommitObjectAsync(large, Now, default);
+        var usage = await store.GetNodeUsageAsync(default);
+        Assert.Null((await store.GetObjectAsync("b", "large", default))!.Attributes.Tags); // a store that keeps records must forget this one
+
+        var tags = new Dictionary<string, string> { ["team"] = "ops", ["empty"] = "" };
+        Assert.Equal(tags, (await store.SetObjectTagsAsync("b", "small", tags, default))!.Attributes.Tags);
+        await store.SetObjectTagsAsync("b", "large", tags, default);
+
+        var small = (await store.GetObjectAsync("b", "small", default))!;
+        Assert.Equal(tags, small.Attributes.Tags);
+        Assert.Equal(bytes, small.Inline);
+        var tagged = (await store.GetObjectAsync("b", "large", default))!;
+        Assert.Equal(tags, tagged.Attributes.Tags);
+        Assert.Equal((large.ETag, large.LastModified, large.Segments[0].Id), (tagged.ETag, tagged.LastModified, tagged.Segments[0].Id));
+        Assert.Equal(tags, (await store.ListObjectsAsync("b", "l", null, 10, default)).Single().Attributes.Tags);
+        Assert.Equal(usage, await store.GetNodeUsageAsync(default));
+        Assert.Empty(await store.GetDueReclaimsAsync(Now.AddYears(1), 10, default));
+
+        await store.SetObjectTagsAsync("b", "small", null, default);
+        Assert.Null((await store.GetObjectAsync("b", "small", default))!.Attributes.Tags);
+        Assert.Null(await store.SetObjectTagsAsync("b", "missing", tags, default));
+        Assert.Null(await store.GetObjectAsync("b", "missing", default));
+        Assert.Null(await store.SetObjectTagsAsync("nope", "small", tags, default));
+    }
+
+    [Fact]
     public async Task Committing_to_a_missing_bucket_fails_and_stores_nothing()
     {
         var store = await CreateStoreAsync();

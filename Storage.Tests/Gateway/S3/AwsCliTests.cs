@@ -29,6 +29,24 @@ public sealed class AwsCliTests(S3Gateway gateway) : IClassFixture<S3Gateway>
     }
 
     [Fact]
+    public async Task Object_tags_are_put_read_and_deleted_through_s3api()
+    {
+        await AwsAsync("s3", "mb", "s3://cli-tags");
+        await AwsAsync("s3api", "put-object", "--bucket", "cli-tags", "--key", "k", "--tagging", "team=ops&stage=ci");
+        await AwsAsync("s3api", "put-object-tagging", "--bucket", "cli-tags", "--key", "k", "--tagging", "TagSet=[{Key=owner,Value=build cache}]");
+        var tags = JsonDocument.Parse(await AwsAsync("s3api", "get-object-tagging", "--bucket", "cli-tags", "--key", "k")).RootElement.GetProperty("TagSet");
+        Assert.Equal(("owner", "build cache"), (tags[0].GetProperty("Key").GetString(), tags[0].GetProperty("Value").GetString()));
+        Assert.Equal(1, tags.GetArrayLength());
+
+        var (refused, output) = await TryAwsAsync("s3api", "put-object-tagging", "--bucket", "cli-tags", "--key", "k", "--tagging", "TagSet=[{Key=aws:x,Value=v}]");
+        Assert.False(refused == 0, output);
+        Assert.Contains("InvalidTag", output, StringComparison.Ordinal);
+
+        await AwsAsync("s3api", "delete-object-tagging", "--bucket", "cli-tags", "--key", "k");
+        Assert.Equal(0, JsonDocument.Parse(await AwsAsync("s3api", "get-object-tagging", "--bucket", "cli-tags", "--key", "k")).RootElement.GetProperty("TagSet").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Sync_ls_and_rm_manage_a_tree()
     {
         using var folder = new TempDirectory("aws-sync");

@@ -179,7 +179,6 @@ public sealed class S3CorrectnessTests(S3Gateway gateway) : IClassFixture<S3Gate
     [InlineData("x-amz-server-side-encryption", "AES256")]
     [InlineData("x-amz-server-side-encryption", "aws:kms")]
     [InlineData("x-amz-server-side-encryption-customer-algorithm", "AES256")]
-    [InlineData("x-amz-tagging", "team=ops")]
     [InlineData("x-amz-object-lock-mode", "GOVERNANCE")]
     [InlineData("x-amz-storage-class", "GLACIER")]
     public async Task Encryption_and_other_unimplemented_requests_are_refused_with_501_and_store_nothing(string header, string value)

@@ -272,12 +272,75 @@ public sealed class S3SdkTests(S3Gateway gateway) : IClassFixture<S3Gateway>
     [Fact]
     public async Task Unsupported_operations_answer_501_in_s3_xml()
     {
-        var error = await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => _s3.GetObjectTaggingAsync(new GetObjectTaggingRequest { BucketName = "objects", Key = "x" }));
+        var error = await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => _s3.GetBucketTaggingAsync(new GetBucketTaggingRequest { BucketName = "objects" }));
         Assert.Equal(("NotImplemented", HttpStatusCode.NotImplemented), (error.ErrorCode, error.StatusCode));
+    }
+
+    [Fact]
+    public async Task Object_tags_are_set_on_put_copy_and_complete_read_replaced_and_deleted_within_s3s_limits()
+    {
+        const string bucket = "tagging";
+        await _s3.PutBucketAsync(bucket);
+        await _s3.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = "k", ContentBody = "tagged", TagSet = [new Tag { Key = "team", Value = "ops" }, new Tag { Key = "a b", Value = "c/d=e" }] });
+        Assert.Equal([("a b", "c/d=e"), ("team", "ops")], await TagsAsync(bucket, "k"));
+        var head = await _s3.GetObjectMetadataAsync(bucket, "k");
+        Assert.Equal(2, await TagCountAsync(bucket, "k"));
+
+        // Replacing tags changes neither the bytes nor the version's ETag.
+        await _s3.PutObjectTaggingAsync(new PutObjectTaggingRequest { BucketName = bucket, Key = "k", Tagging = new Tagging { TagSet = [new Tag { Key = "stage", Value = "" }] } });
+        Assert.Equal([("stage", "")], await TagsAsync(bucket, "k"));
+        Assert.Equal(head.ETag, (await _s3.GetObjectMetadataAsync(bucket, "k")).ETag);
+
+        // Copies take the source's tags unless told to replace them, independently of the metadata directive.
+        await _s3.CopyObjectAsync(new CopyObjectRequest { SourceBucket = bucket, SourceKey = "k", DestinationBucket = bucket, DestinationKey = "copied", MetadataDirective = S3MetadataDirective.REPLACE });
+        Assert.Equal([("stage", "")], await TagsAsync(bucket, "copied"));
+        await _s3.CopyObjectAsync(new CopyObjectRequest { SourceBucket = bucket, SourceKey = "k", DestinationBucket = bucket, DestinationKey = "replaced", TaggingDirective = TaggingDirective.REPLACE, TagSet = [new Tag { Key = "x", Value = "y" }] });
+        Assert.Equal([("x", "y")], await TagsAsync(bucket, "replaced"));
+
+        var upload = await _s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = bucket, Key = "mp", TagSet = [new Tag { Key = "built", Value = "ci" }] });
+        var part = await _s3.UploadPartAsync(new UploadPartRequest { BucketName = bucket, Key = "mp", UploadId = upload.UploadId, PartNumber = 1, InputStream = new MemoryStream(TestData.Bytes(1000, 2)) });
+        await _s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest { BucketName = bucket, Key = "mp", UploadId = upload.UploadId, PartETags = [new PartETag(1, part.ETag)] });
+        Assert.Equal([("built", "ci")], await TagsAsync(bucket, "mp"));
+
+        // What S3 refuses is refused, and the tags stay as they were.
+        List<Tag>[] invalid =
+        [
+            [.. Enumerable.Range(0, 11).Select(i => new Tag { Key = $"k{i}", Value = "v" })],
+            [new Tag { Key = new string('k', 129), Value = "v" }],
+            [new Tag { Key = "k", Value = new string('v', 257) }],
+            [new Tag { Key = "aws:reserved", Value = "v" }],
+            [new Tag { Key = "semi;colon", Value = "v" }],
+            [new Tag { Key = "twice", Value = "1" }, new Tag { Key = "twice", Value = "2" }],
+        ];
+        foreach (var tagSet in invalid)
+        {
+            var refused = await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => _s3.PutObjectTaggingAsync(new PutObjectTaggingRequest { BucketName = bucket, Key = "k", Tagging = new Tagging { TagSet = tagSet } }));
+            Assert.Equal(("InvalidTag", HttpStatusCode.BadRequest), (refused.ErrorCode, refused.StatusCode));
+            var refusedPut = await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => _s3.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = "refused", ContentBody = "x", TagSet = tagSet }));
+            Assert.Equal("InvalidTag", refusedPut.ErrorCode);
+        }
+
+        Assert.Equal([("stage", "")], await TagsAsync(bucket, "k"));
+        Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => _s3.GetObjectMetadataAsync(bucket, "refused"))).StatusCode);
+        Assert.Equal("NoSuchKey", (await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => TagsAsync(bucket, "missing"))).ErrorCode);
+        Assert.Equal("NoSuchBucket", (await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => TagsAsync("no-such-bucket", "k"))).ErrorCode);
+
+        await _s3.DeleteObjectTaggingAsync(new DeleteObjectTaggingRequest { BucketName = bucket, Key = "k" });
+        Assert.Empty(await TagsAsync(bucket, "k"));
+        Assert.Equal(0, await TagCountAsync(bucket, "k"));
     }
 
     private Task<CompleteMultipartUploadResponse> Complete(string uploadId, List<PartETag> parts, string key = "mp/big") =>
         _s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest { BucketName = "objects", Key = key, UploadId = uploadId, PartETags = parts });
+
+    private async Task<List<(string, string)>> TagsAsync(string bucket, string key) =>
+        [.. ((await _s3.GetObjectTaggingAsync(new GetObjectTaggingRequest { BucketName = bucket, Key = key })).Tagging ?? []).OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => (t.Key, t.Value))];
+
+    private async Task<int> TagCountAsync(string bucket, string key)
+    {
+        using var response = await _s3.GetObjectAsync(bucket, key);
+        return response.TagCount ?? 0;
+    }
 
     private static async Task<byte[]> ReadAllAsync(Stream stream)
     {
