@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using Storage.Gateway.Api;
 using Storage.Gateway.Api.S3;
+using Storage.Gateway.Lifecycle;
 using Storage.Gateway.Maintenance;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Metadata.Redis;
@@ -71,6 +72,7 @@ public static class GatewayExtensions
         services.AddS3Api();
         services.AddSingleton<AbandonedUploadSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<AbandonedUploadSweeper>());
+        services.AddLifecycle(builder.Configuration);
 
         services.AddHealthChecks()
             .AddCheck<MetadataHealthCheck>("metadata")

@@ -20,7 +20,18 @@ public interface IMetadataStore
 
     Task<IReadOnlyList<BucketRecord>> ListBucketsAsync(CancellationToken cancellationToken);
 
+    /// <summary>Removes the bucket, with its documents, if it holds no objects.</summary>
     Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sets (null: removes) a named document the bucket carries: a configuration (its lifecycle rules) or a maintenance
+    /// pass's progress through it. False, with nothing stored, when the bucket does not exist; the bucket's deletion
+    /// removes its documents.
+    /// </summary>
+    Task<bool> SetBucketDocumentAsync(string bucket, string name, string? document, CancellationToken cancellationToken);
+
+    /// <summary>The named document of the bucket, or null when it has none (or the bucket does not exist).</summary>
+    Task<string?> GetBucketDocumentAsync(string bucket, string name, CancellationToken cancellationToken);
 
     Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken);
 
@@ -52,8 +63,12 @@ public interface IMetadataStore
     /// </summary>
     Task<ObjectRecord?> SetObjectTagsAsync(string bucket, string key, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken);
 
-    /// <summary>Atomically removes the object and queues its segments for deletion; returns it (its inline bytes possibly left out), or null if absent.</summary>
-    Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
+    /// <summary>
+    /// Atomically removes the object, if its current version satisfies <paramref name="condition"/>, and queues its
+    /// segments for deletion; returns it (its inline bytes possibly left out), or null if absent.
+    /// </summary>
+    /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>
+    Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken);
 
     /// <summary>
     /// Up to <paramref name="limit"/> objects whose keys start with <paramref name="prefix"/> and sort after
@@ -105,9 +120,12 @@ public interface IMetadataStore
     Task<IReadOnlyDictionary<string, NodeUsage>> GetNodeUsageAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>The unconditional forms of the commits.</summary>
+/// <summary>The unconditional forms of the commits and the delete.</summary>
 public static class MetadataStoreCommits
 {
+    public static Task<ObjectRecord?> DeleteObjectAsync(this IMetadataStore store, string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
+        store.DeleteObjectAsync(bucket, key, reclaimAt, WriteCondition.None, cancellationToken);
+
     public static Task<ObjectRecord?> CommitObjectAsync(this IMetadataStore store, ObjectRecord record, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
         store.CommitObjectAsync(record, reclaimAt, WriteCondition.None, cancellationToken);
 

@@ -137,12 +137,21 @@ public enum BucketDeleteResult
 /// A conditional write (S3's <c>If-None-Match: *</c> and <c>If-Match</c>), checked by the metadata store against the
 /// version it replaces in the same atomic step as the commit, so of two racing writers exactly one can win.
 /// </summary>
-public sealed record WriteCondition(bool MustNotExist, string? CurrentETag)
+/// <remarks>
+/// <see cref="CurrentVersion"/> names one exact version (its ETag and last-modified time): a rewrite with the same bytes
+/// is another version. Maintenance that decided from a listing what to remove uses it, so it never removes a newer write.
+/// </remarks>
+public sealed record WriteCondition(bool MustNotExist, string? CurrentETag, DateTimeOffset? CurrentLastModified = null)
 {
     public static WriteCondition None { get; } = new(false, null);
 
+    /// <summary>Allows only <paramref name="version"/> itself, not a later write of the key.</summary>
+    public static WriteCondition CurrentVersion(ObjectRecord version) => new(false, version.ETag, version.LastModified);
+
     public bool Allows(ObjectRecord? current) =>
-        (!MustNotExist || current is null) && (CurrentETag is null || (current is not null && string.Equals(current.ETag, CurrentETag, StringComparison.OrdinalIgnoreCase)));
+        (!MustNotExist || current is null)
+        && (CurrentETag is null || (current is not null && string.Equals(current.ETag, CurrentETag, StringComparison.OrdinalIgnoreCase)))
+        && (CurrentLastModified is null || (current is not null && current.LastModified == CurrentLastModified));
 }
 
 /// <summary>A conditional write found the key in a state its condition excludes; nothing was committed.</summary>

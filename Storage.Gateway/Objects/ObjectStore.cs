@@ -165,10 +165,15 @@ public sealed class ObjectStore(
         return written;
     }
 
-    public async Task<bool> DeleteAsync(string bucket, string key, CancellationToken cancellationToken)
+    public Task<bool> DeleteAsync(string bucket, string key, CancellationToken cancellationToken) =>
+        DeleteAsync(bucket, key, WriteCondition.None, cancellationToken);
+
+    /// <summary>Deletes the key's current version if it satisfies <paramref name="condition"/>; false when there was none.</summary>
+    /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>
+    public async Task<bool> DeleteAsync(string bucket, string key, WriteCondition condition, CancellationToken cancellationToken)
     {
         using var activity = StorageTelemetry.Source.StartActivity("object.delete");
-        return await metadata.DeleteObjectAsync(bucket, key, ReclaimAt, cancellationToken) is not null;
+        return await metadata.DeleteObjectAsync(bucket, key, ReclaimAt, condition, cancellationToken) is not null;
     }
 
     public Task<IReadOnlyList<ObjectRecord>> ListAsync(string bucket, string prefix, string? startAfter, int limit, CancellationToken cancellationToken) =>

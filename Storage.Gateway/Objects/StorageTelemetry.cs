@@ -17,6 +17,9 @@ public sealed class StorageTelemetry : IDisposable
         BytesRead = _meter.CreateCounter<long>("storage.object.bytes_read", "By", "Object bytes served by the object layer");
         Reconstructions = _meter.CreateCounter<long>("storage.stripe.reconstructions", "{stripe}", "Stripes rebuilt from parity on read");
         CorruptBlocks = _meter.CreateCounter<long>("storage.part.corrupt_blocks", "{block}", "Blocks whose checksum did not match");
+        LifecycleScanned = _meter.CreateCounter<long>("storage.lifecycle.scanned", "{object}", "Objects the lifecycle expirer judged");
+        LifecycleExpired = _meter.CreateCounter<long>("storage.lifecycle.expired", "{object}", "Objects the lifecycle rules expired");
+        LifecycleUploadsAborted = _meter.CreateCounter<long>("storage.lifecycle.uploads_aborted", "{upload}", "Multipart uploads the lifecycle rules aborted");
     }
 
     public static ActivitySource Source { get; } = new(Name);
@@ -28,6 +31,12 @@ public sealed class StorageTelemetry : IDisposable
     public Counter<long> Reconstructions { get; }
 
     public Counter<long> CorruptBlocks { get; }
+
+    public Counter<long> LifecycleScanned { get; }
+
+    public Counter<long> LifecycleExpired { get; }
+
+    public Counter<long> LifecycleUploadsAborted { get; }
 
     public void Dispose() => _meter.Dispose();
 }

@@ -22,6 +22,7 @@ public sealed class S3Api(
     S3ListOperations lists,
     S3MultipartOperations multipart,
     S3TaggingOperations tagging,
+    S3LifecycleOperations lifecycle,
     GatewayInstance instance,
     IOptions<StorageOptions> options,
     ILogger<S3Api> logger)
@@ -29,7 +30,7 @@ public sealed class S3Api(
     /// <summary>Sub-resources S3 has and this server does not; they get 501 rather than being mistaken for plain requests.</summary>
     private static readonly string[] UnsupportedSubresources =
     [
-        "acl", "policy", "policyStatus", "lifecycle", "cors", "encryption", "object-lock", "replication", "website", "logging",
+        "acl", "policy", "policyStatus", "cors", "encryption", "object-lock", "replication", "website", "logging",
         "notification", "ownershipControls", "publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics", "inventory",
         "intelligent-tiering", "retention", "legal-hold", "torrent", "restore", "select", "attributes",
     ];
@@ -109,6 +110,10 @@ public sealed class S3Api(
 
             return method switch
             {
+                "PUT" when context.Has("lifecycle") => ("PutBucketLifecycleConfiguration", () => lifecycle.PutAsync(context), false),
+                "GET" when context.Has("lifecycle") => ("GetBucketLifecycleConfiguration", () => lifecycle.GetAsync(context), false),
+                "DELETE" when context.Has("lifecycle") => ("DeleteBucketLifecycle", () => lifecycle.DeleteAsync(context), false),
+                _ when context.Has("lifecycle") => throw MethodNotAllowed(method),
                 "PUT" when context.Has("versioning") => throw S3Exception.NotImplemented("Enabling versioning"),
                 "PUT" => ("CreateBucket", () => buckets.CreateBucketAsync(context), false),
                 "DELETE" => ("DeleteBucket", () => buckets.DeleteBucketAsync(context), false),
@@ -129,6 +134,11 @@ public sealed class S3Api(
         if (context.Query("versionId") is { } version && version != "null")
         {
             throw new S3Exception(404, "NoSuchVersion", "The specified version does not exist: objects here have only the version 'null'.");
+        }
+
+        if (context.Has("lifecycle"))
+        {
+            throw S3Exception.NotImplemented("The 'lifecycle' sub-resource of an object (lifecycle rules belong to buckets)");
         }
 
         var copy = context.Request.Headers.ContainsKey("x-amz-copy-source");
@@ -280,6 +290,7 @@ public static class S3ApiExtensions
         services.AddSingleton<S3ListOperations>();
         services.AddSingleton<S3MultipartOperations>();
         services.AddSingleton<S3TaggingOperations>();
+        services.AddSingleton<S3LifecycleOperations>();
         services.AddSingleton<S3Api>();
         return services;
     }

@@ -6,7 +6,7 @@ using Storage.Gateway.Objects;
 namespace Storage.Gateway.Api.S3;
 
 /// <summary>PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects and CopyObject.</summary>
-public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buckets)
+public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buckets, S3LifecycleOperations lifecycle)
 {
     private const int MaxDeleteKeys = 1000;
     private const int MaxDeleteDocumentBytes = 2 * 1024 * 1024;
@@ -42,6 +42,7 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
 
         var range = RequestedRange(context, record);
         S3ObjectHeaders.Write(context, record, wholeObject: range is null);
+        await lifecycle.WriteExpirationAsync(context, record);
         if (headOnly)
         {
             // A HEAD describes what the same GET would send: a part or range answers 206 with its length, or 416.

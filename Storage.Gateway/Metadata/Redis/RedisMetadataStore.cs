@@ -154,12 +154,19 @@ public sealed partial class RedisMetadataStore(
         return 'OK'
         """;
 
-    /// <summary>KEYS: 1 the bucket's mark, 2 its key index, 3 its records (empty but for fields a gateway that knew no inline bytes may have left).</summary>
+    /// <summary>KEYS: 1 the bucket's mark, 2 its key index, 3 its records (empty but for fields a gateway that knew no inline bytes may have left), 4 its documents.</summary>
     private const string DeleteBucket = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return 'NOTFOUND' end
         if redis.call('ZCARD', KEYS[2]) > 0 then return 'NOTEMPTY' end
-        redis.call('DEL', KEYS[1], KEYS[3])
+        redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
         return 'DELETED'
+        """;
+
+    /// <summary>KEYS: 1 the bucket's mark, 2 its documents. ARGV: 1 name, 2 document ('' removes it).</summary>
+    private const string SetDocument = """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        if ARGV[2] == '' then redis.call('HDEL', KEYS[2], ARGV[1]) else redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) end
+        return 1
         """;
 
     private const string Register = """
@@ -223,6 +230,8 @@ public sealed partial class RedisMetadataStore(
     private string ObjectsOf(string bucket) => $"{Slot(SlotTag(bucket))}objects:{bucket}";
 
     private string KeysOf(string bucket) => $"{Slot(SlotTag(bucket))}keys:{bucket}";
+
+    private string DocumentsOf(string bucket) => $"{Slot(SlotTag(bucket))}documents:{bucket}";
 
     private string ReclaimsIn(string tag) => Slot(tag) + "reclaims";
 
@@ -296,7 +305,7 @@ public sealed partial class RedisMetadataStore(
 
     public async Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken)
     {
-        var result = (string?)await EvalAsync(DeleteBucket, [MarkOf(name), KeysOf(name), ObjectsOf(name)], [], cancellationToken) switch
+        var result = (string?)await EvalAsync(DeleteBucket, [MarkOf(name), KeysOf(name), ObjectsOf(name), DocumentsOf(name)], [], cancellationToken) switch
         {
             "DELETED" => BucketDeleteResult.Deleted,
             "NOTEMPTY" => BucketDeleteResult.NotEmpty,
@@ -317,6 +326,15 @@ public sealed partial class RedisMetadataStore(
     }
 
     /// <summary>The record and its inline bytes, in one HMGET.</summary>
+    public async Task<bool> SetBucketDocumentAsync(string bucket, string name, string? document, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        return (long)await EvalAsync(SetDocument, [MarkOf(bucket), DocumentsOf(bucket)], [name, document ?? string.Empty], cancellationToken) == 1;
+    }
+
+    public async Task<string?> GetBucketDocumentAsync(string bucket, string name, CancellationToken cancellationToken) =>
+        await CallAsync(db => db.HashGetAsync(DocumentsOf(bucket), name), cancellationToken);
+
     public async Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken)
     {
         var fields = await CallAsync(db => db.HashGetAsync(ObjectsOf(bucket), [key, InlineField(key)]), cancellationToken);
@@ -413,17 +431,20 @@ public sealed partial class RedisMetadataStore(
         throw new RedisUnavailableException($"Tagging '{bucket}/{key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
     }
 
-    public async Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    public async Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
         for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
         {
             string? previousJson = await CallAsync(_writer, db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
-            if (previousJson is null)
+            var previous = Parse(previousJson);
+
+            // Checked against the version read here, which the script removes only if it is still current.
+            WriteConditionFailedException.ThrowUnlessAllowed(condition, previous);
+            if (previous is null)
             {
                 return null;
             }
 
-            var previous = Parse(previousJson)!;
             var reclaim = ReclaimOf(bucket, previous, reclaimAt);
             var outcome = (string?)await EvalAsync(
                 Delete,

@@ -92,6 +92,11 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
                 name TEXT PRIMARY KEY,
                 holder TEXT NOT NULL,
                 expires INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS bucket_documents (
+                bucket TEXT NOT NULL,
+                name TEXT NOT NULL,
+                document TEXT NOT NULL,
+                PRIMARY KEY (bucket, name)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS node_epochs (
                 node_id TEXT PRIMARY KEY,
                 epoch TEXT NOT NULL,
@@ -133,6 +138,25 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     public Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync((connection, transaction, ct) => DeleteBucketAsync(connection, transaction, name, ct), cancellationToken);
 
+    public Task<bool> SetBucketDocumentAsync(string bucket, string name, string? document, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync(async (connection, transaction, ct) =>
+        {
+            if ((await QueryAsync(connection, transaction, r => r.GetInt64(0), "SELECT 1 FROM buckets WHERE name = $bucket", [("$bucket", bucket)], ct)).Count == 0)
+            {
+                return false;
+            }
+
+            await ExecuteAsync(connection, transaction, document is null
+                    ? "DELETE FROM bucket_documents WHERE bucket = $bucket AND name = $name"
+                    : "INSERT INTO bucket_documents (bucket, name, document) VALUES ($bucket, $name, $document) ON CONFLICT DO UPDATE SET document = excluded.document",
+                [("$bucket", bucket), ("$name", name), ("$document", (object?)document ?? DBNull.Value)], ct);
+            return true;
+        }, cancellationToken);
+
+    public async Task<string?> GetBucketDocumentAsync(string bucket, string name, CancellationToken cancellationToken) =>
+        (await _reads.QueryAsync(r => r.GetString(0), "SELECT document FROM bucket_documents WHERE bucket = $bucket AND name = $name",
+            [("$bucket", bucket), ("$name", name)], cancellationToken)).FirstOrDefault();
+
     public async Task<ObjectRecord?> GetObjectAsync(string bucket, string key, CancellationToken cancellationToken)
     {
         if (_records.TryGet(bucket, key, out var cached))
@@ -155,8 +179,8 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     public Task<ObjectRecord?> SetObjectTagsAsync(string bucket, string key, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync((connection, transaction, ct) => SetObjectTagsAsync(connection, transaction, bucket, key, tags, ct), cancellationToken);
 
-    public Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync((connection, transaction, ct) => DeleteObjectAsync(connection, transaction, bucket, key, reclaimAt, ct), cancellationToken);
+    public Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync((connection, transaction, ct) => DeleteObjectAsync(connection, transaction, bucket, key, reclaimAt, condition, ct), cancellationToken);
 
     public async Task<IReadOnlyList<ObjectRecord>> ListObjectsAsync(string bucket, string prefix, string? startAfter, int limit, CancellationToken cancellationToken)
     {
@@ -267,6 +291,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         }
 
         var deleted = await ExecuteAsync(connection, transaction, "DELETE FROM buckets WHERE name = $name", [("$name", name)], cancellationToken);
+        await ExecuteAsync(connection, transaction, "DELETE FROM bucket_documents WHERE bucket = $name", [("$name", name)], cancellationToken);
         return deleted == 1 ? BucketDeleteResult.Deleted : BucketDeleteResult.NotFound;
     }
 
@@ -344,9 +369,10 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         return tagged;
     }
 
-    private async Task<ObjectRecord?> DeleteObjectAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    private async Task<ObjectRecord?> DeleteObjectAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
         var previous = await GetObjectAsync(connection, transaction, bucket, key, cancellationToken);
+        WriteConditionFailedException.ThrowUnlessAllowed(condition, previous);
         if (previous is null)
         {
             return null;

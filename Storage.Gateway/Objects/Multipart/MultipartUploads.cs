@@ -331,12 +331,21 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
         var aborted = 0;
         foreach (var companion in await CompanionsAsync(cancellationToken))
         {
-            await foreach (var record in RecordsAsync(companion, UploadPrefix, cancellationToken))
+            aborted += await AbortBeforeAsync(companion[CompanionPrefix.Length..], string.Empty, initiatedBefore, cancellationToken);
+        }
+
+        return aborted;
+    }
+
+    /// <summary>Aborts the uploads to keys of <paramref name="bucket"/> under <paramref name="prefix"/> begun before <paramref name="initiatedBefore"/>; returns how many.</summary>
+    public async Task<int> AbortBeforeAsync(string bucket, string prefix, DateTimeOffset initiatedBefore, CancellationToken cancellationToken)
+    {
+        var aborted = 0;
+        await foreach (var record in RecordsAsync(BucketFor(bucket), $"{UploadPrefix}{bucket}/{prefix}", cancellationToken))
+        {
+            if (record.LastModified < initiatedBefore && await AbortAsync(ToUpload(record), cancellationToken))
             {
-                if (record.LastModified < initiatedBefore && await AbortAsync(ToUpload(record), cancellationToken))
-                {
-                    aborted++;
-                }
+                aborted++;
             }
         }
 

@@ -86,6 +86,53 @@ public abstract class MetadataStoreContract
     }
 
     [Fact]
+    public async Task Bucket_documents_are_set_replaced_removed_and_go_with_their_bucket()
+    {
+        var store = await CreateStoreAsync();
+        Assert.False(await store.SetBucketDocumentAsync("b", "lifecycle", "{}", default));
+        Assert.Null(await store.GetBucketDocumentAsync("b", "lifecycle", default));
+
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        await store.CreateBucketAsync(new BucketRecord("other", Now), default);
+        Assert.True(await store.SetBucketDocumentAsync("b", "lifecycle", "{\"rules\":1}", default));
+        Assert.True(await store.SetBucketDocumentAsync("b", "lifecycle.position", "key-1", default));
+        Assert.True(await store.SetBucketDocumentAsync("b", "lifecycle", "{\"rules\":2}", default));
+        Assert.Equal("{\"rules\":2}", await store.GetBucketDocumentAsync("b", "lifecycle", default));
+        Assert.Equal("key-1", await store.GetBucketDocumentAsync("b", "lifecycle.position", default));
+        Assert.Null(await store.GetBucketDocumentAsync("other", "lifecycle", default));
+
+        Assert.True(await store.SetBucketDocumentAsync("b", "lifecycle.position", null, default));
+        Assert.Null(await store.GetBucketDocumentAsync("b", "lifecycle.position", default));
+
+        // A bucket made again under the same name starts without the old one's documents.
+        Assert.Equal(BucketDeleteResult.Deleted, await store.DeleteBucketAsync("b", default));
+        Assert.Null(await store.GetBucketDocumentAsync("b", "lifecycle", default));
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        Assert.Null(await store.GetBucketDocumentAsync("b", "lifecycle", default));
+    }
+
+    [Fact]
+    public async Task A_delete_of_one_version_spares_a_later_write_of_the_key_with_the_same_bytes()
+    {
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("b", Now), default);
+        var first = Object("b", "k");
+        await store.CommitObjectAsync(first, Now, default);
+        var listed = (await store.ListObjectsAsync("b", "", null, 10, default)).Single();
+        var rewritten = first with { LastModified = first.LastModified.AddTicks(1), Segments = [first.Segments[0] with { Id = "seg-rewritten" }] };
+        await store.CommitObjectAsync(rewritten, Now, default);
+
+        var failed = await Assert.ThrowsAsync<WriteConditionFailedException>(() => store.DeleteObjectAsync("b", "k", Now, WriteCondition.CurrentVersion(listed), default));
+        Assert.True(failed.KeyExists);
+        Assert.Equal("seg-rewritten", (await store.GetObjectAsync("b", "k", default))!.Segments[0].Id);
+
+        var current = (await store.ListObjectsAsync("b", "", null, 10, default)).Single();
+        Assert.NotNull(await store.DeleteObjectAsync("b", "k", Now, WriteCondition.CurrentVersion(current), default));
+        Assert.Null(await store.GetObjectAsync("b", "k", default));
+        Assert.False((await Assert.ThrowsAsync<WriteConditionFailedException>(() => store.DeleteObjectAsync("b", "k", Now, WriteCondition.CurrentVersion(current), default))).KeyExists);
+    }
+
+    [Fact]
     public async Task Committing_to_a_missing_bucket_fails_and_stores_nothing()
     {
         var store = await CreateStoreAsync();

@@ -47,6 +47,25 @@ public sealed class AwsCliTests(S3Gateway gateway) : IClassFixture<S3Gateway>
     }
 
     [Fact]
+    public async Task A_lifecycle_rule_is_put_read_and_deleted_through_s3api_and_shows_on_head()
+    {
+        await AwsAsync("s3", "mb", "s3://cli-rules");
+        const string rules = """{"Rules":[{"ID":"expire-cache","Status":"Enabled","Filter":{"Prefix":"cache/"},"Expiration":{"Days":14}}]}""";
+        await AwsAsync("s3api", "put-bucket-lifecycle-configuration", "--bucket", "cli-rules", "--lifecycle-configuration", rules);
+        var rule = JsonDocument.Parse(await AwsAsync("s3api", "get-bucket-lifecycle-configuration", "--bucket", "cli-rules")).RootElement.GetProperty("Rules")[0];
+        Assert.Equal(("expire-cache", "cache/", 14), (rule.GetProperty("ID").GetString(), rule.GetProperty("Filter").GetProperty("Prefix").GetString(), rule.GetProperty("Expiration").GetProperty("Days").GetInt32()));
+
+        await AwsAsync("s3api", "put-object", "--bucket", "cli-rules", "--key", "cache/entry");
+        var head = JsonDocument.Parse(await AwsAsync("s3api", "head-object", "--bucket", "cli-rules", "--key", "cache/entry")).RootElement;
+        Assert.Contains("rule-id=\"expire-cache\"", head.GetProperty("Expiration").GetString(), StringComparison.Ordinal);
+
+        await AwsAsync("s3api", "delete-bucket-lifecycle", "--bucket", "cli-rules");
+        var (missing, output) = await TryAwsAsync("s3api", "get-bucket-lifecycle-configuration", "--bucket", "cli-rules");
+        Assert.False(missing == 0, output);
+        Assert.Contains("NoSuchLifecycleConfiguration", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Sync_ls_and_rm_manage_a_tree()
     {
         using var folder = new TempDirectory("aws-sync");

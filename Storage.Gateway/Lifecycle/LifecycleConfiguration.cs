@@ -1,0 +1,92 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Storage.Gateway.Metadata;
+
+namespace Storage.Gateway.Lifecycle;
+
+/// <summary>A bucket's lifecycle rules (S3's <c>LifecycleConfiguration</c>), as validated by the S3 door and stored with the bucket.</summary>
+public sealed record LifecycleConfiguration(IReadOnlyList<LifecycleRule> Rules)
+{
+    /// <summary>S3's limit on the rules of one bucket.</summary>
+    public const int MaxRules = 1000;
+
+    /// <summary>
+    /// When the version expires by the earliest of the enabled rules that select it, and which rule that is; null when
+    /// none does. <paramref name="day"/> is the length of a rule's day: with a real day, as S3, an expiry by age falls at
+    /// the next midnight UTC after the version's last change plus the days; with a shorter one (tests), exactly then.
+    /// </summary>
+    public (DateTimeOffset At, LifecycleRule Rule)? ExpiryOf(ObjectRecord version, TimeSpan day)
+    {
+        (DateTimeOffset At, LifecycleRule Rule)? earliest = null;
+        foreach (var rule in Rules)
+        {
+            if (rule.Enabled && rule.Filter.Selects(version) && rule.ExpiryOf(version, day) is { } at && (earliest is null || at < earliest.Value.At))
+            {
+                earliest = (at, rule);
+            }
+        }
+
+        return earliest;
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, LifecycleJsonContext.Default.LifecycleConfiguration);
+
+    public static LifecycleConfiguration FromJson(string json) =>
+        JsonSerializer.Deserialize(json, LifecycleJsonContext.Default.LifecycleConfiguration) ?? throw new JsonException("An empty lifecycle configuration.");
+}
+
+/// <summary>
+/// One rule: what it selects and what it does. <see cref="ExpirationDays"/> or <see cref="ExpirationDate"/> expire current
+/// versions; <see cref="AbortIncompleteUploadDays"/> aborts multipart uploads begun that long ago. The noncurrent-version
+/// actions and <see cref="ExpiredObjectDeleteMarker"/> are kept as configured; buckets here are not versioned, so they
+/// never find anything to remove.
+/// </summary>
+public sealed record LifecycleRule(
+    string Id,
+    bool Enabled,
+    LifecycleFilter Filter,
+    int? ExpirationDays = null,
+    DateTimeOffset? ExpirationDate = null,
+    bool? ExpiredObjectDeleteMarker = null,
+    int? NoncurrentDays = null,
+    int? NewerNoncurrentVersions = null,
+    int? AbortIncompleteUploadDays = null,
+    bool LegacyPrefix = false)
+{
+    public DateTimeOffset? ExpiryOf(ObjectRecord version, TimeSpan day) =>
+        ExpirationDate ?? (ExpirationDays is { } days ? After(version.LastModified, days, day) : null);
+
+    /// <summary>Uploads begun before this moment are due to be aborted by this rule at <paramref name="now"/>; null when it aborts none.</summary>
+    public DateTimeOffset? AbortCutoff(DateTimeOffset now, TimeSpan day) =>
+        AbortIncompleteUploadDays is not { } days ? null
+        : (IsRealDay(day) ? new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero) : now) - (day * days);
+
+    private static bool IsRealDay(TimeSpan day) => day == TimeSpan.FromDays(1);
+
+    private static DateTimeOffset After(DateTimeOffset start, int days, TimeSpan day)
+    {
+        var at = start + (day * days);
+        return IsRealDay(day) && at.UtcTicks % TimeSpan.TicksPerDay != 0
+            ? new DateTimeOffset(at.UtcDateTime.Date.AddDays(1), TimeSpan.Zero)
+            : at;
+    }
+}
+
+/// <summary>What a rule selects: keys under <see cref="Prefix"/>, with every one of <see cref="Tags"/>, and sizes strictly between the bounds.</summary>
+public sealed record LifecycleFilter(
+    string Prefix = "",
+    IReadOnlyDictionary<string, string>? Tags = null,
+    long? SizeGreaterThan = null,
+    long? SizeLessThan = null,
+    bool And = false)
+{
+    public bool Selects(ObjectRecord version) =>
+        version.Key.StartsWith(Prefix, StringComparison.Ordinal)
+        && (SizeGreaterThan is not { } above || version.Size > above)
+        && (SizeLessThan is not { } below || version.Size < below)
+        && (Tags is null || Tags.All(tag => version.Attributes.Tags?.TryGetValue(tag.Key, out var value) == true && value == tag.Value));
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(LifecycleConfiguration))]
+internal sealed partial class LifecycleJsonContext : JsonSerializerContext;
