@@ -13,6 +13,9 @@ public sealed class BucketLifecycles(IMetadataStore metadata, IOptions<Lifecycle
 {
     public const string DocumentName = "lifecycle";
 
+    /// <summary>The bucket document holding the last key the expirer finished, while a scan of the bucket is under way.</summary>
+    public const string PositionDocument = "lifecycle.position";
+
     private readonly ConcurrentDictionary<string, (LifecycleConfiguration? Rules, DateTimeOffset ReadAt)> _recent = new(StringComparer.Ordinal);
 
     public TimeSpan DayLength => options.Value.DayLength;
@@ -36,7 +39,9 @@ public sealed class BucketLifecycles(IMetadataStore metadata, IOptions<Lifecycle
     {
         var stored = await metadata.SetBucketDocumentAsync(bucket, DocumentName, rules?.ToJson(), cancellationToken);
         _recent.TryRemove(bucket, out _);
-        return stored;
+
+        // New rules start a new scan from the first key: a position left by the old ones would skip the keys before it.
+        return stored && await metadata.SetBucketDocumentAsync(bucket, PositionDocument, null, cancellationToken);
     }
 
     /// <summary>When the version expires and by which rule, by the bucket's recent rules; null when no rule selects it.</summary>

@@ -56,15 +56,31 @@ public sealed record LifecycleRule(
     public DateTimeOffset? ExpiryOf(ObjectRecord version, TimeSpan day) =>
         ExpirationDate ?? (ExpirationDays is { } days ? After(version.LastModified, days, day) : null);
 
+    /// <summary>Whether the rule expires current versions (rather than only aborting uploads).</summary>
+    public bool ExpiresVersions => ExpirationDays is not null || ExpirationDate is not null;
+
     /// <summary>Uploads begun before this moment are due to be aborted by this rule at <paramref name="now"/>; null when it aborts none.</summary>
-    public DateTimeOffset? AbortCutoff(DateTimeOffset now, TimeSpan day) =>
-        AbortIncompleteUploadDays is not { } days ? null
-        : (IsRealDay(day) ? new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero) : now) - (day * days);
+    public DateTimeOffset? AbortCutoff(DateTimeOffset now, TimeSpan day)
+    {
+        if (AbortIncompleteUploadDays is not { } days)
+        {
+            return null;
+        }
+
+        var from = IsRealDay(day) ? new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero) : now;
+        return (double)day.Ticks * days < (from - DateTimeOffset.MinValue).Ticks ? from - (day * days) : null;
+    }
 
     private static bool IsRealDay(TimeSpan day) => day == TimeSpan.FromDays(1);
 
+    /// <summary><paramref name="days"/> after <paramref name="start"/>; beyond the calendar's end (a rule of millions of days), never.</summary>
     private static DateTimeOffset After(DateTimeOffset start, int days, TimeSpan day)
     {
+        if ((double)day.Ticks * days >= (DateTimeOffset.MaxValue - start).Ticks - TimeSpan.TicksPerDay)
+        {
+            return DateTimeOffset.MaxValue;
+        }
+
         var at = start + (day * days);
         return IsRealDay(day) && at.UtcTicks % TimeSpan.TicksPerDay != 0
             ? new DateTimeOffset(at.UtcDateTime.Date.AddDays(1), TimeSpan.Zero)

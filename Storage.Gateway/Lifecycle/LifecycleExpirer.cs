@@ -31,11 +31,13 @@ public sealed class LifecycleExpirer(
     ILogger<LifecycleExpirer> logger)
     : MaintenanceLoop(options.Value.Interval, time, logger)
 {
-    /// <summary>The bucket document holding the last key the expirer finished, while a scan of the bucket is under way.</summary>
-    public const string PositionDocument = "lifecycle.position";
-
     private const int PageSize = 1000;
 
+    private const int ConcurrentDeletes = 16;
+
+    private readonly Lock _pace = new();
+
+    // When the next delete may start: deletes are spaced by the rate limit across every bucket this gateway works on.
     private DateTimeOffset _nextExpiration = DateTimeOffset.MinValue;
 
     public static string LeaseName(string bucket) => $"lifecycle:{bucket}";
@@ -58,7 +60,18 @@ public sealed class LifecycleExpirer(
                 continue;
             }
 
-            var done = await RunAsync(bucket.Name, rules, lease.Lost);
+            LifecyclePass done;
+            try
+            {
+                done = await RunAsync(bucket.Name, rules, lease.Lost);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // One bucket's trouble (its lease lost, metadata failing for it) does not hold up the others.
+                logger.LogWarning(ex, "Lifecycle pass over {Bucket} stopped; it resumes from its position next interval", bucket.Name);
+                continue;
+            }
+
             if (done.Expired > 0 || done.UploadsAborted > 0)
             {
                 logger.LogInformation("Lifecycle rules of {Bucket}: expired {Expired} of {Scanned} objects, aborted {Aborted} multipart uploads",
@@ -78,19 +91,22 @@ public sealed class LifecycleExpirer(
         var day = options.Value.DayLength;
         var now = Time.GetUtcNow();
         var (scanned, expired) = (0L, 0L);
-        var position = await metadata.GetBucketDocumentAsync(bucket, PositionDocument, cancellationToken);
-        while (true)
+        var position = await metadata.GetBucketDocumentAsync(bucket, BucketLifecycles.PositionDocument, cancellationToken);
+        while (rules.Rules.Any(r => r.Enabled && r.ExpiresVersions))
         {
             var page = await metadata.ListObjectsAsync(bucket, string.Empty, position, PageSize, cancellationToken);
-            foreach (var version in page)
-            {
-                scanned++;
-                if (rules.ExpiryOf(version, day) is { } expiry && expiry.At <= now && await ExpireAsync(version, cancellationToken))
-                {
-                    expired++;
-                }
-            }
+            scanned += page.Count;
+            var judged = rules;
+            var due = page.Where(version => judged.ExpiryOf(version, day) is { } expiry && expiry.At <= now);
 
+            // Deletes are independent metadata commits: several in flight share the store's group commits.
+            await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentDeletes, CancellationToken = cancellationToken }, async (version, ct) =>
+            {
+                if (await ExpireAsync(version, judged, now, ct))
+                {
+                    Interlocked.Increment(ref expired);
+                }
+            });
             telemetry.LifecycleScanned.Add(page.Count);
             if (page.Count < PageSize)
             {
@@ -98,10 +114,18 @@ public sealed class LifecycleExpirer(
             }
 
             position = page[^1].Key;
-            await metadata.SetBucketDocumentAsync(bucket, PositionDocument, position, cancellationToken);
+            await metadata.SetBucketDocumentAsync(bucket, BucketLifecycles.PositionDocument, position, cancellationToken);
+
+            // A long scan follows the rules as they are now: a rule removed or narrowed meanwhile deletes no more.
+            if (await lifecycles.GetAsync(bucket, cancellationToken) is not { } current)
+            {
+                break;
+            }
+
+            rules = current;
         }
 
-        await metadata.SetBucketDocumentAsync(bucket, PositionDocument, null, cancellationToken);
+        await metadata.SetBucketDocumentAsync(bucket, BucketLifecycles.PositionDocument, null, cancellationToken);
         var aborted = 0;
         foreach (var rule in rules.Rules.Where(r => r.Enabled))
         {
@@ -115,15 +139,32 @@ public sealed class LifecycleExpirer(
         return new LifecyclePass(1, scanned, expired, aborted);
     }
 
-    private async Task<bool> ExpireAsync(ObjectRecord version, CancellationToken cancellationToken)
+    /// <summary>
+    /// Deletes the version if, read again once its turn under the rate limit comes, it is still current and still due
+    /// (a retag or rewrite since the listing is seen); the delete then names that exact version.
+    /// </summary>
+    private async Task<bool> ExpireAsync(ObjectRecord listed, LifecycleConfiguration rules, DateTimeOffset judgedAt, CancellationToken cancellationToken)
     {
-        var now = Time.GetUtcNow();
-        if (_nextExpiration > now)
+        TimeSpan wait;
+        lock (_pace)
         {
-            await Task.Delay(_nextExpiration - now, Time, cancellationToken);
+            var now = Time.GetUtcNow();
+            var slot = _nextExpiration > now ? _nextExpiration : now;
+            _nextExpiration = slot + TimeSpan.FromSeconds(1.0 / options.Value.MaxExpirationsPerSecond);
+            wait = slot - now;
         }
 
-        _nextExpiration = (_nextExpiration > now ? _nextExpiration : now) + TimeSpan.FromSeconds(1.0 / options.Value.MaxExpirationsPerSecond);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, Time, cancellationToken);
+        }
+
+        var version = await metadata.GetObjectAsync(listed.Bucket, listed.Key, cancellationToken);
+        if (version is null || rules.ExpiryOf(version, options.Value.DayLength) is not { } expiry || expiry.At > judgedAt)
+        {
+            return false;
+        }
+
         try
         {
             if (await store.DeleteAsync(version.Bucket, version.Key, WriteCondition.CurrentVersion(version), cancellationToken))

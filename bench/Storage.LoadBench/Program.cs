@@ -2,7 +2,8 @@ using Storage.LoadBench;
 
 // Scenarios: "http" (default) compares the gateway with same-run baselines on folder nodes; "cluster" measures
 // listing on Redis and SQLite, S3 nodes, healing and rebalancing; "faults" times recovery from an emptied node and a
-// lease takeover; "s3" compares the S3 API with /object/{id}; "listing" is the cluster scenario's listing part alone.
+// lease takeover; "s3" compares the S3 API with /object/{id}; "listing" is the cluster scenario's listing part alone;
+// "lifecycle" times the lifecycle expirer against client deletes.
 // With ConnectionStrings__redis set in the environment, "http" runs its gateway on that Redis (bench/redis-client.sh).
 var scenario = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "http";
 var options = LoadBenchOptions.Parse(scenario == "http" && (args.Length == 0 || args[0] != "http") ? args : args[1..]);
@@ -18,6 +19,10 @@ else if (scenario == "faults")
 else if (scenario == "listing")
 {
     report = await ClusterBenchmark.ListingAsync();
+}
+else if (scenario == "lifecycle")
+{
+    report = await LifecycleBenchmark.RunAsync(10_000);
 }
 else if (scenario == "s3")
 {

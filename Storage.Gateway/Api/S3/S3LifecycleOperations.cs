@@ -59,9 +59,12 @@ public sealed class S3LifecycleOperations(BucketLifecycles lifecycles, IMetadata
     {
         if (await lifecycles.ExpiryOfAsync(version, context.Aborted) is { } expiry)
         {
-            context.Response.Headers["x-amz-expiration"] = string.Create(CultureInfo.InvariantCulture, $"expiry-date=\"{expiry.At.UtcDateTime:r}\", rule-id=\"{expiry.Rule.Id}\"");
+            context.Response.Headers["x-amz-expiration"] = string.Create(CultureInfo.InvariantCulture, $"expiry-date=\"{expiry.At.UtcDateTime:r}\", rule-id=\"{HeaderId(expiry.Rule.Id)}\"");
         }
     }
+
+    /// <summary>A rule ID as a quoted header value can carry it: RFC 2047-encoded unless plain ASCII, quotes escaped.</summary>
+    private static string HeaderId(string id) => HeaderValues.EncodeWords(id).Replace("\"", "\\\"", StringComparison.Ordinal);
 
     public static LifecycleConfiguration Parse(XElement document)
     {
@@ -101,9 +104,9 @@ public sealed class S3LifecycleOperations(BucketLifecycles lifecycles, IMetadata
         }
 
         var id = rule.ChildValue("ID") ?? Guid.NewGuid().ToString("N");
-        if (id.Length is 0 or > MaxIdLength || !HeaderValues.IsPlainAscii(id) || id.Contains('"'))
+        if (id.Length is 0 or > MaxIdLength || !HeaderValues.IsText(id))
         {
-            throw S3Exception.InvalidArgument($"A rule ID is 1 to {MaxIdLength} printable ASCII characters other than '\"'.");
+            throw S3Exception.InvalidArgument($"A rule ID is 1 to {MaxIdLength} characters, none of them control characters.");
         }
 
         var enabled = rule.ChildValue("Status") switch

@@ -134,11 +134,11 @@ public sealed class LifecycleExpirerTests
         await lifecycles.SetAsync("cache", new StoredRules([new StoredRule("old", true, new StoredFilter("entry-"), ExpirationDays: 1)]), default);
 
         // As a pass that died after its first page left it.
-        await metadata.SetBucketDocumentAsync("cache", LifecycleExpirer.PositionDocument, "entry-0999", default);
+        await metadata.SetBucketDocumentAsync("cache", BucketLifecycles.PositionDocument, "entry-0999", default);
         var resumed = await host.Service<LifecycleExpirer>().RunAsync(default);
         Assert.Equal((500L, 500L), (resumed.Scanned, resumed.Expired));
         Assert.Equal("entry-0999", (await metadata.ListObjectsAsync("cache", "", null, 2000, default))[^1].Key);
-        Assert.Null(await metadata.GetBucketDocumentAsync("cache", LifecycleExpirer.PositionDocument, default));
+        Assert.Null(await metadata.GetBucketDocumentAsync("cache", BucketLifecycles.PositionDocument, default));
 
         var next = await host.Service<LifecycleExpirer>().RunAsync(default);
         Assert.Equal((1000L, 1000L), (next.Scanned, next.Expired));

@@ -18,6 +18,14 @@ public sealed class LifecycleRulesTests
         Assert.Equal(new DateTimeOffset(2026, 12, 6, 0, 0, 0, TimeSpan.Zero), rules.ExpiryOf(version, TimeSpan.FromDays(1))!.Value.At);
         Assert.Equal(Written.AddSeconds(2), rules.ExpiryOf(version, TimeSpan.FromSeconds(1))!.Value.At);
 
+        // Days beyond the calendar's end never come (rather than failing every read that asks when).
+        var forever = new LifecycleConfiguration([new LifecycleRule("r", true, new LifecycleFilter(), ExpirationDays: int.MaxValue, AbortIncompleteUploadDays: int.MaxValue)]);
+        Assert.Equal(DateTimeOffset.MaxValue, forever.ExpiryOf(version, TimeSpan.FromDays(1))!.Value.At);
+        Assert.Null(forever.Rules[0].AbortCutoff(Written, TimeSpan.FromDays(1)));
+        var aborts = new LifecycleRule("u", true, new LifecycleFilter(), AbortIncompleteUploadDays: 2);
+        Assert.Equal(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero), aborts.AbortCutoff(Written, TimeSpan.FromDays(1)));
+        Assert.Equal(Written.AddSeconds(-2), aborts.AbortCutoff(Written, TimeSpan.FromSeconds(1)));
+
         var midnight = version with { LastModified = new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero) };
         Assert.Equal(new DateTimeOffset(2026, 12, 5, 0, 0, 0, TimeSpan.Zero), rules.ExpiryOf(midnight, TimeSpan.FromDays(1))!.Value.At);
     }
