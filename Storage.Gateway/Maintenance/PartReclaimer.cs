@@ -66,13 +66,35 @@ public sealed class PartReclaimer(
         }
     }
 
+    /// <summary>
+    /// The parts of the entry's object that are in use again: its current version's, and for a moved part (the only
+    /// kind that can come back: moved away and back within the grace period) every version's.
+    /// </summary>
+    private async Task<HashSet<PartLocation>> LivePartsAsync(ReclaimEntry entry, CancellationToken cancellationToken)
+    {
+        if (entry is not { Bucket: { } bucket, Key: { } key })
+        {
+            return [];
+        }
+
+        if (!entry.IsMove())
+        {
+            return await metadata.GetObjectAsync(bucket, key, cancellationToken) is { } owner ? owner.Segments.Parts().ToHashSet() : [];
+        }
+
+        var live = new HashSet<PartLocation>();
+        await foreach (var version in metadata.VersionsOfKeyAsync(bucket, key, cancellationToken))
+        {
+            live.UnionWith(version.Segments.Parts());
+        }
+
+        return live;
+    }
+
     private async Task<bool> DeletePartsAsync(ReclaimEntry entry, CancellationToken cancellationToken)
     {
         var complete = true;
-        var live = entry is { Bucket: { } bucket, Key: { } key }
-            && await metadata.GetObjectAsync(bucket, key, cancellationToken) is { } owner
-                ? owner.Segments.Parts().ToHashSet()
-                : [];
+        var live = await LivePartsAsync(entry, cancellationToken);
         foreach (var part in entry.Parts.Where(p => !live.Contains(p)))
         {
             var (nodeId, partKey, _) = part;

@@ -44,7 +44,7 @@ public sealed class PartRepairer(
             return false;
         }
 
-        var current = await metadata.GetObjectAsync(record.Bucket, record.Key, cancellationToken);
+        var current = await metadata.GetObjectVersionAsync(record.Bucket, record.Key, record.VersionId, cancellationToken);
         if (current?.Segments.Any(s => s.Id == segment.Id) != true)
         {
             await PartUpload.DeleteQuietlyAsync(Node(node), PartKeys.For(segment.Id, shard), logger);
@@ -94,7 +94,7 @@ public sealed class PartRepairer(
         // A part's key is fixed by its segment and shard, so another pass that repaired the same part onto the same node
         // (two replicas when a lease lapsed during a Redis outage) wrote this very file and switched metadata to it:
         // deleting "our" copy would delete theirs, leaving metadata naming a part the node no longer holds.
-        var current = await metadata.GetObjectAsync(record.Bucket, record.Key, cancellationToken);
+        var current = await metadata.GetObjectVersionAsync(record.Bucket, record.Key, record.VersionId, cancellationToken);
         if (current?.Segments.FirstOrDefault(s => s.Id == segment.Id) is { } now && now.Nodes[shard] == targetNode)
         {
             logger.LogDebug("Part {Shard} of {Bucket}/{Key} was installed on {Node} by another pass meanwhile; keeping it", shard, record.Bucket, record.Key, targetNode);

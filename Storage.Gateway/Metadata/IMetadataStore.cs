@@ -16,11 +16,12 @@ public interface IMetadataStore
     /// <summary>False when the bucket already exists.</summary>
     Task<bool> CreateBucketAsync(BucketRecord bucket, CancellationToken cancellationToken);
 
+    /// <summary>The bucket with its versioning state, or null.</summary>
     Task<BucketRecord?> GetBucketAsync(string name, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<BucketRecord>> ListBucketsAsync(CancellationToken cancellationToken);
 
-    /// <summary>Removes the bucket, with its documents, if it holds no objects.</summary>
+    /// <summary>Removes the bucket, with its documents, if it holds no objects and no versions of objects.</summary>
     Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken);
 
     /// <summary>
@@ -41,8 +42,16 @@ public interface IMetadataStore
     /// deletion at <paramref name="reclaimAt"/>. Returns the replaced version, if any (whose inline bytes a store may
     /// leave out).
     /// </summary>
+    /// <remarks>
+    /// Versioning, checked in the same atomic step against the bucket's state: in an Enabled bucket the record has a
+    /// version id and the replaced version is kept as a noncurrent one; in a Suspended bucket the record is the null
+    /// version, replacing the key's null version wherever it is (current or not) and keeping any other; in an
+    /// unversioned one it is as above. A <see cref="ObjectRecord.IsDeleteMarker">delete marker</see> (versioned
+    /// buckets only) is committed the same way: it becomes the key's latest version and the key has no current one.
+    /// </remarks>
     /// <exception cref="BucketNotFoundException">The bucket does not exist.</exception>
     /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>
+    /// <exception cref="VersioningChangedException">The record's version id does not fit the bucket's versioning state.</exception>
     Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken);
 
     /// <summary>
@@ -55,6 +64,7 @@ public interface IMetadataStore
     /// </summary>
     /// <exception cref="BucketNotFoundException">The record's bucket does not exist.</exception>
     /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>
+    /// <exception cref="VersioningChangedException">The record's version id does not fit the bucket's versioning state.</exception>
     Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken);
 
     /// <summary>
@@ -63,11 +73,34 @@ public interface IMetadataStore
     /// </summary>
     Task<ObjectRecord?> SetObjectTagsAsync(string bucket, string key, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken);
 
+    /// <summary>Like <see cref="SetObjectTagsAsync(string, string, IReadOnlyDictionary{string, string}?, CancellationToken)"/>, for one version, current or not (null if absent or a delete marker).</summary>
+    Task<ObjectRecord?> SetObjectTagsAsync(string bucket, string key, string? versionId, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken);
+
+    /// <summary>One version of the key (<paramref name="versionId"/> null: the null version), current or not, delete markers included; null if absent.</summary>
+    Task<ObjectRecord?> GetObjectVersionAsync(string bucket, string key, string? versionId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Atomically removes one version for good and queues its segments for deletion; when it was the latest, the next
+    /// newest becomes current (unless it is a delete marker, which then is the latest). Returns the removed version, or
+    /// null if absent.
+    /// </summary>
+    Task<ObjectRecord?> DeleteObjectVersionAsync(string bucket, string key, string? versionId, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> versions (delete markers included) whose keys start with <paramref name="prefix"/>,
+    /// after <paramref name="after"/>: by key, and each key's newest first. O(log N + page) however many versions there are.
+    /// Listed records never carry their inline bytes.
+    /// </summary>
+    /// <exception cref="VersionNotFoundException">The cursor names a version that does not exist.</exception>
+    Task<IReadOnlyList<ObjectVersion>> ListObjectVersionsAsync(string bucket, string prefix, VersionCursor? after, int limit, CancellationToken cancellationToken);
+
     /// <summary>
     /// Atomically removes the object, if its current version satisfies <paramref name="condition"/>, and queues its
-    /// segments for deletion; returns it (its inline bytes possibly left out), or null if absent.
+    /// segments for deletion; returns it (its inline bytes possibly left out), or null if absent. Unversioned buckets
+    /// only: a versioned bucket's delete commits a delete marker.
     /// </summary>
     /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>
+    /// <exception cref="VersioningChangedException">The bucket is versioned.</exception>
     Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken);
 
     /// <summary>
@@ -87,7 +120,7 @@ public interface IMetadataStore
 
     /// <summary>
     /// Atomically points part <see cref="PartMove.Shard"/> of the segment at <see cref="PartMove.ToNode"/> — only if
-    /// the object still has that segment with the part on <see cref="PartMove.FromNode"/> — accounts the new copy
+    /// a version of the object (current or not) still has that segment with the part on <see cref="PartMove.FromNode"/> — accounts the new copy
     /// and queues the old one for deletion at <paramref name="reclaimAt"/>. False (nothing changed) otherwise: the
     /// object was overwritten, deleted, or another gateway moved the part first.
     /// </summary>

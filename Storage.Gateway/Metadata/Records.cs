@@ -1,11 +1,40 @@
+using System.Text.Json.Serialization;
+
 namespace Storage.Gateway.Metadata;
 
-public sealed record BucketRecord(string Name, DateTimeOffset CreatedAt);
+/// <summary>A bucket: its name, when it was made, and whether it keeps versions of its objects.</summary>
+public sealed record BucketRecord(string Name, DateTimeOffset CreatedAt, BucketVersioning Versioning = BucketVersioning.Unversioned);
+
+/// <summary>
+/// S3's versioning states. A bucket starts unversioned and, once versioning was enabled, is Enabled or Suspended forever
+/// (as in S3): Enabled keeps every version with its own id, Suspended writes the <c>null</c> version but keeps the others.
+/// </summary>
+public enum BucketVersioning
+{
+    Unversioned,
+    Enabled,
+    Suspended,
+}
+
+/// <summary>The bucket document that holds a bucket's versioning state, as S3 spells it ("Enabled", "Suspended"); none: unversioned.</summary>
+public static class VersioningDocument
+{
+    public const string Name = "versioning";
+
+    public static BucketVersioning Parse(string? document) => document switch
+    {
+        nameof(BucketVersioning.Enabled) => BucketVersioning.Enabled,
+        nameof(BucketVersioning.Suspended) => BucketVersioning.Suspended,
+        _ => BucketVersioning.Unversioned,
+    };
+}
 
 /// <summary>
 /// A committed object: its attributes and the segments holding its bytes, in order. A single upload is one
 /// segment; a multipart upload is one segment per part. An object small enough to be kept inline has no segments:
 /// <see cref="Inline"/> holds its bytes as one block is stored in a part (the bytes, then their CRC-32C).
+/// <see cref="VersionId"/> is null for the <c>null</c> version (every object of a bucket never versioned); a
+/// <see cref="IsDeleteMarker">delete marker</see> is a version without bytes that hides the key.
 /// </summary>
 public sealed record ObjectRecord(
     string Bucket,
@@ -17,8 +46,17 @@ public sealed record ObjectRecord(
     IReadOnlyList<Segment> Segments,
     ObjectChecksum? Checksum = null,
     IReadOnlyList<long>? PartSizes = null,
-    byte[]? Inline = null)
+    byte[]? Inline = null,
+    string? VersionId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool IsDeleteMarker = false)
 {
+    /// <summary>How S3 names the version of an object written while its bucket was unversioned or suspended.</summary>
+    public const string NullVersionId = "null";
+
+    /// <summary>The version id as S3 shows it: <c>null</c> for the null version.</summary>
+    [JsonIgnore]
+    public string VersionIdText => VersionId ?? NullVersionId;
+
     /// <summary>
     /// The sizes of a multipart object's parts, null for an object written in one piece. Records written before the
     /// sizes were kept have one segment per non-empty part, so their segments stand in when the ETag's part count agrees.
@@ -66,6 +104,7 @@ public sealed record ObjectAttributes(
     public static ObjectAttributes None { get; } = new();
 
     /// <summary>How many tags the object has (S3's <c>x-amz-tagging-count</c>).</summary>
+    [JsonIgnore]
     public int TagCount => Tags?.Count ?? 0;
 }
 
@@ -118,6 +157,15 @@ public sealed record ReclaimEntry(string Id, IReadOnlyList<PartLocation> Parts, 
     /// <summary>An entry of <paramref name="bucket"/> for every part of <paramref name="segments"/>, named after the first segment.</summary>
     public static ReclaimEntry ForSegments(string bucket, IReadOnlyList<Segment> segments, DateTimeOffset due, bool accounted) =>
         new(segments[0].Id, [.. segments.Parts()], due, accounted, bucket);
+
+    private const string MovePrefix = "move-";
+
+    /// <summary>An entry for the copy of a part that healing or rebalancing moved elsewhere.</summary>
+    public static ReclaimEntry ForMove(PartMove move, PartLocation movedAway, DateTimeOffset due) =>
+        new($"{MovePrefix}{Guid.NewGuid():N}", [movedAway], due, Accounted: true, move.Bucket, move.Key);
+
+    /// <summary>Whether the entry is for a moved part (which, unlike replaced or deleted versions' parts, can come back into use).</summary>
+    public bool IsMove() => Id.StartsWith(MovePrefix, StringComparison.Ordinal);
 }
 
 /// <summary>An object record whose segment (null: it has none) becomes part of an assembled object.</summary>
@@ -125,6 +173,15 @@ public sealed record AssembledSource(string Key, string? SegmentId);
 
 /// <summary>Healing or rebalancing moves one part of a segment of an object from one node to another.</summary>
 public sealed record PartMove(string Bucket, string Key, string SegmentId, int Shard, string FromNode, string ToNode);
+
+/// <summary>One entry of a version listing: a version (or delete marker) and whether it is the key's latest.</summary>
+public sealed record ObjectVersion(ObjectRecord Record, bool IsLatest);
+
+/// <summary>
+/// Where a version listing continues: after every version of <see cref="Key"/> (<see cref="AfterAllVersions"/>), or
+/// after its version <see cref="VersionId"/> (null: the null version).
+/// </summary>
+public sealed record VersionCursor(string Key, bool AfterAllVersions, string? VersionId = null);
 
 public enum BucketDeleteResult
 {
@@ -169,5 +226,34 @@ public sealed class WriteConditionFailedException(bool keyExists)
         }
     }
 }
+
+/// <summary>
+/// A write planned for one versioning state found the bucket in another (it changed meanwhile); nothing was committed.
+/// The writer plans again for <see cref="Actual"/>.
+/// </summary>
+public sealed class VersioningChangedException(BucketVersioning actual)
+    : InvalidOperationException($"The bucket's versioning is {actual}: the write was planned for another state.")
+{
+    public BucketVersioning Actual { get; } = actual;
+
+    /// <summary>Throws unless a version with <paramref name="record"/>'s id (and kind) can be written in <paramref name="actual"/>.</summary>
+    public static void ThrowUnlessWritable(ObjectRecord record, BucketVersioning actual)
+    {
+        var fits = actual switch
+        {
+            BucketVersioning.Enabled => record.VersionId is not null,
+            BucketVersioning.Suspended => record.VersionId is null,
+            _ => record.VersionId is null && !record.IsDeleteMarker,
+        };
+        if (!fits)
+        {
+            throw new VersioningChangedException(actual);
+        }
+    }
+}
+
+/// <summary>A version listing was asked to continue after a version that does not exist.</summary>
+public sealed class VersionNotFoundException(string key, string? versionId)
+    : InvalidOperationException($"'{key}' has no version '{versionId ?? ObjectRecord.NullVersionId}'.");
 
 public sealed class BucketNotFoundException(string bucket) : InvalidOperationException($"Bucket '{bucket}' does not exist.");

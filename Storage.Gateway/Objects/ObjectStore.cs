@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 using Storage.Gateway.Hosting;
 using Storage.Gateway.Metadata;
@@ -20,11 +22,20 @@ public sealed class RangeNotSatisfiableException(long size) : Exception($"The re
     public long Size { get; } = size;
 }
 
+/// <summary>What deleting a key did: the current version it removed or hid (null: there was none), and the delete marker it wrote (versioned buckets).</summary>
+public sealed record ObjectDeletion(ObjectRecord? Removed, ObjectRecord? Marker);
+
 /// <summary>
 /// The object layer every front door uses: put, get, head, delete and list over erasure-coded segments.
 /// An object becomes visible only when all its parts are durable and its record is committed; an overwrite
-/// swaps records atomically, and the replaced parts are reclaimed after a grace period.
+/// swaps records atomically, and the replaced parts are reclaimed after a grace period (or, in a versioned bucket,
+/// kept as a noncurrent version).
 /// </summary>
+/// <remarks>
+/// Each write is planned for the bucket's versioning state as last seen (remembered per bucket, refreshed by every
+/// bucket look-up), and the metadata store checks that state in the commit's own atomic step: a write planned for a
+/// state that changed meanwhile is planned again, so no version is lost to a stale view and the hot path reads nothing more.
+/// </remarks>
 public sealed class ObjectStore(
     IMetadataStore metadata,
     SegmentWriter writer,
@@ -35,6 +46,13 @@ public sealed class ObjectStore(
     IOptions<StorageOptions> options,
     TimeProvider time)
 {
+    /// <summary>Beyond this many buckets the remembered states are forgotten (and read again as needed).</summary>
+    private const int MaxRememberedBuckets = 10_000;
+
+    private const int MaxVersioningAttempts = 4;
+
+    private readonly ConcurrentDictionary<string, BucketVersioning> _versioning = new(StringComparer.Ordinal);
+
     public async Task<ObjectRecord> PutAsync(string bucket, string key, Stream body, long? length, ObjectAttributes attributes, CancellationToken cancellationToken)
     {
         var written = await WriteAsync(bucket, key, body, length, expectedMd5: null, cancellationToken);
@@ -79,7 +97,11 @@ public sealed class ObjectStore(
             Inline: written.Inline);
         try
         {
-            await metadata.CommitObjectAsync(record, ReclaimAt, condition, cancellationToken);
+            return await WithVersioningAsync(bucket, record, async versioned =>
+            {
+                await metadata.CommitObjectAsync(versioned, ReclaimAt, condition, cancellationToken);
+                return versioned;
+            }, cancellationToken);
         }
         catch (WriteConditionFailedException) when (written.Segment is { } segment)
         {
@@ -87,9 +109,71 @@ public sealed class ObjectStore(
             await metadata.RegisterWriteAsync(ReclaimEntry.ForSegments(bucket, [segment], time.GetUtcNow(), accounted: false), CancellationToken.None);
             throw;
         }
-
-        return record;
     }
+
+    /// <summary>
+    /// Runs a write of <paramref name="record"/> (a new version) given the version id the bucket's versioning state
+    /// calls for: a new id when Enabled, the null version otherwise; planned again when the store finds the state changed.
+    /// </summary>
+    private async Task<T> WithVersioningAsync<T>(string bucket, ObjectRecord record, Func<ObjectRecord, Task<T>> write, CancellationToken cancellationToken)
+    {
+        var state = await VersioningAsync(bucket, cancellationToken);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await write(record with { VersionId = state == BucketVersioning.Enabled ? NewVersionId() : null });
+            }
+            catch (VersioningChangedException changed) when (attempt < MaxVersioningAttempts)
+            {
+                state = Remember(bucket, changed.Actual);
+            }
+        }
+    }
+
+    /// <summary>The bucket's versioning state as last seen here (read when never seen).</summary>
+    public async Task<BucketVersioning> VersioningAsync(string bucket, CancellationToken cancellationToken)
+    {
+        if (_versioning.TryGetValue(bucket, out var state))
+        {
+            return state;
+        }
+
+        var record = await metadata.GetBucketAsync(bucket, cancellationToken) ?? throw new BucketNotFoundException(bucket);
+        return Remember(bucket, record.Versioning);
+    }
+
+    private BucketVersioning Remember(string bucket, BucketVersioning state)
+    {
+        if (_versioning.Count >= MaxRememberedBuckets)
+        {
+            _versioning.Clear();
+        }
+
+        _versioning[bucket] = state;
+        return state;
+    }
+
+    /// <summary>
+    /// A version id: 6 bytes of milliseconds since 1970 and 10 random bytes, in hex. Ids of one key sort roughly by age
+    /// for a person reading them; the store orders versions by its own ranks, never by id.
+    /// </summary>
+    private string NewVersionId()
+    {
+        Span<byte> id = stackalloc byte[16];
+        var milliseconds = time.GetUtcNow().ToUnixTimeMilliseconds();
+        for (var i = 5; i >= 0; i--, milliseconds >>= 8)
+        {
+            id[i] = (byte)milliseconds;
+        }
+
+        RandomNumberGenerator.Fill(id[6..]);
+        return Convert.ToHexStringLower(id);
+    }
+
+    /// <summary>Whether <paramref name="versionId"/> could name a version here: <c>null</c> or an id as <see cref="NewVersionId"/> makes them.</summary>
+    public static bool IsVersionId(string versionId) =>
+        versionId == ObjectRecord.NullVersionId || (versionId.Length == 32 && versionId.All(char.IsAsciiHexDigitLower));
 
     /// <summary>
     /// Makes <paramref name="record"/>, whose segments are those of the committed <paramref name="sources"/> (the
@@ -97,18 +181,53 @@ public sealed class ObjectStore(
     /// changed meanwhile.
     /// </summary>
     /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>
-    public Task<bool> CommitAssembledAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, WriteCondition condition, CancellationToken cancellationToken) =>
-        metadata.CommitAssembledObjectAsync(record, sourceBucket, sources, ReclaimAt, condition, cancellationToken);
+    /// <returns>The committed record (with its version id), or null when a source changed meanwhile.</returns>
+    public Task<ObjectRecord?> CommitAssembledAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, WriteCondition condition, CancellationToken cancellationToken) =>
+        WithVersioningAsync(record.Bucket, record, async versioned =>
+            await metadata.CommitAssembledObjectAsync(versioned, sourceBucket, sources, ReclaimAt, condition, cancellationToken) ? versioned : null, cancellationToken);
 
-    public async Task<bool> BucketExistsAsync(string bucket, CancellationToken cancellationToken) =>
-        await metadata.GetBucketAsync(bucket, cancellationToken) is not null;
+    public async Task<bool> BucketExistsAsync(string bucket, CancellationToken cancellationToken)
+    {
+        if (await metadata.GetBucketAsync(bucket, cancellationToken) is not { } record)
+        {
+            return false;
+        }
+
+        Remember(bucket, record.Versioning);
+        return true;
+    }
 
     /// <summary>Replaces the tags of the key's current version (null: none); null when the key has none.</summary>
     public Task<ObjectRecord?> SetTagsAsync(string bucket, string key, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken) =>
         metadata.SetObjectTagsAsync(bucket, key, tags, cancellationToken);
 
+    /// <summary>Replaces the tags of one version (null: the null version); null when it does not exist or is a delete marker.</summary>
+    public Task<ObjectRecord?> SetTagsAsync(string bucket, string key, string? versionId, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken) =>
+        metadata.SetObjectTagsAsync(bucket, key, versionId, tags, cancellationToken);
+
     public Task<ObjectRecord?> HeadAsync(string bucket, string key, CancellationToken cancellationToken) =>
         metadata.GetObjectAsync(bucket, key, cancellationToken);
+
+    /// <summary>One version (null: the null version), delete markers included; null when it does not exist.</summary>
+    public Task<ObjectRecord?> HeadVersionAsync(string bucket, string key, string? versionId, CancellationToken cancellationToken) =>
+        metadata.GetObjectVersionAsync(bucket, key, versionId, cancellationToken);
+
+    /// <summary>The delete marker that is the key's latest version, if it has one (a key without a current version in a versioned bucket).</summary>
+    public async Task<ObjectRecord?> LatestDeleteMarkerAsync(string bucket, string key, CancellationToken cancellationToken) =>
+        (await metadata.ListObjectVersionsAsync(bucket, key, after: null, limit: 1, cancellationToken)) is [{ IsLatest: true, Record: { IsDeleteMarker: true } marker }] && marker.Key == key
+            ? marker
+            : null;
+
+    /// <summary>Versions by key, each key's newest first (see <see cref="IMetadataStore.ListObjectVersionsAsync"/>).</summary>
+    public Task<IReadOnlyList<ObjectVersion>> ListVersionsAsync(string bucket, string prefix, VersionCursor? after, int limit, CancellationToken cancellationToken) =>
+        metadata.ListObjectVersionsAsync(bucket, prefix, after, limit, cancellationToken);
+
+    /// <summary>Removes one version for good (its parts are reclaimed); null when it does not exist.</summary>
+    public async Task<ObjectRecord?> DeleteVersionAsync(string bucket, string key, string? versionId, CancellationToken cancellationToken)
+    {
+        using var activity = StorageTelemetry.Source.StartActivity("object.delete_version");
+        return await metadata.DeleteObjectVersionAsync(bucket, key, versionId, ReclaimAt, cancellationToken);
+    }
 
     /// <summary>Opens the object (or a range of it) and fetches its first stripe; null when it does not exist.</summary>
     /// <exception cref="RangeNotSatisfiableException">The range starts at or beyond the end.</exception>
@@ -170,10 +289,36 @@ public sealed class ObjectStore(
 
     /// <summary>Deletes the key's current version if it satisfies <paramref name="condition"/>; false when there was none.</summary>
     /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>
-    public async Task<bool> DeleteAsync(string bucket, string key, WriteCondition condition, CancellationToken cancellationToken)
+    public async Task<bool> DeleteAsync(string bucket, string key, WriteCondition condition, CancellationToken cancellationToken) =>
+        (await DeleteKeyAsync(bucket, key, condition, cancellationToken)).Removed is not null;
+
+    /// <summary>
+    /// Deletes the key as S3 does: removes its current version in an unversioned bucket; in a versioned one writes a
+    /// delete marker (the null version's, when Suspended) that hides it and keeps the versions.
+    /// </summary>
+    /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>.</exception>
+    public async Task<ObjectDeletion> DeleteKeyAsync(string bucket, string key, WriteCondition condition, CancellationToken cancellationToken)
     {
         using var activity = StorageTelemetry.Source.StartActivity("object.delete");
-        return await metadata.DeleteObjectAsync(bucket, key, ReclaimAt, condition, cancellationToken) is not null;
+        var state = await VersioningAsync(bucket, cancellationToken);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                if (state == BucketVersioning.Unversioned)
+                {
+                    return new ObjectDeletion(await metadata.DeleteObjectAsync(bucket, key, ReclaimAt, condition, cancellationToken), null);
+                }
+
+                var marker = new ObjectRecord(bucket, key, 0, string.Empty, time.GetUtcNow(), ObjectAttributes.None, [],
+                    VersionId: state == BucketVersioning.Enabled ? NewVersionId() : null, IsDeleteMarker: true);
+                return new ObjectDeletion(await metadata.CommitObjectAsync(marker, ReclaimAt, condition, cancellationToken), marker);
+            }
+            catch (VersioningChangedException changed) when (attempt < MaxVersioningAttempts)
+            {
+                state = Remember(bucket, changed.Actual);
+            }
+        }
     }
 
     public Task<IReadOnlyList<ObjectRecord>> ListAsync(string bucket, string prefix, string? startAfter, int limit, CancellationToken cancellationToken) =>

@@ -114,7 +114,7 @@ public sealed class S3Api(
                 "GET" when context.Has("lifecycle") => ("GetBucketLifecycleConfiguration", () => lifecycle.GetAsync(context), false),
                 "DELETE" when context.Has("lifecycle") => ("DeleteBucketLifecycle", () => lifecycle.DeleteAsync(context), false),
                 _ when context.Has("lifecycle") => throw MethodNotAllowed(method),
-                "PUT" when context.Has("versioning") => throw S3Exception.NotImplemented("Enabling versioning"),
+                "PUT" when context.Has("versioning") => ("PutBucketVersioning", () => buckets.PutVersioningAsync(context), false),
                 "PUT" => ("CreateBucket", () => buckets.CreateBucketAsync(context), false),
                 "DELETE" => ("DeleteBucket", () => buckets.DeleteBucketAsync(context), false),
                 "HEAD" => ("HeadBucket", () => buckets.HeadBucketAsync(context), true),
@@ -130,10 +130,9 @@ public sealed class S3Api(
             };
         }
 
-        // Every object has one version, "null" (buckets are never versioned): asking for it is asking for the object.
-        if (context.Query("versionId") is { } version && version != "null")
+        if (context.Query("versionId") is { } version && !ObjectStore.IsVersionId(version))
         {
-            throw new S3Exception(404, "NoSuchVersion", "The specified version does not exist: objects here have only the version 'null'.");
+            throw S3Exception.InvalidArgument("Invalid version id specified.");
         }
 
         if (context.Has("lifecycle"))
@@ -241,6 +240,8 @@ public sealed class S3Api(
             BodyLengthMismatchException or InvalidRequestBodyException => new S3Exception(400, "IncompleteBody", exception.Message),
             BadHttpRequestException bad => new S3Exception(bad.StatusCode, "InvalidRequest", bad.Message),
             RangeNotSatisfiableException => new S3Exception(416, "InvalidRange", "The requested range is not satisfiable."),
+            VersionNotFoundException => S3Exception.InvalidArgument("version-id-marker does not name a version of key-marker."),
+            VersioningChangedException => new S3Exception(503, "ServiceUnavailable", "The bucket's versioning kept changing during this write; retry it."),
             StorageUnavailableException => new S3Exception(503, "ServiceUnavailable", exception.Message),
             _ => new S3Exception(500, "InternalError", "We encountered an internal error; it has been logged. Please try again."),
         };
@@ -263,6 +264,11 @@ public sealed class S3Api(
 
         context.Response.Clear();
         SetRequestHeaders(context);
+        foreach (var (name, value) in error.Headers ?? new Dictionary<string, string>())
+        {
+            context.Response.Headers[name] = value;
+        }
+
         if (error.Status == 503)
         {
             context.Response.Headers.RetryAfter = "5";

@@ -1,3 +1,4 @@
+using System.Xml.Linq;
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using Storage.Gateway.Hosting;
@@ -6,7 +7,7 @@ using Storage.Gateway.Objects.Multipart;
 
 namespace Storage.Gateway.Api.S3;
 
-/// <summary>ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation and GetBucketVersioning.</summary>
+/// <summary>ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation and Get/PutBucketVersioning.</summary>
 public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads uploads, IOptions<StorageOptions> options, TimeProvider time)
 {
     public const string Owner = "storage";
@@ -100,10 +101,46 @@ public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads
         await S3Xml.WriteAsync(context.Response, S3Xml.Element("LocationConstraint", region == "us-east-1" ? null : region), context.Aborted);
     }
 
+    /// <summary>An unversioned bucket answers an empty configuration, as S3 does for a bucket that never had versioning.</summary>
     public async Task GetVersioningAsync(S3Context context)
     {
-        await RequireAsync(context);
-        await S3Xml.WriteAsync(context.Response, S3Xml.Element("VersioningConfiguration"), context.Aborted);
+        var bucket = await metadata.GetBucketAsync(context.Bucket!, context.Aborted) ?? throw S3Exception.NoSuchBucket(context.Bucket!);
+        await S3Xml.WriteAsync(context.Response, S3Xml.Element("VersioningConfiguration",
+            bucket.Versioning == BucketVersioning.Unversioned ? null : S3Xml.Element("Status", bucket.Versioning.ToString())), context.Aborted);
+    }
+
+    /// <summary>
+    /// Enabled or Suspended; there is no way back to unversioned (as in S3). MFA delete needs a device this store has
+    /// not, so asking for it is refused rather than ignored.
+    /// </summary>
+    public async Task PutVersioningAsync(S3Context context)
+    {
+        XElement document;
+        using (var payload = S3Payload.Open(context))
+        {
+            document = await S3Xml.ReadAsync(payload.Stream, MaxConfigurationBytes, context.Aborted);
+        }
+
+        if (document.Name.LocalName != "VersioningConfiguration")
+        {
+            throw S3Exception.MalformedXml("the root element is VersioningConfiguration.");
+        }
+
+        if (document.ChildValue("MfaDelete") is { } mfa && mfa != "Disabled")
+        {
+            throw mfa == "Enabled" ? S3Exception.NotImplemented("MFA delete") : S3Exception.MalformedXml("MfaDelete is Enabled or Disabled.");
+        }
+
+        var status = document.ChildValue("Status");
+        if (status is not (nameof(BucketVersioning.Enabled) or nameof(BucketVersioning.Suspended)))
+        {
+            throw S3Exception.MalformedXml("Status is Enabled or Suspended.");
+        }
+
+        if (!await metadata.SetBucketDocumentAsync(context.Bucket!, VersioningDocument.Name, status, context.Aborted))
+        {
+            throw S3Exception.NoSuchBucket(context.Bucket!);
+        }
     }
 
     public async Task RequireAsync(S3Context context)

@@ -7,6 +7,9 @@ public sealed class S3Exception(int status, string code, string message) : Excep
 
     public string Code { get; } = code;
 
+    /// <summary>Headers the error answer carries (a delete marker's <c>x-amz-delete-marker</c> and <c>x-amz-version-id</c>).</summary>
+    public IReadOnlyDictionary<string, string>? Headers { get; init; }
+
     public static S3Exception NoSuchBucket(string bucket) => new(404, "NoSuchBucket", $"The bucket '{bucket}' does not exist.");
 
     public static S3Exception NoSuchKey(string key) => new(404, "NoSuchKey", $"The key '{key}' does not exist.");

@@ -14,9 +14,6 @@ public sealed class S3ListOperations(ObjectStore store, S3BucketOperations bucke
 {
     private const int MaxKeys = 1000;
 
-    /// <summary>The version id S3 gives objects written while a bucket is unversioned.</summary>
-    private const string NullVersion = "null";
-
     /// <summary>Sorts after every key continuing a common prefix (valid UTF-8 never has a byte above 0xF4).</summary>
     private const string AfterEverything = "\U0010FFFF";
 
@@ -51,40 +48,56 @@ public sealed class S3ListOperations(ObjectStore store, S3BucketOperations bucke
     }
 
     /// <summary>
-    /// Buckets are never versioned here, so every object is its one and only version, <c>null</c>, as S3 lists the
-    /// objects of a bucket that never had versioning (tools empty buckets this way).
+    /// Versions and delete markers by key, each key's newest first, with key-marker and version-id-marker for paging (a
+    /// bucket never versioned lists each object once, as its null version).
     /// </summary>
     public async Task ListVersionsAsync(S3Context context)
     {
         var request = await ParseAsync(context);
-        var keyMarker = context.Query("key-marker");
-        if (context.Query("version-id-marker") is { } versionMarker && (keyMarker is null || versionMarker != NullVersion))
+        var keyMarker = context.Query("key-marker") is { Length: > 0 } key ? key : null;
+        var versionMarker = context.Query("version-id-marker") is { Length: > 0 } version ? version : null;
+        if (versionMarker is not null && (keyMarker is null || !ObjectStore.IsVersionId(versionMarker)))
         {
-            throw S3Exception.InvalidArgument("version-id-marker must be 'null' (the only version here) and needs key-marker.");
+            throw S3Exception.InvalidArgument(keyMarker is null ? "A version-id marker cannot be specified without a key marker." : "Invalid version id specified.");
         }
 
-        var page = await WalkAsync(context.Bucket!, request, keyMarker, context.Aborted);
-        var truncatedAtKey = page.IsTruncated && page.Contents.Count > 0 && page.Last == page.Contents[^1].Key;
+        // Continuing after a common prefix means continuing after every key it stands for.
+        var cursor = keyMarker switch
+        {
+            null => null,
+            _ when versionMarker is not null => new VersionCursor(keyMarker, AfterAllVersions: false, S3ObjectOperations.VersionIdFrom(versionMarker)),
+            _ when CommonPrefixOf(keyMarker, request) == keyMarker => new VersionCursor(keyMarker + AfterEverything, AfterAllVersions: true),
+            _ => new VersionCursor(keyMarker, AfterAllVersions: true),
+        };
+        var page = await WalkVersionsAsync(context.Bucket!, request, cursor, context.Aborted);
         await S3Xml.WriteAsync(context.Response, S3Xml.Element("ListVersionsResult",
             S3Xml.Element("Name", context.Bucket),
             S3Xml.Element("Prefix", request.Encode(request.Prefix)),
             S3Xml.Element("KeyMarker", request.Encode(keyMarker ?? string.Empty)),
-            S3Xml.Element("VersionIdMarker", keyMarker is null ? string.Empty : NullVersion),
-            page.IsTruncated ? S3Xml.Element("NextKeyMarker", request.Encode(page.Last!)) : null,
-            truncatedAtKey ? S3Xml.Element("NextVersionIdMarker", NullVersion) : null,
+            S3Xml.Element("VersionIdMarker", versionMarker ?? string.Empty),
+            page.IsTruncated ? S3Xml.Element("NextKeyMarker", request.Encode(page.LastKey!)) : null,
+            page.IsTruncated && page.LastVersionId is { } lastVersion ? S3Xml.Element("NextVersionIdMarker", lastVersion) : null,
             request.Delimiter.Length > 0 ? S3Xml.Element("Delimiter", request.Encode(request.Delimiter)) : null,
             S3Xml.Element("MaxKeys", request.MaxKeys),
             request.UrlEncoded ? S3Xml.Element("EncodingType", "url") : null,
             S3Xml.Element("IsTruncated", page.IsTruncated ? "true" : "false"),
-            page.Contents.Select(o => S3Xml.Element("Version",
-                S3Xml.Element("Key", request.Encode(o.Key)),
-                S3Xml.Element("VersionId", NullVersion),
-                S3Xml.Element("IsLatest", "true"),
-                S3Xml.Element("LastModified", S3Xml.Timestamp(o.LastModified)),
-                S3Xml.Element("ETag", $"\"{o.ETag}\""),
-                S3Xml.Element("Size", o.Size),
-                S3Xml.Element("StorageClass", "STANDARD"),
-                S3Xml.Owner(S3BucketOperations.Owner))),
+            page.Versions.Select(v => v.Record.IsDeleteMarker
+                ? S3Xml.Element("DeleteMarker",
+                    S3Xml.Element("Key", request.Encode(v.Record.Key)),
+                    S3Xml.Element("VersionId", v.Record.VersionIdText),
+                    S3Xml.Element("IsLatest", v.IsLatest ? "true" : "false"),
+                    S3Xml.Element("LastModified", S3Xml.Timestamp(v.Record.LastModified)),
+                    S3Xml.Owner(S3BucketOperations.Owner))
+                : S3Xml.Element("Version",
+                    S3Xml.Element("Key", request.Encode(v.Record.Key)),
+                    S3Xml.Element("VersionId", v.Record.VersionIdText),
+                    S3Xml.Element("IsLatest", v.IsLatest ? "true" : "false"),
+                    S3Xml.Element("LastModified", S3Xml.Timestamp(v.Record.LastModified)),
+                    S3Xml.Element("ETag", $"\"{v.Record.ETag}\""),
+                    S3Xml.Element("Size", v.Record.Size),
+                    v.Record.Checksum is { } checksum ? S3Xml.Element("ChecksumAlgorithm", checksum.Algorithm) : null,
+                    S3Xml.Element("StorageClass", "STANDARD"),
+                    S3Xml.Owner(S3BucketOperations.Owner))),
             page.CommonPrefixes.Select(p => S3Xml.Element("CommonPrefixes", S3Xml.Element("Prefix", request.Encode(p))))), context.Aborted);
     }
 
@@ -177,6 +190,46 @@ public sealed class S3ListOperations(ObjectStore store, S3BucketOperations bucke
         return page;
     }
 
+    /// <summary>The walk of <see cref="WalkAsync"/> over versions: a common prefix stands for every version of its keys.</summary>
+    private async Task<VersionPage> WalkVersionsAsync(string bucket, ListRequest request, VersionCursor? cursor, CancellationToken cancellationToken)
+    {
+        var page = new VersionPage();
+        while (request.MaxKeys > 0)
+        {
+            var versions = await store.ListVersionsAsync(bucket, request.Prefix, cursor, MaxKeys, cancellationToken);
+            var jumped = false;
+            foreach (var version in versions)
+            {
+                cursor = new VersionCursor(version.Record.Key, AfterAllVersions: false, version.Record.VersionId);
+                if (page.Count == request.MaxKeys)
+                {
+                    page.IsTruncated = true;
+                    return page;
+                }
+
+                if (CommonPrefixOf(version.Record.Key, request) is not { } commonPrefix)
+                {
+                    page.Versions.Add(version);
+                    (page.LastKey, page.LastVersionId) = (version.Record.Key, version.Record.VersionIdText);
+                    continue;
+                }
+
+                page.CommonPrefixes.Add(commonPrefix);
+                (page.LastKey, page.LastVersionId) = (commonPrefix, null);
+                cursor = new VersionCursor(commonPrefix + AfterEverything, AfterAllVersions: true);
+                jumped = true;
+                break;
+            }
+
+            if (!jumped && versions.Count < MaxKeys)
+            {
+                break;
+            }
+        }
+
+        return page;
+    }
+
     private static string? CommonPrefixOf(string key, ListRequest request)
     {
         if (request.Delimiter.Length == 0 || !key.StartsWith(request.Prefix, StringComparison.Ordinal))
@@ -194,6 +247,22 @@ public sealed class S3ListOperations(ObjectStore store, S3BucketOperations bucke
 
         /// <summary>encoding-type=url: each path segment percent-encoded (clients decode with unquote_plus, so '+' must be encoded).</summary>
         public string Encode(string value) => UrlEncoded ? string.Join('/', value.Split('/').Select(SigV4.Encode)) : value;
+    }
+
+    private sealed class VersionPage
+    {
+        public List<ObjectVersion> Versions { get; } = [];
+
+        public List<string> CommonPrefixes { get; } = [];
+
+        public bool IsTruncated { get; set; }
+
+        /// <summary>The last key (with its version id) or common prefix (without) returned: where the next page continues.</summary>
+        public string? LastKey { get; set; }
+
+        public string? LastVersionId { get; set; }
+
+        public int Count => Versions.Count + CommonPrefixes.Count;
     }
 
     private sealed class ListPage

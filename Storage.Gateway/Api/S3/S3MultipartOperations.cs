@@ -92,6 +92,7 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
         using var checksummed = upload.ChecksumAlgorithm is { } algorithm ? new ChecksummingStream(source.Content.Content, PayloadChecksum.Create(algorithm)!) : null;
         var written = await uploads.WritePartAsync(upload, number, checksummed ?? source.Content.Content, source.Content.Length, expectedMd5: null, context.Aborted);
         var part = await uploads.PutPartAsync(upload, number, written, checksummed?.Result, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
+        source.WriteVersionId(context.Response);
         await S3Xml.WriteAsync(context.Response, S3Xml.Element("CopyPartResult",
             S3Xml.Element("ETag", $"\"{part.ETag}\""),
             S3Xml.Element("LastModified", S3Xml.Timestamp(part.LastModified)),
@@ -150,8 +151,9 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
         await WriteCompletedAsync(context, completed);
     }
 
-    private static async Task WriteCompletedAsync(S3Context context, ObjectRecord completed)
+    private async Task WriteCompletedAsync(S3Context context, ObjectRecord completed)
     {
+        await S3ObjectOperations.WriteVersionIdAsync(context, store, completed);
         await S3Xml.WriteAsync(context.Response, S3Xml.Element("CompleteMultipartUploadResult",
             S3Xml.Element("Location", $"{context.Request.Scheme}://{context.Request.Host}/{completed.Bucket}/{Uri.EscapeDataString(completed.Key)}"),
             S3Xml.Element("Bucket", completed.Bucket),

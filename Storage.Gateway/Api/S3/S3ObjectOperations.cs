@@ -22,12 +22,14 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
         var record = await store.CommitAsync(bucket, key, written, attributes, payload.VerifiedChecksum, condition, context.Aborted);
         context.Response.Headers.ETag = $"\"{record.ETag}\"";
         S3ObjectHeaders.WriteChecksum(context.Response, record.Checksum);
+        await WriteVersionIdAsync(context, store, record);
     }
 
     public async Task GetObjectAsync(S3Context context, bool headOnly)
     {
         var (bucket, key) = Target(context);
-        var record = await store.HeadAsync(bucket, key, context.Aborted) ?? throw await NotFoundAsync(store, bucket, key, context.Aborted);
+        var record = await ReadVersionAsync(context, store, bucket, key);
+        await WriteVersionIdAsync(context, store, record);
         if (S3ObjectHeaders.FailedPrecondition(context.Request, record) is { } status)
         {
             if (status == StatusCodes.Status412PreconditionFailed)
@@ -86,12 +88,41 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
         await read.Content.CopyToAsync(context.Response.Body, 128 * 1024, context.Aborted);
     }
 
+    /// <summary>
+    /// Without a version id: removes the object, or in a versioned bucket writes a delete marker. With one: removes that
+    /// version for good (deleting a version that does not exist succeeds, as in S3).
+    /// </summary>
     public async Task DeleteObjectAsync(S3Context context)
     {
         var (bucket, key) = Target(context);
         await buckets.RequireAsync(context);
-        await store.DeleteAsync(bucket, key, context.Aborted);
+        var outcome = await DeleteAsync(bucket, key, context.Query("versionId"), context.Aborted);
+        if (outcome.VersionId is { } versionId)
+        {
+            context.Response.Headers["x-amz-version-id"] = versionId;
+        }
+
+        if (outcome.DeleteMarker)
+        {
+            context.Response.Headers["x-amz-delete-marker"] = "true";
+        }
+
         context.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+
+    /// <summary>What a delete did, as S3 reports it: the version id it removed or wrote, and whether that is a delete marker.</summary>
+    private sealed record DeleteOutcome(string? VersionId, bool DeleteMarker);
+
+    private async Task<DeleteOutcome> DeleteAsync(string bucket, string key, string? versionId, CancellationToken cancellationToken)
+    {
+        if (versionId is not null)
+        {
+            var removed = await store.DeleteVersionAsync(bucket, key, VersionIdFrom(versionId), cancellationToken);
+            return new DeleteOutcome(versionId, removed?.IsDeleteMarker == true);
+        }
+
+        var deletion = await store.DeleteKeyAsync(bucket, key, WriteCondition.None, cancellationToken);
+        return deletion.Marker is { } marker ? new DeleteOutcome(marker.VersionIdText, true) : new DeleteOutcome(null, false);
     }
 
     public async Task DeleteObjectsAsync(S3Context context)
@@ -121,16 +152,20 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
                 continue;
             }
 
-            if (version is not (null or "null"))
+            if (version is not null && !ObjectStore.IsVersionId(version))
             {
-                result.Add(S3Xml.Element("Error", S3Xml.Element("Key", key), S3Xml.Element("VersionId", version), S3Xml.Element("Code", "NoSuchVersion"), S3Xml.Element("Message", "Objects here have only the version 'null'.")));
+                result.Add(S3Xml.Element("Error", S3Xml.Element("Key", key), S3Xml.Element("VersionId", version), S3Xml.Element("Code", "InvalidArgument"), S3Xml.Element("Message", "Invalid version id specified.")));
                 continue;
             }
 
-            await store.DeleteAsync(bucket, key!, context.Aborted);
+            var outcome = await DeleteAsync(bucket, key!, version, context.Aborted);
             if (!quiet)
             {
-                result.Add(S3Xml.Element("Deleted", S3Xml.Element("Key", key), version is null ? null : S3Xml.Element("VersionId", version)));
+                result.Add(S3Xml.Element("Deleted",
+                    S3Xml.Element("Key", key),
+                    version is null ? null : S3Xml.Element("VersionId", version),
+                    outcome.DeleteMarker ? S3Xml.Element("DeleteMarker", "true") : null,
+                    outcome.DeleteMarker && outcome.VersionId is { } markerId ? S3Xml.Element("DeleteMarkerVersionId", markerId) : null));
             }
         }
 
@@ -150,7 +185,7 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
                 throw S3Exception.InvalidArgument("x-amz-metadata-directive must be COPY or REPLACE.");
             }
 
-            if (directive == "COPY" && source.Record.Bucket == bucket && source.Record.Key == key)
+            if (directive == "COPY" && source.Record.Bucket == bucket && source.Record.Key == key && !source.VersionNamed)
             {
                 throw S3Exception.InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.");
             }
@@ -171,6 +206,8 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
             // The bytes are identical, so a whole-object checksum still holds; a composite one described the parts.
             var checksum = source.Record.Checksum is { Type: ObjectChecksum.FullObject } full ? full : null;
             var record = await store.CommitAsync(bucket, key, written, attributes, checksum, condition, context.Aborted);
+            await WriteVersionIdAsync(context, store, record);
+            source.WriteVersionId(context.Response);
             await S3Xml.WriteAsync(context.Response, S3Xml.Element("CopyObjectResult", S3Xml.Element("ETag", $"\"{record.ETag}\""), S3Xml.Element("LastModified", S3Xml.Timestamp(record.LastModified))), context.Aborted);
         }
     }
@@ -182,6 +219,12 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
         if (System.Text.Encoding.UTF8.GetByteCount(key) > MaxKeyBytes)
         {
             throw new S3Exception(400, "KeyTooLongError", $"Object keys are at most {MaxKeyBytes} bytes of UTF-8.");
+        }
+
+        // XML cannot carry it in a listing, and the version index uses it as the end of a key.
+        if (key.Contains('\0', StringComparison.Ordinal))
+        {
+            throw S3Exception.InvalidArgument("Object keys cannot contain the character U+0000.");
         }
 
         return (context.Bucket!, key);
@@ -204,6 +247,52 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
             : current is null ? throw await NotFoundAsync(store, bucket, key, context.Aborted)
             : throw S3Exception.PreconditionFailed();
     }
+
+    /// <summary>
+    /// The version a request names (<c>versionId</c>; without one, the current version). A missing one is NoSuchVersion or
+    /// NoSuchKey; a delete marker answers 405 when named and 404 when it is the latest, with <c>x-amz-delete-marker</c>.
+    /// </summary>
+    public static async Task<ObjectRecord> ReadVersionAsync(S3Context context, ObjectStore store, string bucket, string key)
+    {
+        if (context.Query("versionId") is not { } versionId)
+        {
+            return await store.HeadAsync(bucket, key, context.Aborted) ?? throw await NotFoundAsync(store, bucket, key, context.Aborted) switch
+            {
+                { Code: "NoSuchKey" } missing when await store.VersioningAsync(bucket, context.Aborted) != BucketVersioning.Unversioned
+                    && await store.LatestDeleteMarkerAsync(bucket, key, context.Aborted) is { } marker => new S3Exception(missing.Status, missing.Code, missing.Message) { Headers = MarkerHeaders(marker) },
+                var missing => missing,
+            };
+        }
+
+        var record = await store.HeadVersionAsync(bucket, key, VersionIdFrom(versionId), context.Aborted)
+            ?? throw await VersionNotFoundAsync(store, bucket, context.Aborted);
+        return record.IsDeleteMarker
+            ? throw new S3Exception(405, "MethodNotAllowed", "The specified method is not allowed against this resource: the version is a delete marker.") { Headers = MarkerHeaders(record) }
+            : record;
+    }
+
+    /// <summary>The error for a version that is not there: NoSuchVersion, or NoSuchBucket when its bucket is missing.</summary>
+    public static async Task<S3Exception> VersionNotFoundAsync(ObjectStore store, string bucket, CancellationToken cancellationToken) =>
+        await store.BucketExistsAsync(bucket, cancellationToken) ? new S3Exception(404, "NoSuchVersion", "The specified version does not exist.") : S3Exception.NoSuchBucket(bucket);
+
+    /// <summary>The record's version id for a version id as S3 sends it ("null": the null version).</summary>
+    public static string? VersionIdFrom(string versionId) => versionId == ObjectRecord.NullVersionId ? null : versionId;
+
+    /// <summary>x-amz-version-id, which S3 sends for every version of a bucket that is (or was) versioned, and for any version asked for by id.</summary>
+    public static async Task WriteVersionIdAsync(S3Context context, ObjectStore store, ObjectRecord record)
+    {
+        if (record.VersionId is not null || context.Query("versionId") is not null || await store.VersioningAsync(record.Bucket, context.Aborted) != BucketVersioning.Unversioned)
+        {
+            context.Response.Headers["x-amz-version-id"] = record.VersionIdText;
+        }
+    }
+
+    private static Dictionary<string, string> MarkerHeaders(ObjectRecord marker) => new()
+    {
+        ["x-amz-delete-marker"] = "true",
+        ["x-amz-version-id"] = marker.VersionIdText,
+        ["Last-Modified"] = marker.LastModified.ToString("R", CultureInfo.InvariantCulture),
+    };
 
     /// <summary>The error for an object that is not there: NoSuchKey, or NoSuchBucket when its bucket is missing too.</summary>
     public static async Task<S3Exception> NotFoundAsync(ObjectStore store, string bucket, string key, CancellationToken cancellationToken) =>

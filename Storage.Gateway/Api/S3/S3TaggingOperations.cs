@@ -4,7 +4,7 @@ using Storage.Gateway.Objects;
 
 namespace Storage.Gateway.Api.S3;
 
-/// <summary>PutObjectTagging, GetObjectTagging, DeleteObjectTagging, and S3's rules for a tag set wherever one is sent.</summary>
+/// <summary>PutObjectTagging, GetObjectTagging, DeleteObjectTagging (of the current version or one named by versionId), and S3's rules for a tag set wherever one is sent.</summary>
 public sealed partial class S3TaggingOperations(ObjectStore store)
 {
     private const int MaxKeyLength = 128;
@@ -14,7 +14,8 @@ public sealed partial class S3TaggingOperations(ObjectStore store)
     public async Task GetAsync(S3Context context)
     {
         var (bucket, key) = S3ObjectOperations.Target(context);
-        var record = await store.HeadAsync(bucket, key, context.Aborted) ?? throw await S3ObjectOperations.NotFoundAsync(store, bucket, key, context.Aborted);
+        var record = await S3ObjectOperations.ReadVersionAsync(context, store, bucket, key);
+        await S3ObjectOperations.WriteVersionIdAsync(context, store, record);
         var tags = record.Attributes.Tags ?? new Dictionary<string, string>();
         await S3Xml.WriteAsync(context.Response, S3Xml.Element("Tagging", S3Xml.Element("TagSet",
             tags.Select(t => S3Xml.Element("Tag", S3Xml.Element("Key", t.Key), S3Xml.Element("Value", t.Value))))), context.Aborted);
@@ -112,10 +113,12 @@ public sealed partial class S3TaggingOperations(ObjectStore store)
 
     private async Task SetAsync(S3Context context, string bucket, string key, IReadOnlyDictionary<string, string>? tags)
     {
-        if (await store.SetTagsAsync(bucket, key, tags, context.Aborted) is null)
-        {
-            throw await S3ObjectOperations.NotFoundAsync(store, bucket, key, context.Aborted);
-        }
+        var tagged = context.Query("versionId") is { } versionId
+            ? await store.SetTagsAsync(bucket, key, S3ObjectOperations.VersionIdFrom(versionId), tags, context.Aborted)
+            : await store.SetTagsAsync(bucket, key, tags, context.Aborted);
+
+        // Not there (or a delete marker): the same answer as a read of that version.
+        await S3ObjectOperations.WriteVersionIdAsync(context, store, tagged ?? await S3ObjectOperations.ReadVersionAsync(context, store, bucket, key));
     }
 
     private static string Unescape(string text)

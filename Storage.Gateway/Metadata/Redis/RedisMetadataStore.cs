@@ -43,27 +43,76 @@ public sealed partial class RedisMetadataStore(
         : null;
 
     // The object scripts share one argument layout. KEYS: 1 the bucket's mark, 2 its records, 3 its key index,
-    // 4 its slot's reclaims, 5 those by due time, 6.. the script's own. ARGV: 1 bucket, 2 key, 3 new record, 4 the record it
-    // must replace ('' for none), 5-7 the reclaim entry for the replaced parts (id, json, due; '' for none), 8.. its own,
+    // 4 its slot's reclaims, 5 those by due time, 6-9 versioning (below), 10.. the script's own. ARGV: 1 bucket, 2 key, 3 new
+    // record, 4 the record it must replace ('' for none), 5-7 the reclaim entry for the replaced parts (id, json, due; ''
+    // for none), 8-15 versioning, 16.. its own,
     // and last the new version's inline bytes ('' for none). Inline bytes live in the records hash under the key
     // behind a 0xFF byte, which UTF-8 never holds: no listing or scan (which read the fields the key index names)
     // ever fetches them.
     // A conflict answers the current record, so the caller can plan again without reading it.
+    //
+    // Versioning: KEYS 6 the bucket's documents, 7 its noncurrent versions (field: key, a 0 byte and a rank; the inline
+    // bytes behind 0xFF as above), 8 their index (the same members, so a key's versions sort together, newest first: ranks
+    // fall with age), 9 each version's member by key, 0 byte and version id. ARGV 8 the versioning state planned for ('',
+    // Enabled, Suspended; '=' rewrites the same version and skips versioning), 9 the new version's id, 10 '1' for a delete
+    // marker, 11 the replaced version's id when it is kept as a noncurrent version ('' when reclaimed), 12 the key's
+    // noncurrent null version expected (Suspended: it is replaced; '' for none), 13-15 the reclaim entry for its parts.
+    // Every check comes before the first write: a script that returns early must have changed nothing.
     private const string CheckTarget = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return 'NOBUCKET' end
+        if ARGV[8] ~= '=' then
+          local state = redis.call('HGET', KEYS[6], 'versioning') or ''
+          if state ~= ARGV[8] then return 'VERSIONING:' .. state end
+        end
         local current = redis.call('HGET', KEYS[2], ARGV[2])
         if (current or '') ~= ARGV[4] then return { 'CONFLICT', current } end
+        local nullMember = false
+        if ARGV[8] == 'Suspended' then
+          nullMember = redis.call('HGET', KEYS[9], ARGV[2] .. '\0null')
+          if ((nullMember and redis.call('HGET', KEYS[7], nullMember)) or '') ~= ARGV[12] then return { 'CONFLICT', current } end
+        end
 
         """;
 
     private const string WriteTarget = """
 
-        redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-        redis.call('ZADD', KEYS[3], 0, ARGV[2])
-        if ARGV[#ARGV] ~= '' then
-          redis.call('HSET', KEYS[2], '\255' .. ARGV[2], ARGV[#ARGV])
+        local key = ARGV[2]
+        if nullMember then
+          redis.call('HDEL', KEYS[7], nullMember, '\255' .. nullMember)
+          redis.call('ZREM', KEYS[8], nullMember)
+          redis.call('HDEL', KEYS[9], key .. '\0null')
+          if ARGV[13] ~= '' then
+            redis.call('HSET', KEYS[4], ARGV[13], ARGV[14])
+            redis.call('ZADD', KEYS[5], ARGV[15], ARGV[13])
+          end
+        end
+        local rank = false
+        local function keep(id, json, inline)
+          if not rank then
+            local newest = redis.call('ZRANGEBYLEX', KEYS[8], '[' .. key .. '\0', '(' .. key .. '\1', 'LIMIT', 0, 1)
+            rank = 4503599627370496
+            if #newest > 0 then rank = tonumber(string.sub(newest[1], -16), 16) end
+          end
+          rank = rank - 1
+          local member = key .. '\0' .. string.format('%016x', rank)
+          redis.call('HSET', KEYS[7], member, json)
+          if inline then redis.call('HSET', KEYS[7], '\255' .. member, inline) end
+          redis.call('ZADD', KEYS[8], 0, member)
+          redis.call('HSET', KEYS[9], key .. '\0' .. id, member)
+        end
+        if ARGV[11] ~= '' then keep(ARGV[11], ARGV[4], redis.call('HGET', KEYS[2], '\255' .. key)) end
+        if ARGV[10] == '1' then keep(ARGV[9], ARGV[3], false) end
+        if ARGV[10] == '1' then
+          redis.call('HDEL', KEYS[2], key, '\255' .. key)
+          redis.call('ZREM', KEYS[3], key)
         else
-          redis.call('HDEL', KEYS[2], '\255' .. ARGV[2])
+          redis.call('HSET', KEYS[2], key, ARGV[3])
+          redis.call('ZADD', KEYS[3], 0, key)
+          if ARGV[#ARGV] ~= '' then
+            redis.call('HSET', KEYS[2], '\255' .. key, ARGV[#ARGV])
+          else
+            redis.call('HDEL', KEYS[2], '\255' .. key)
+          end
         end
         if ARGV[5] ~= '' then
           redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
@@ -72,10 +121,10 @@ public sealed partial class RedisMetadataStore(
         return 'OK'
         """;
 
-    /// <summary>A commit: also removes the write intents of the new segments (ARGV 8..) and adds usage (KEYS 6, 7).</summary>
+    /// <summary>A commit: also removes the write intents of the new segments (ARGV 16..) and adds usage (KEYS 10, 11).</summary>
     private const string Commit = CheckTarget + """
-        local i = 9
-        for _ = 1, tonumber(ARGV[8]) do
+        local i = 17
+        for _ = 1, tonumber(ARGV[16]) do
           redis.call('HDEL', KEYS[4], ARGV[i])
           redis.call('ZREM', KEYS[5], ARGV[i])
           i = i + 1
@@ -83,26 +132,26 @@ public sealed partial class RedisMetadataStore(
         local usage = tonumber(ARGV[i])
         i = i + 1
         for _ = 1, usage do
-          redis.call('HINCRBY', KEYS[6], ARGV[i], ARGV[i + 1])
-          redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 2])
+          redis.call('HINCRBY', KEYS[10], ARGV[i], ARGV[i + 1])
+          redis.call('HINCRBY', KEYS[11], ARGV[i], ARGV[i + 2])
           i = i + 3
         end
         """ + WriteTarget;
 
-    /// <summary>An assembled commit: first checks and removes the source records (KEYS 6, 7; ARGV 8.. key and segment id pairs).</summary>
+    /// <summary>An assembled commit: first checks and removes the source records (KEYS 10, 11; ARGV 16.. key and segment id pairs).</summary>
     private const string Assemble = CheckTarget + """
-        local sources = tonumber(ARGV[8])
+        local sources = tonumber(ARGV[16])
         for i = 0, sources - 1 do
-          local current = redis.call('HGET', KEYS[6], ARGV[9 + 2 * i])
+          local current = redis.call('HGET', KEYS[10], ARGV[17 + 2 * i])
           if not current then return 'CHANGED' end
           local segments = cjson.decode(current).segments
           local id = ''
           if segments and #segments > 0 then id = segments[1].id end
-          if id ~= ARGV[10 + 2 * i] then return 'CHANGED' end
+          if id ~= ARGV[18 + 2 * i] then return 'CHANGED' end
         end
         for i = 0, sources - 1 do
-          redis.call('HDEL', KEYS[6], ARGV[9 + 2 * i], '\255' .. ARGV[9 + 2 * i])
-          redis.call('ZREM', KEYS[7], ARGV[9 + 2 * i])
+          redis.call('HDEL', KEYS[10], ARGV[17 + 2 * i], '\255' .. ARGV[17 + 2 * i])
+          redis.call('ZREM', KEYS[11], ARGV[17 + 2 * i])
         end
         """ + WriteTarget;
 
@@ -132,7 +181,10 @@ public sealed partial class RedisMetadataStore(
         return 1
         """;
 
+    /// <summary>An unversioned bucket's delete. KEYS: 1 records, 2 key index, 3 reclaims, 4 by due time, 5 documents.</summary>
     private const string Delete = """
+        local state = redis.call('HGET', KEYS[5], 'versioning')
+        if state then return 'VERSIONING:' .. state end
         local current = redis.call('HGET', KEYS[1], ARGV[1])
         if not current then return 'MISSING' end
         if current ~= ARGV[2] then return 'CONFLICT' end
@@ -154,12 +206,103 @@ public sealed partial class RedisMetadataStore(
         return 'OK'
         """;
 
-    /// <summary>KEYS: 1 the bucket's mark, 2 its key index, 3 its records (empty but for fields a gateway that knew no inline bytes may have left), 4 its documents.</summary>
+    /// <summary>
+    /// KEYS: 1 the bucket's mark, 2 its key index, 3 its records (empty but for fields a gateway that knew no inline bytes
+    /// may have left), 4 its documents, 5 its version index, 6 its noncurrent versions, 7 their ids.
+    /// </summary>
     private const string DeleteBucket = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return 'NOTFOUND' end
-        if redis.call('ZCARD', KEYS[2]) > 0 then return 'NOTEMPTY' end
-        redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+        if redis.call('ZCARD', KEYS[2]) > 0 or redis.call('ZCARD', KEYS[5]) > 0 then return 'NOTEMPTY' end
+        redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[6], KEYS[7])
         return 'DELETED'
+        """;
+
+    /// <summary>
+    /// Removes one version for good. KEYS: 1 records, 2 key index, 3 reclaims, 4 by due time, 5 noncurrent versions,
+    /// 6 their index, 7 their ids. ARGV: 1 key, 2 version id, 3 the version's record as read, 4-6 its reclaim entry ('' for
+    /// none), 7 '1' when it is the current version. The newest noncurrent version then becomes current if the key has
+    /// none and it is not a delete marker.
+    /// </summary>
+    private const string DeleteVersion = """
+        local key = ARGV[1]
+        if ARGV[7] == '1' then
+          if redis.call('HGET', KEYS[1], key) ~= ARGV[3] then return 'CONFLICT' end
+          redis.call('HDEL', KEYS[1], key, '\255' .. key)
+          redis.call('ZREM', KEYS[2], key)
+        else
+          local member = redis.call('HGET', KEYS[7], key .. '\0' .. ARGV[2])
+          if not member or redis.call('HGET', KEYS[5], member) ~= ARGV[3] then return 'CONFLICT' end
+          redis.call('HDEL', KEYS[5], member, '\255' .. member)
+          redis.call('ZREM', KEYS[6], member)
+          redis.call('HDEL', KEYS[7], key .. '\0' .. ARGV[2])
+        end
+        if ARGV[4] ~= '' then
+          redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+          redis.call('ZADD', KEYS[4], ARGV[6], ARGV[4])
+        end
+        if redis.call('HEXISTS', KEYS[1], key) == 0 then
+          local newest = redis.call('ZRANGEBYLEX', KEYS[6], '[' .. key .. '\0', '(' .. key .. '\1', 'LIMIT', 0, 1)
+          if #newest > 0 then
+            local json = redis.call('HGET', KEYS[5], newest[1])
+            local version = cjson.decode(json)
+            if not version.isDeleteMarker then
+              local inline = redis.call('HGET', KEYS[5], '\255' .. newest[1])
+              redis.call('HSET', KEYS[1], key, json)
+              if inline then redis.call('HSET', KEYS[1], '\255' .. key, inline) end
+              redis.call('ZADD', KEYS[2], 0, key)
+              redis.call('HDEL', KEYS[5], newest[1], '\255' .. newest[1])
+              redis.call('ZREM', KEYS[6], newest[1])
+              redis.call('HDEL', KEYS[7], key .. '\0' .. (version.versionId or 'null'))
+            end
+          end
+        end
+        return 'OK'
+        """;
+
+    /// <summary>
+    /// Rewrites a noncurrent version in place (its tags, or a part healing moved). KEYS: 1 noncurrent versions, 2 reclaims,
+    /// 3 by due time, 4 usage bytes, 5 usage parts. ARGV: 1 member, 2 the record as read, 3 the new one, 4-6 a reclaim
+    /// entry ('' for none), 7.. usage (node count, then node, bytes, parts).
+    /// </summary>
+    private const string RewriteVersion = """
+        if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 'CONFLICT' end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+        if ARGV[4] ~= '' then
+          redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+          redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4])
+        end
+        local i = 8
+        for _ = 1, tonumber(ARGV[7]) do
+          redis.call('HINCRBY', KEYS[4], ARGV[i], ARGV[i + 1])
+          redis.call('HINCRBY', KEYS[5], ARGV[i], ARGV[i + 2])
+          i = i + 3
+        end
+        return 'OK'
+        """;
+
+    /// <summary>
+    /// A page of noncurrent versions with, for each, whether it is its key's latest (the newest, of a key without a current
+    /// version). KEYS: 1 their index, 2 noncurrent versions, 3 records. ARGV: 1-2 the index range, 3 the limit. Answers
+    /// record and '1'/'0' pairs.
+    /// </summary>
+    private const string ListVersions = """
+        local members = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+        local page = {}
+        local previous = false
+        for i, member in ipairs(members) do
+          local key = string.sub(member, 1, #member - 17)
+          local newest
+          if i == 1 then
+            local before = redis.call('ZREVRANGEBYLEX', KEYS[1], '(' .. member, '-', 'LIMIT', 0, 1)
+            newest = #before == 0 or string.sub(before[1], 1, #before[1] - 17) ~= key
+          else
+            newest = previous ~= key
+          end
+          previous = key
+          page[#page + 1] = redis.call('HGET', KEYS[2], member)
+          page[#page + 1] = (newest and redis.call('HEXISTS', KEYS[3], key) == 0) and '1' or '0'
+        end
+        return page
         """;
 
     /// <summary>KEYS: 1 the bucket's mark, 2 its documents. ARGV: 1 name, 2 document ('' removes it).</summary>
@@ -233,6 +376,15 @@ public sealed partial class RedisMetadataStore(
 
     private string DocumentsOf(string bucket) => $"{Slot(SlotTag(bucket))}documents:{bucket}";
 
+    private string VersionsOf(string bucket) => $"{Slot(SlotTag(bucket))}versions:{bucket}";
+
+    private string VersionIndexOf(string bucket) => $"{Slot(SlotTag(bucket))}versions:index:{bucket}";
+
+    private string VersionIdsOf(string bucket) => $"{Slot(SlotTag(bucket))}versions:ids:{bucket}";
+
+    /// <summary>The versioning keys every object script takes as KEYS 6-9.</summary>
+    private RedisKey[] VersioningKeys(string bucket) => [DocumentsOf(bucket), VersionsOf(bucket), VersionIndexOf(bucket), VersionIdsOf(bucket)];
+
     private string ReclaimsIn(string tag) => Slot(tag) + "reclaims";
 
     private string ReclaimsDueIn(string tag) => Slot(tag) + "reclaims:due";
@@ -289,10 +441,18 @@ public sealed partial class RedisMetadataStore(
         return added;
     }
 
+    /// <summary>The mark and the versioning document, sent together: one round trip.</summary>
     public async Task<BucketRecord?> GetBucketAsync(string name, CancellationToken cancellationToken)
     {
-        var created = await CallAsync(db => db.StringGetAsync(MarkOf(name)), cancellationToken);
-        return created.IsNull ? null : new BucketRecord(name, FromMilliseconds(created!));
+        var (created, versioning) = await CallAsync(
+            async db =>
+            {
+                var mark = db.StringGetAsync(MarkOf(name));
+                var document = db.HashGetAsync(DocumentsOf(name), VersioningDocument.Name);
+                return (await mark, await document);
+            },
+            cancellationToken);
+        return created.IsNull ? null : new BucketRecord(name, FromMilliseconds(created!), VersioningDocument.Parse(versioning));
     }
 
     /// <summary>The index, less the names whose mark is gone (a delete cut off before it updated the index).</summary>
@@ -305,7 +465,7 @@ public sealed partial class RedisMetadataStore(
 
     public async Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken)
     {
-        var result = (string?)await EvalAsync(DeleteBucket, [MarkOf(name), KeysOf(name), ObjectsOf(name), DocumentsOf(name)], [], cancellationToken) switch
+        var result = (string?)await EvalAsync(DeleteBucket, [MarkOf(name), KeysOf(name), ObjectsOf(name), DocumentsOf(name), VersionIndexOf(name), VersionsOf(name), VersionIdsOf(name)], [], cancellationToken) switch
         {
             "DELETED" => BucketDeleteResult.Deleted,
             "NOTEMPTY" => BucketDeleteResult.NotEmpty,
@@ -352,13 +512,15 @@ public sealed partial class RedisMetadataStore(
         // The condition is checked against the version read for the swap, which the script replaces only if unchanged.
         var (outcome, previous) = await SwapAsync(
             Commit,
+            record,
             record.Bucket,
             record.Key,
             guessAbsent: condition.Allows(null),
-            replaced =>
+            reclaimAt,
+            (replaced, kept) =>
             {
                 WriteConditionFailedException.ThrowUnlessAllowed(condition, replaced);
-                return CommitSwap(record.Bucket, json, ReclaimOf(record.Bucket, replaced, reclaimAt), [.. record.Segments.Select(s => s.Id)], record.Segments.Parts()) with { Inline = record.Inline };
+                return CommitSwap(record.Bucket, json, kept ? null : ReclaimOf(record.Bucket, replaced, reclaimAt), [.. record.Segments.Select(s => s.Id)], record.Segments.Parts()) with { Inline = record.Inline };
             },
             cancellationToken);
         return outcome == SwapOutcome.Applied ? previous : throw new BucketNotFoundException(record.Bucket);
@@ -370,13 +532,15 @@ public sealed partial class RedisMetadataStore(
         RedisValue[] sourceArguments = [sources.Count, .. sources.SelectMany(s => new RedisValue[] { s.Key, s.SegmentId ?? string.Empty })];
         var (outcome, _) = await SwapAsync(
             Assemble,
+            record,
             record.Bucket,
             record.Key,
             guessAbsent: condition.Allows(null),
-            replaced =>
+            reclaimAt,
+            (replaced, kept) =>
             {
                 WriteConditionFailedException.ThrowUnlessAllowed(condition, replaced);
-                return new Swap(json, ReclaimOf(record.Bucket, replaced, reclaimAt), [ObjectsOf(sourceBucket), KeysOf(sourceBucket)], sourceArguments);
+                return new Swap(json, kept ? null : ReclaimOf(record.Bucket, replaced, reclaimAt), [ObjectsOf(sourceBucket), KeysOf(sourceBucket)], sourceArguments);
             },
             cancellationToken);
         return outcome switch
@@ -387,21 +551,159 @@ public sealed partial class RedisMetadataStore(
         };
     }
 
-    public async Task<bool> ReplacePartAsync(PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
-        (await SwapAsync(
+    /// <summary>The current version if it holds the part; otherwise the noncurrent version that does (segment ids are unique).</summary>
+    public async Task<bool> ReplacePartAsync(PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    {
+        ReclaimEntry MovedAway(Segment segment) => ReclaimEntry.ForMove(move, segment.Part(move.Shard), reclaimAt);
+        var (outcome, _) = await SwapAsync(
             Commit,
+            version: null,
             move.Bucket,
             move.Key,
             guessAbsent: false,
-            previous => previous?.SegmentForMove(move) is { } segment
+            reclaimAt,
+            (previous, _) => previous?.SegmentForMove(move) is { } segment
                 ? CommitSwap(
                     move.Bucket,
                     MetadataJsonContext.SerializeRecord(previous!.WithPartMoved(move.SegmentId, move.Shard, move.ToNode)),
-                    new ReclaimEntry($"move-{Guid.NewGuid():N}", [segment.Part(move.Shard)], reclaimAt, Accounted: true, move.Bucket, move.Key),
+                    MovedAway(segment),
                     [],
                     [segment.Part(move.Shard) with { NodeId = move.ToNode }])
                 : null,
-            cancellationToken)).Outcome == SwapOutcome.Applied;
+            cancellationToken);
+        if (outcome == SwapOutcome.Applied)
+        {
+            return true;
+        }
+
+        for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
+        {
+            if (await NoncurrentWithAsync(move, cancellationToken) is not var (member, json, version) || version.SegmentForMove(move) is not { } segment)
+            {
+                return false;
+            }
+
+            var moved = MetadataJsonContext.SerializeRecord(version.WithPartMoved(move.SegmentId, move.Shard, move.ToNode));
+            if (await RewriteVersionAsync(move.Bucket, member, json, moved, MovedAway(segment), [segment.Part(move.Shard) with { NodeId = move.ToNode }], cancellationToken))
+            {
+                return true;
+            }
+        }
+
+        throw new RedisUnavailableException($"Moving a part of '{move.Bucket}/{move.Key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
+    }
+
+    public async Task<ObjectRecord?> SetObjectTagsAsync(string bucket, string key, string? versionId, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
+        {
+            switch (await FindVersionAsync(bucket, key, versionId, cancellationToken))
+            {
+                case null or { Record.IsDeleteMarker: true }:
+                    return null;
+                case { Member: null }:
+                    return await SetObjectTagsAsync(bucket, key, tags, cancellationToken) is { } tagged && tagged.VersionId == versionId ? tagged : null;
+                case { Member: { } member } found:
+                    var retagged = found.Record with { Attributes = found.Record.Attributes with { Tags = tags } };
+                    if (await RewriteVersionAsync(bucket, member, found.Json, MetadataJsonContext.SerializeRecord(retagged), null, [], cancellationToken))
+                    {
+                        return retagged;
+                    }
+
+                    break;
+            }
+        }
+
+        throw new RedisUnavailableException($"Tagging '{bucket}/{key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
+    }
+
+    public async Task<ObjectRecord?> GetObjectVersionAsync(string bucket, string key, string? versionId, CancellationToken cancellationToken)
+    {
+        if (await GetObjectAsync(bucket, key, cancellationToken) is { } current && current.VersionId == versionId)
+        {
+            return current;
+        }
+
+        RedisValue member = await CallAsync(db => db.HashGetAsync(VersionIdsOf(bucket), VersionIdField(key, versionId)), cancellationToken);
+        if (member.IsNull)
+        {
+            return null;
+        }
+
+        var fields = await CallAsync(db => db.HashGetAsync(VersionsOf(bucket), [member, InlineField((byte[])member!)]), cancellationToken);
+        return Parse(fields[0]) is { } version && !fields[1].IsNull ? version with { Inline = (byte[])fields[1]! } : Parse(fields[0]);
+    }
+
+    public async Task<ObjectRecord?> DeleteObjectVersionAsync(string bucket, string key, string? versionId, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
+        {
+            if (await FindVersionAsync(bucket, key, versionId, cancellationToken) is not { } found)
+            {
+                return null;
+            }
+
+            var reclaim = ReclaimOf(bucket, found.Record, reclaimAt);
+            var outcome = (string?)await EvalAsync(
+                DeleteVersion,
+                [ObjectsOf(bucket), KeysOf(bucket), ReclaimsIn(SlotTag(bucket)), ReclaimsDueIn(SlotTag(bucket)), VersionsOf(bucket), VersionIndexOf(bucket), VersionIdsOf(bucket)],
+                [key, found.Record.VersionIdText, found.Json, reclaim?.Id ?? string.Empty, reclaim is null ? string.Empty : MetadataJsonContext.Serialize(reclaim), reclaimAt.ToUnixTimeMilliseconds(), found.Member is null ? "1" : "0"],
+                cancellationToken);
+            if (outcome == "OK")
+            {
+                return found.Record;
+            }
+        }
+
+        throw new RedisUnavailableException($"Deleting a version of '{bucket}/{key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
+    }
+
+    public async Task<IReadOnlyList<ObjectVersion>> ListObjectVersionsAsync(string bucket, string prefix, VersionCursor? after, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        var prefixBytes = Encoding.UTF8.GetBytes(prefix);
+
+        // Every cursor on a key is past its current version, which comes first; the noncurrent ones continue from an index
+        // member: all of the key's (key, 0), those after one of them, or none of them (key, 1: after every rank).
+        byte[] from = prefixBytes;
+        var inclusive = true;
+        if (after is not null)
+        {
+            var keyBytes = Encoding.UTF8.GetBytes(after.Key);
+            if (after.AfterAllVersions)
+            {
+                from = [.. keyBytes, 1];
+            }
+            else if (await GetObjectAsync(bucket, after.Key, cancellationToken) is { } current && current.VersionId == after.VersionId)
+            {
+                from = [.. keyBytes, 0];
+            }
+            else
+            {
+                RedisValue member = await CallAsync(db => db.HashGetAsync(VersionIdsOf(bucket), VersionIdField(after.Key, after.VersionId)), cancellationToken);
+                from = member.IsNull ? throw new VersionNotFoundException(after.Key, after.VersionId) : (byte[])member!;
+                inclusive = false;
+            }
+
+            if (from.AsSpan().SequenceCompareTo(prefixBytes) < 0)
+            {
+                (from, inclusive) = (prefixBytes, true);
+            }
+        }
+
+        RedisValue start = from.Length == 0 ? "-" : (byte[])[(byte)(inclusive ? '[' : '('), .. from];
+        RedisValue stop = prefix.Length == 0 ? "+" : (byte[])[(byte)'(', .. prefixBytes, 0xFF];
+        var currents = ListObjectsAsync(bucket, prefix, after?.Key, limit, cancellationToken);
+        var page = await CallAsync(db => db.ScriptEvaluateAsync(ListVersions, [VersionIndexOf(bucket), VersionsOf(bucket), ObjectsOf(bucket)], [start, stop, limit]), cancellationToken);
+        var entries = (RedisResult[])page!;
+        var noncurrents = new List<ObjectVersion>(entries.Length / 2);
+        for (var i = 0; i + 1 < entries.Length; i += 2)
+        {
+            noncurrents.Add(new ObjectVersion(Parse((string?)entries[i])!, (string?)entries[i + 1] == "1"));
+        }
+
+        return VersionListing.Merge(await currents, noncurrents, limit);
+    }
 
     public async Task<bool> TryAcquireLeaseAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken) =>
         (long)await EvalAsync(Lease, [$"{keyPrefix}lease:{name}"], [holder, (long)duration.TotalMilliseconds], cancellationToken) == 1;
@@ -448,7 +750,7 @@ public sealed partial class RedisMetadataStore(
             var reclaim = ReclaimOf(bucket, previous, reclaimAt);
             var outcome = (string?)await EvalAsync(
                 Delete,
-                [ObjectsOf(bucket), KeysOf(bucket), ReclaimsIn(SlotTag(bucket)), ReclaimsDueIn(SlotTag(bucket))],
+                [ObjectsOf(bucket), KeysOf(bucket), ReclaimsIn(SlotTag(bucket)), ReclaimsDueIn(SlotTag(bucket)), DocumentsOf(bucket)],
                 [key, previousJson, reclaim?.Id ?? string.Empty, reclaim is null ? string.Empty : MetadataJsonContext.Serialize(reclaim), reclaimAt.ToUnixTimeMilliseconds()],
                 cancellationToken);
             switch (outcome)
@@ -457,6 +759,8 @@ public sealed partial class RedisMetadataStore(
                     return previous;
                 case "MISSING":
                     return null;
+                case { } answer when VersioningIn(answer) is { } actual:
+                    throw new VersioningChangedException(actual);
             }
         }
 
@@ -565,7 +869,14 @@ public sealed partial class RedisMetadataStore(
     /// <paramref name="script"/>, which applies it only if the record is still the one planned against; plans again
     /// against the record the script answers when another write got there first.
     /// </summary>
-    private async Task<(SwapOutcome Outcome, ObjectRecord? Previous)> SwapAsync(string script, string bucket, string key, bool guessAbsent, Func<ObjectRecord?, Swap?> plan, CancellationToken cancellationToken)
+    /// <remarks>
+    /// <paramref name="version"/> is the new version (null: the same version rewritten, which versioning leaves alone). The
+    /// plan is made for a guess of the bucket's versioning state that fits the version, which the script checks: told
+    /// another, the swap plans again for it if the version fits it too, and throws if not. <paramref name="plan"/> learns
+    /// whether the replaced version is kept (as a noncurrent version) or must be reclaimed.
+    /// </remarks>
+    /// <exception cref="VersioningChangedException">The version does not fit the bucket's versioning state.</exception>
+    private async Task<(SwapOutcome Outcome, ObjectRecord? Previous)> SwapAsync(string script, ObjectRecord? version, string bucket, string key, bool guessAbsent, DateTimeOffset reclaimAt, Func<ObjectRecord?, bool, Swap?> plan, CancellationToken cancellationToken)
     {
         // A guess that the key is new saves the read before the script: one call for a new key (most writes of a build
         // cache or an artifact store), and an overwrite's conflict answer brings the record to plan against instead.
@@ -576,10 +887,18 @@ public sealed partial class RedisMetadataStore(
             previousJson = await CallAsync(_writer, db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
         }
 
+        BucketVersioning? state = version switch
+        {
+            null => null,
+            { VersionId: not null } => BucketVersioning.Enabled,
+            { IsDeleteMarker: true } => BucketVersioning.Suspended,
+            _ => BucketVersioning.Unversioned,
+        };
         for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
         {
             var previous = Parse(previousJson);
-            if (plan(previous) is not { } swap)
+            var kept = previous is not null && (state == BucketVersioning.Enabled || (state == BucketVersioning.Suspended && previous.VersionId is not null));
+            if (plan(previous, kept) is not { } swap)
             {
                 if (known)
                 {
@@ -591,15 +910,22 @@ public sealed partial class RedisMetadataStore(
                 continue;
             }
 
+            // Suspended: the key's noncurrent null version, if any, goes (the script checks it is the one read here).
+            var nullVersion = state == BucketVersioning.Suspended ? await NoncurrentAsync(bucket, key, versionId: null, cancellationToken) : null;
+            var nullReclaim = ReclaimOf(bucket, nullVersion?.Record, reclaimAt);
             RedisValue[] arguments =
             [
                 bucket, key, swap.RecordJson, previousJson ?? string.Empty,
                 swap.Reclaim?.Id ?? string.Empty, swap.Reclaim is null ? string.Empty : MetadataJsonContext.Serialize(swap.Reclaim), swap.Reclaim?.Due.ToUnixTimeMilliseconds() ?? 0,
+                state switch { null => "=", BucketVersioning.Unversioned => string.Empty, var planned => planned.ToString() },
+                version?.VersionIdText ?? string.Empty, version?.IsDeleteMarker == true ? "1" : string.Empty, kept ? previous!.VersionIdText : string.Empty,
+                nullVersion?.Json ?? string.Empty,
+                nullReclaim?.Id ?? string.Empty, nullReclaim is null ? string.Empty : MetadataJsonContext.Serialize(nullReclaim), nullReclaim?.Due.ToUnixTimeMilliseconds() ?? 0,
                 .. swap.ExtraArguments,
                 swap.Inline ?? RedisValue.EmptyString,
             ];
             var tag = SlotTag(bucket);
-            var result = await EvalAsync(script, [MarkOf(bucket), ObjectsOf(bucket), KeysOf(bucket), ReclaimsIn(tag), ReclaimsDueIn(tag), .. swap.ExtraKeys], arguments, cancellationToken);
+            var result = await EvalAsync(script, [MarkOf(bucket), ObjectsOf(bucket), KeysOf(bucket), ReclaimsIn(tag), ReclaimsDueIn(tag), .. VersioningKeys(bucket), .. swap.ExtraKeys], arguments, cancellationToken);
             if (result.Resp2Type == ResultType.Array)
             {
                 previousJson = (string?)result[1];
@@ -615,11 +941,83 @@ public sealed partial class RedisMetadataStore(
                     return (SwapOutcome.NoBucket, previous);
                 case "CHANGED":
                     return (SwapOutcome.Declined, previous);
+                case { } answer when VersioningIn(answer) is { } actual:
+                    VersioningChangedException.ThrowUnlessWritable(version!, actual);
+                    state = actual;
+                    break;
             }
         }
 
         throw new RedisUnavailableException($"Updating '{bucket}/{key}' lost {MaxCompareAndSwapAttempts} races in a row; try again.");
     }
+
+    /// <summary>The state a script found, from its answer <c>VERSIONING:&lt;state&gt;</c>; null for any other answer.</summary>
+    private static BucketVersioning? VersioningIn(string answer) =>
+        answer.StartsWith("VERSIONING:", StringComparison.Ordinal) ? VersioningDocument.Parse(answer["VERSIONING:".Length..]) : null;
+
+    /// <summary>A version as found: its record, its JSON as stored (what a script compares), and its index member (null: the current version).</summary>
+    private sealed record FoundVersion(ObjectRecord Record, string Json, byte[]? Member);
+
+    private async Task<FoundVersion?> FindVersionAsync(string bucket, string key, string? versionId, CancellationToken cancellationToken)
+    {
+        string? currentJson = await CallAsync(_writer, db => db.HashGetAsync(ObjectsOf(bucket), key), cancellationToken);
+        if (Parse(currentJson) is { } current && current.VersionId == versionId)
+        {
+            return new FoundVersion(current, currentJson!, null);
+        }
+
+        return await NoncurrentAsync(bucket, key, versionId, cancellationToken);
+    }
+
+    private async Task<FoundVersion?> NoncurrentAsync(string bucket, string key, string? versionId, CancellationToken cancellationToken)
+    {
+        RedisValue member = await CallAsync(_writer, db => db.HashGetAsync(VersionIdsOf(bucket), VersionIdField(key, versionId)), cancellationToken);
+        if (member.IsNull)
+        {
+            return null;
+        }
+
+        string? json = await CallAsync(_writer, db => db.HashGetAsync(VersionsOf(bucket), member), cancellationToken);
+        return json is null ? null : new FoundVersion(Parse(json)!, json, (byte[])member!);
+    }
+
+    /// <summary>The noncurrent version of the moved part's key that holds its segment.</summary>
+    private async Task<(byte[] Member, string Json, ObjectRecord Version)?> NoncurrentWithAsync(PartMove move, CancellationToken cancellationToken)
+    {
+        var keyBytes = Encoding.UTF8.GetBytes(move.Key);
+        var members = await CallAsync(_writer, db => db.SortedSetRangeByValueAsync(VersionIndexOf(move.Bucket), (byte[])[.. keyBytes, 0], (byte[])[.. keyBytes, 1], Exclude.Stop), cancellationToken);
+        if (members.Length == 0)
+        {
+            return null;
+        }
+
+        var records = await CallAsync(_writer, db => db.HashGetAsync(VersionsOf(move.Bucket), members), cancellationToken);
+        for (var i = 0; i < members.Length; i++)
+        {
+            if (Parse(records[i]) is { } version && version.SegmentForMove(move) is not null)
+            {
+                return ((byte[])members[i]!, (string)records[i]!, version);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Rewrites a noncurrent version if it is still <paramref name="expectedJson"/>; false when it changed meanwhile.</summary>
+    private async Task<bool> RewriteVersionAsync(string bucket, byte[] member, string expectedJson, string newJson, ReclaimEntry? reclaim, IEnumerable<PartLocation> addedParts, CancellationToken cancellationToken)
+    {
+        var tag = SlotTag(bucket);
+        var outcome = (string?)await EvalAsync(
+            RewriteVersion,
+            [VersionsOf(bucket), ReclaimsIn(tag), ReclaimsDueIn(tag), UsageBytesIn(tag), UsagePartsIn(tag)],
+            [member, expectedJson, newJson, reclaim?.Id ?? string.Empty, reclaim is null ? string.Empty : MetadataJsonContext.Serialize(reclaim), reclaim?.Due.ToUnixTimeMilliseconds() ?? 0, .. UsageArguments(addedParts, +1)],
+            cancellationToken);
+        return outcome == "OK";
+    }
+
+    /// <summary>The field naming a version's index member: the key, a 0 byte (which keys never hold) and the version id.</summary>
+    private static RedisValue VersionIdField(string key, string? versionId) =>
+        (byte[])[.. Encoding.UTF8.GetBytes(key), 0, .. Encoding.UTF8.GetBytes(versionId ?? ObjectRecord.NullVersionId)];
 
     /// <summary>A swap by the Commit script: completes the write intents of <paramref name="segmentIds"/> and accounts <paramref name="addedParts"/>.</summary>
     private Swap CommitSwap(string bucket, string recordJson, ReclaimEntry? reclaim, IReadOnlyList<string> segmentIds, IEnumerable<PartLocation> addedParts) =>
@@ -645,7 +1043,9 @@ public sealed partial class RedisMetadataStore(
     private sealed record Swap(string RecordJson, ReclaimEntry? Reclaim, RedisKey[] ExtraKeys, RedisValue[] ExtraArguments, byte[]? Inline = null);
 
     /// <summary>The field of a key's inline bytes: the key behind a 0xFF byte, which no UTF-8 key starts with.</summary>
-    private static RedisValue InlineField(string key) => (byte[])[0xFF, .. Encoding.UTF8.GetBytes(key)];
+    private static RedisValue InlineField(string key) => InlineField(Encoding.UTF8.GetBytes(key));
+
+    private static RedisValue InlineField(byte[] field) => (byte[])[0xFF, .. field];
 
     /// <summary>The entry for a replaced version's parts, of the bucket whose slot the script files it in.</summary>
     private static ReclaimEntry? ReclaimOf(string bucket, ObjectRecord? replaced, DateTimeOffset reclaimAt) =>

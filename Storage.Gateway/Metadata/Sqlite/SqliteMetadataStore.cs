@@ -14,6 +14,10 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     private readonly string _connectionString;
     private const string SelectObject = "SELECT record, inline FROM objects WHERE bucket = $bucket AND key = $key";
 
+    private const string SelectBucket = """
+        SELECT name, created_at, (SELECT document FROM bucket_documents d WHERE d.bucket = b.name AND d.name = 'versioning') FROM buckets b
+        """;
+
     /// <summary>What <see cref="SqliteRecordCache"/> may hold unless configured (<c>Storage:MetadataCacheBytes</c>).</summary>
     public const long DefaultRecordCacheBytes = 64L * 1024 * 1024;
 
@@ -71,6 +75,15 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
                 record TEXT NOT NULL,
                 inline BLOB,
                 PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS versions (
+                bucket TEXT NOT NULL,
+                key TEXT NOT NULL,
+                rank INTEGER NOT NULL,
+                version_id TEXT NOT NULL,
+                record TEXT NOT NULL,
+                inline BLOB,
+                PRIMARY KEY (bucket, key, rank)) WITHOUT ROWID;
+            CREATE UNIQUE INDEX IF NOT EXISTS versions_by_id ON versions (bucket, key, version_id);
             CREATE TABLE IF NOT EXISTS nodes (
                 id TEXT PRIMARY KEY,
                 kind TEXT NOT NULL,
@@ -125,14 +138,13 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
     public async Task<BucketRecord?> GetBucketAsync(string name, CancellationToken cancellationToken)
     {
-        var buckets = await _reads.QueryAsync(ReadBucket,
-            "SELECT name, created_at FROM buckets WHERE name = $name", [("$name", name)], cancellationToken);
+        var buckets = await _reads.QueryAsync(ReadBucket, SelectBucket + " WHERE name = $name", [("$name", name)], cancellationToken);
         return buckets.FirstOrDefault();
     }
 
     public async Task<IReadOnlyList<BucketRecord>> ListBucketsAsync(CancellationToken cancellationToken)
     {
-        return await _reads.QueryAsync(ReadBucket, "SELECT name, created_at FROM buckets ORDER BY name", [], cancellationToken);
+        return await _reads.QueryAsync(ReadBucket, SelectBucket + " ORDER BY name", [], cancellationToken);
     }
 
     public Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken) =>
@@ -181,6 +193,95 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
     public Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken) =>
         _writes.ExecuteAsync((connection, transaction, ct) => DeleteObjectAsync(connection, transaction, bucket, key, reclaimAt, condition, ct), cancellationToken);
+
+    public Task<ObjectRecord?> SetObjectTagsAsync(string bucket, string key, string? versionId, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync(async (connection, transaction, ct) =>
+        {
+            switch (await FindVersionAsync(connection, transaction, bucket, key, versionId, ct))
+            {
+                case null or { Version.IsDeleteMarker: true }:
+                    return null;
+                case { IsCurrent: true }:
+                    return await SetObjectTagsAsync(connection, transaction, bucket, key, tags, ct);
+                case var (version, _):
+                    var tagged = version with { Attributes = version.Attributes with { Tags = tags } };
+                    await ExecuteAsync(connection, transaction, "UPDATE versions SET record = $record WHERE bucket = $bucket AND key = $key AND version_id = $version",
+                        [("$record", MetadataJsonContext.SerializeRecord(tagged)), ("$bucket", bucket), ("$key", key), ("$version", version.VersionIdText)], ct);
+                    return tagged;
+            }
+        }, cancellationToken);
+
+    public async Task<ObjectRecord?> GetObjectVersionAsync(string bucket, string key, string? versionId, CancellationToken cancellationToken)
+    {
+        if (await GetObjectAsync(bucket, key, cancellationToken) is { } current && current.VersionId == versionId)
+        {
+            return current;
+        }
+
+        return (await _reads.QueryAsync(ReadObject, "SELECT record, inline FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version",
+            [("$bucket", bucket), ("$key", key), ("$version", versionId ?? ObjectRecord.NullVersionId)], cancellationToken)).FirstOrDefault();
+    }
+
+    public Task<ObjectRecord?> DeleteObjectVersionAsync(string bucket, string key, string? versionId, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
+        _writes.ExecuteAsync(async (connection, transaction, ct) =>
+        {
+            if (await FindVersionAsync(connection, transaction, bucket, key, versionId, ct) is not var (version, isCurrent))
+            {
+                return null;
+            }
+
+            if (isCurrent)
+            {
+                await ChangeRecordAsync(connection, transaction, bucket, key,
+                    "DELETE FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", bucket), ("$key", key)], ct);
+            }
+            else
+            {
+                await RemoveNoncurrentAsync(connection, transaction, version, ct);
+            }
+
+            await QueueReclaimAsync(connection, transaction, version, reclaimAt, ct);
+            await PromoteNewestAsync(connection, transaction, bucket, key, ct);
+            return version;
+        }, cancellationToken);
+
+    public async Task<IReadOnlyList<ObjectVersion>> ListObjectVersionsAsync(string bucket, string prefix, VersionCursor? after, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+
+        // Every cursor on a key is past its current version, which comes first; the noncurrent ones continue after a rank.
+        var afterRank = long.MaxValue;
+        if (after is { AfterAllVersions: false })
+        {
+            var current = await GetObjectAsync(bucket, after.Key, cancellationToken);
+            if (current is not null && current.VersionId == after.VersionId)
+            {
+                afterRank = long.MinValue;
+            }
+            else
+            {
+                var ranks = await _reads.QueryAsync(r => r.GetInt64(0), "SELECT rank FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version",
+                    [("$bucket", bucket), ("$key", after.Key), ("$version", after.VersionId ?? ObjectRecord.NullVersionId)], cancellationToken);
+                afterRank = ranks.Count == 1 ? ranks[0] : throw new VersionNotFoundException(after.Key, after.VersionId);
+            }
+        }
+
+        var currents = await ListObjectsAsync(bucket, prefix, after?.Key, limit, cancellationToken);
+        var noncurrents = await _reads.QueryAsync(
+            r => (Key: r.GetString(0), Version: new ObjectVersion(MetadataJsonContext.Deserialize<ObjectRecord>(r.GetString(1)), r.GetInt64(2) != 0)),
+            """
+            SELECT v.key, v.record,
+                v.rank = (SELECT MIN(m.rank) FROM versions m WHERE m.bucket = v.bucket AND m.key = v.key)
+                AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.bucket = v.bucket AND o.key = v.key)
+            FROM versions v
+            WHERE v.bucket = $bucket AND v.key >= $prefix
+                AND ($after IS NULL OR v.key > $after OR (v.key = $after AND v.rank > $rank))
+            ORDER BY v.key, v.rank LIMIT $limit
+            """,
+            [("$bucket", bucket), ("$prefix", prefix), ("$after", (object?)after?.Key ?? DBNull.Value), ("$rank", afterRank), ("$limit", limit)],
+            cancellationToken);
+        return VersionListing.Merge(currents, [.. noncurrents.Where(n => n.Key.StartsWith(prefix, StringComparison.Ordinal)).Select(n => n.Version)], limit);
+    }
 
     public async Task<IReadOnlyList<ObjectRecord>> ListObjectsAsync(string bucket, string prefix, string? startAfter, int limit, CancellationToken cancellationToken)
     {
@@ -284,7 +385,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     private static async Task<BucketDeleteResult> DeleteBucketAsync(SqliteConnection connection, SqliteTransaction transaction, string name, CancellationToken cancellationToken)
     {
         var hasObjects = await QueryAsync(connection, transaction, r => r.GetInt64(0),
-            "SELECT 1 FROM objects WHERE bucket = $name LIMIT 1", [("$name", name)], cancellationToken);
+            "SELECT 1 FROM objects WHERE bucket = $name UNION ALL SELECT 1 FROM versions WHERE bucket = $name LIMIT 1", [("$name", name)], cancellationToken);
         if (hasObjects.Count > 0)
         {
             return BucketDeleteResult.NotEmpty;
@@ -328,18 +429,43 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         return true;
     }
 
-    /// <summary>Writes the record over any previous version, whose segments are queued for deletion; returns that version.</summary>
+    /// <summary>
+    /// Writes the record (or delete marker) over any previous version, which is kept as a noncurrent version or, when
+    /// versioning does not keep it, has its segments queued for deletion; returns that version.
+    /// </summary>
     private async Task<ObjectRecord?> ReplaceObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
-        var bucketExists = await QueryAsync(connection, transaction, r => r.GetInt64(0),
-            "SELECT 1 FROM buckets WHERE name = $name", [("$name", record.Bucket)], cancellationToken);
-        if (bucketExists.Count == 0)
-        {
-            throw new BucketNotFoundException(record.Bucket);
-        }
-
+        var bucket = (await QueryAsync(connection, transaction, ReadBucket, SelectBucket + " WHERE name = $name", [("$name", record.Bucket)], cancellationToken)).FirstOrDefault()
+            ?? throw new BucketNotFoundException(record.Bucket);
+        VersioningChangedException.ThrowUnlessWritable(record, bucket.Versioning);
         var previous = await GetObjectAsync(connection, transaction, record.Bucket, record.Key, cancellationToken);
         WriteConditionFailedException.ThrowUnlessAllowed(condition, previous);
+        if (bucket.Versioning == BucketVersioning.Suspended && await GetNoncurrentAsync(connection, transaction, record.Bucket, record.Key, null, cancellationToken) is { } nullVersion)
+        {
+            await RemoveNoncurrentAsync(connection, transaction, nullVersion, cancellationToken);
+            await QueueReclaimAsync(connection, transaction, nullVersion, reclaimAt, cancellationToken);
+        }
+
+        if (previous is not null)
+        {
+            if (bucket.Versioning == BucketVersioning.Enabled || (bucket.Versioning == BucketVersioning.Suspended && previous.VersionId is not null))
+            {
+                await AddNoncurrentAsync(connection, transaction, previous, cancellationToken);
+            }
+            else
+            {
+                await QueueReclaimAsync(connection, transaction, previous, reclaimAt, cancellationToken);
+            }
+        }
+
+        if (record.IsDeleteMarker)
+        {
+            await ChangeRecordAsync(connection, transaction, record.Bucket, record.Key,
+                "DELETE FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", record.Bucket), ("$key", record.Key)], cancellationToken);
+            await AddNoncurrentAsync(connection, transaction, record, cancellationToken);
+            return previous;
+        }
+
         await ChangeRecordAsync(connection, transaction, record.Bucket, record.Key,
             """
             INSERT INTO objects (bucket, key, record, inline) VALUES ($bucket, $key, $record, $inline)
@@ -347,12 +473,36 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             """,
             [("$bucket", record.Bucket), ("$key", record.Key), ("$record", MetadataJsonContext.SerializeRecord(record)), ("$inline", (object?)record.Inline ?? DBNull.Value)],
             cancellationToken);
-        if (previous is not null)
+        return previous;
+    }
+
+    /// <summary>Files a version as the key's newest noncurrent one: ranks fall with age, so the smallest is the newest.</summary>
+    private static Task<int> AddNoncurrentAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord version, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction,
+            """
+            INSERT INTO versions (bucket, key, rank, version_id, record, inline)
+            VALUES ($bucket, $key, (SELECT COALESCE(MIN(rank), 0) - 1 FROM versions WHERE bucket = $bucket AND key = $key), $version, $record, $inline)
+            """,
+            [("$bucket", version.Bucket), ("$key", version.Key), ("$version", version.VersionIdText), ("$record", MetadataJsonContext.SerializeRecord(version)), ("$inline", (object?)version.Inline ?? DBNull.Value)],
+            cancellationToken);
+
+    private static Task<int> RemoveNoncurrentAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord version, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction, "DELETE FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version",
+            [("$bucket", version.Bucket), ("$key", version.Key), ("$version", version.VersionIdText)], cancellationToken);
+
+    private static async Task<ObjectRecord?> GetNoncurrentAsync(SqliteConnection connection, SqliteTransaction? transaction, string bucket, string key, string? versionId, CancellationToken cancellationToken) =>
+        (await QueryAsync(connection, transaction, ReadObject, "SELECT record, inline FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version",
+            [("$bucket", bucket), ("$key", key), ("$version", versionId ?? ObjectRecord.NullVersionId)], cancellationToken)).FirstOrDefault();
+
+    /// <summary>The version, current (first) or not.</summary>
+    private static async Task<(ObjectRecord Version, bool IsCurrent)?> FindVersionAsync(SqliteConnection connection, SqliteTransaction? transaction, string bucket, string key, string? versionId, CancellationToken cancellationToken)
+    {
+        if (await GetObjectAsync(connection, transaction, bucket, key, cancellationToken) is { } current && current.VersionId == versionId)
         {
-            await QueueReclaimAsync(connection, transaction, previous, reclaimAt, cancellationToken);
+            return (current, true);
         }
 
-        return previous;
+        return await GetNoncurrentAsync(connection, transaction, bucket, key, versionId, cancellationToken) is { } noncurrent ? (noncurrent, false) : null;
     }
 
     private async Task<ObjectRecord?> SetObjectTagsAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken)
@@ -371,6 +521,11 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
     private async Task<ObjectRecord?> DeleteObjectAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
+        if ((await QueryAsync(connection, transaction, ReadBucket, SelectBucket + " WHERE name = $name", [("$name", bucket)], cancellationToken)).FirstOrDefault() is { Versioning: not BucketVersioning.Unversioned } versioned)
+        {
+            throw new VersioningChangedException(versioned.Versioning);
+        }
+
         var previous = await GetObjectAsync(connection, transaction, bucket, key, cancellationToken);
         WriteConditionFailedException.ThrowUnlessAllowed(condition, previous);
         if (previous is null)
@@ -382,6 +537,22 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             "DELETE FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", bucket), ("$key", key)], cancellationToken);
         await QueueReclaimAsync(connection, transaction, previous, reclaimAt, cancellationToken);
         return previous;
+    }
+
+    /// <summary>When the key has no current version and its newest noncurrent one is not a delete marker, that one becomes current.</summary>
+    private async Task PromoteNewestAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, CancellationToken cancellationToken)
+    {
+        if (await GetObjectAsync(connection, transaction, bucket, key, cancellationToken) is not null
+            || (await QueryAsync(connection, transaction, ReadObject, "SELECT record, inline FROM versions WHERE bucket = $bucket AND key = $key ORDER BY rank LIMIT 1",
+                [("$bucket", bucket), ("$key", key)], cancellationToken)).FirstOrDefault() is not { IsDeleteMarker: false } newest)
+        {
+            return;
+        }
+
+        await RemoveNoncurrentAsync(connection, transaction, newest, cancellationToken);
+        await ChangeRecordAsync(connection, transaction, bucket, key,
+            "INSERT INTO objects (bucket, key, record, inline) VALUES ($bucket, $key, $record, $inline)",
+            [("$bucket", bucket), ("$key", key), ("$record", MetadataJsonContext.SerializeRecord(newest)), ("$inline", (object?)newest.Inline ?? DBNull.Value)], cancellationToken);
     }
 
     private static async Task<bool> CompleteReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ReclaimEntry entry, CancellationToken cancellationToken)
@@ -398,23 +569,41 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     private async Task<bool> ReplacePartAsync(SqliteConnection connection, SqliteTransaction transaction, PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
     {
         var record = await GetObjectAsync(connection, transaction, move.Bucket, move.Key, cancellationToken);
+        var current = record?.SegmentForMove(move) is not null;
+        if (!current)
+        {
+            // A noncurrent version's part (segment ids are unique, so at most one version has it).
+            var versions = await QueryAsync(connection, transaction, ReadObject, "SELECT record, inline FROM versions WHERE bucket = $bucket AND key = $key",
+                [("$bucket", move.Bucket), ("$key", move.Key)], cancellationToken);
+            record = versions.FirstOrDefault(v => v.SegmentForMove(move) is not null);
+        }
+
         if (record?.SegmentForMove(move) is not { } segment)
         {
             return false;
         }
 
-        var moved = record!.WithPartMoved(move.SegmentId, move.Shard, move.ToNode);
-        await ChangeRecordAsync(
-            connection,
-            transaction,
-            move.Bucket,
-            move.Key,
-            "UPDATE objects SET record = $record WHERE bucket = $bucket AND key = $key",
-            [("$record", MetadataJsonContext.SerializeRecord(moved)), ("$bucket", move.Bucket), ("$key", move.Key)],
-            cancellationToken);
+        var moved = record.WithPartMoved(move.SegmentId, move.Shard, move.ToNode);
+        if (current)
+        {
+            await ChangeRecordAsync(
+                connection,
+                transaction,
+                move.Bucket,
+                move.Key,
+                "UPDATE objects SET record = $record WHERE bucket = $bucket AND key = $key",
+                [("$record", MetadataJsonContext.SerializeRecord(moved)), ("$bucket", move.Bucket), ("$key", move.Key)],
+                cancellationToken);
+        }
+        else
+        {
+            await ExecuteAsync(connection, transaction, "UPDATE versions SET record = $record WHERE bucket = $bucket AND key = $key AND version_id = $version",
+                [("$record", MetadataJsonContext.SerializeRecord(moved)), ("$bucket", move.Bucket), ("$key", move.Key), ("$version", record.VersionIdText)], cancellationToken);
+        }
+
         var old = segment.Part(move.Shard);
         await AddUsageAsync(connection, transaction, [old with { NodeId = move.ToNode }], +1, cancellationToken);
-        await UpsertReclaimAsync(connection, transaction, new ReclaimEntry($"move-{Guid.NewGuid():N}", [old], reclaimAt, Accounted: true, move.Bucket, move.Key), cancellationToken);
+        await UpsertReclaimAsync(connection, transaction, ReclaimEntry.ForMove(move, old, reclaimAt), cancellationToken);
         return true;
     }
 
@@ -467,7 +656,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     }
 
     private static BucketRecord ReadBucket(SqliteDataReader reader) =>
-        new(reader.GetString(0), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)));
+        new(reader.GetString(0), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)), VersioningDocument.Parse(reader.IsDBNull(2) ? null : reader.GetString(2)));
 
     /// <summary>One statement through the write batcher; true when it wrote a row (an insert or update that was not skipped).</summary>
     private Task<bool> WriteOneRowAsync(string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken) =>

@@ -249,13 +249,10 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
             checksum,
             [.. chosen.Select(p => p.Size)]);
         var sources = chosenRecords.Select(r => new AssembledSource(r.Key, r.Segments.Count > 0 ? r.Segments[0].Id : null)).ToArray();
-        if (!await store.CommitAssembledAsync(record, BucketFor(upload.Bucket), sources, condition, cancellationToken))
-        {
-            throw new MultipartCompletionException(CompletionProblem.InvalidPart, "A part was replaced or the upload was aborted while completing; list the parts and try again.");
-        }
-
-        await FinishAsync(upload, record);
-        return record;
+        var committed = await store.CommitAssembledAsync(record, BucketFor(upload.Bucket), sources, condition, cancellationToken)
+            ?? throw new MultipartCompletionException(CompletionProblem.InvalidPart, "A part was replaced or the upload was aborted while completing; list the parts and try again.");
+        await FinishAsync(upload, committed);
+        return committed;
     }
 
     /// <summary>

@@ -7,7 +7,7 @@ namespace Storage.Tests.Gateway.Metadata;
 /// The behaviour every metadata store must have. Each implementation derives a test class that only says how
 /// to create a fresh, empty store (SQLite now; Redis reuses these tests).
 /// </summary>
-public abstract class MetadataStoreContract
+public abstract partial class MetadataStoreContract
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 22, 12, 0, 0, TimeSpan.Zero);
 
