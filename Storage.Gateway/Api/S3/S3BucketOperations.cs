@@ -1,5 +1,5 @@
-using System.Xml.Linq;
 using System.Globalization;
+using System.Xml.Linq;
 using Microsoft.Extensions.Options;
 using Storage.Gateway.Hosting;
 using Storage.Gateway.Metadata;
