@@ -29,6 +29,24 @@ public sealed record LifecycleConfiguration(IReadOnlyList<LifecycleRule> Rules)
         return earliest;
     }
 
+    /// <summary>
+    /// When the noncurrent version expires by the earliest enabled rule that selects it: <paramref name="noncurrentSince"/>
+    /// is when it stopped being current (its successor's creation), <paramref name="newerNoncurrent"/> how many noncurrent
+    /// versions of its key are newer (a rule may keep that many). Null when no rule expires it.
+    /// </summary>
+    public DateTimeOffset? NoncurrentExpiryOf(ObjectRecord version, DateTimeOffset noncurrentSince, int newerNoncurrent, TimeSpan day) =>
+        Rules.Where(r => r.Enabled && r.Filter.Selects(version))
+            .Select(r => r.NoncurrentExpiryOf(noncurrentSince, newerNoncurrent, day))
+            .Where(at => at is not null)
+            .Min();
+
+    /// <summary>Whether an enabled rule removes <paramref name="marker"/> once it is its key's only version (an expired object delete marker).</summary>
+    public bool RemovesExpiredDeleteMarker(ObjectRecord marker) =>
+        Rules.Any(r => r.Enabled && r.ExpiredObjectDeleteMarker == true && r.Filter.Selects(marker));
+
+    /// <summary>Whether any enabled rule acts on versions of keys (rather than only aborting uploads).</summary>
+    public bool ActsOnVersions => Rules.Any(r => r.Enabled && (r.ExpiresVersions || r.NoncurrentDays is not null || r.ExpiredObjectDeleteMarker == true));
+
     public string ToJson() => JsonSerializer.Serialize(this, LifecycleJsonContext.Default.LifecycleConfiguration);
 
     public static LifecycleConfiguration FromJson(string json) =>
@@ -37,9 +55,10 @@ public sealed record LifecycleConfiguration(IReadOnlyList<LifecycleRule> Rules)
 
 /// <summary>
 /// One rule: what it selects and what it does. <see cref="ExpirationDays"/> or <see cref="ExpirationDate"/> expire current
-/// versions; <see cref="AbortIncompleteUploadDays"/> aborts multipart uploads begun that long ago. The noncurrent-version
-/// actions and <see cref="ExpiredObjectDeleteMarker"/> are kept as configured; buckets here are not versioned, so they
-/// never find anything to remove.
+/// versions (in a versioned bucket: a delete marker hides them); <see cref="NoncurrentDays"/> removes versions that long
+/// noncurrent, keeping the <see cref="NewerNoncurrentVersions"/> newest; <see cref="ExpiredObjectDeleteMarker"/> removes a
+/// delete marker left as its key's only version; <see cref="AbortIncompleteUploadDays"/> aborts multipart uploads begun
+/// that long ago.
 /// </summary>
 public sealed record LifecycleRule(
     string Id,
@@ -55,6 +74,10 @@ public sealed record LifecycleRule(
 {
     public DateTimeOffset? ExpiryOf(ObjectRecord version, TimeSpan day) =>
         ExpirationDate ?? (ExpirationDays is { } days ? After(version.LastModified, days, day) : null);
+
+    /// <summary>When a version noncurrent since <paramref name="since"/>, with <paramref name="newer"/> newer noncurrent ones, expires by this rule; null when it does not.</summary>
+    public DateTimeOffset? NoncurrentExpiryOf(DateTimeOffset since, int newer, TimeSpan day) =>
+        NoncurrentDays is { } days && (NewerNoncurrentVersions is not { } kept || newer >= kept) ? After(since, days, day) : null;
 
     /// <summary>Whether the rule expires current versions (rather than only aborting uploads).</summary>
     public bool ExpiresVersions => ExpirationDays is not null || ExpirationDate is not null;

@@ -11,8 +11,8 @@ namespace Storage.Gateway.Lifecycle;
 public sealed record LifecyclePass(int Buckets, long Scanned, long Expired, int UploadsAborted);
 
 /// <summary>
-/// Runs the buckets' lifecycle rules: expires the current versions they select once due and aborts the multipart uploads
-/// they select. One gateway at a time works on a bucket (a maintenance lease per bucket), at a bounded rate, in key order
+/// Runs the buckets' lifecycle rules: expires the current versions they select once due, removes the noncurrent versions
+/// and lone delete markers they select, and aborts the multipart uploads they select. One gateway at a time works on a bucket (a maintenance lease per bucket), at a bounded rate, in key order
 /// from where the last pass stopped: the position is a bucket document written after every page, so a crash or a lost
 /// lease costs at most one page of re-reading, never the bucket's whole scan. Each delete names the exact version it
 /// judged (<see cref="WriteCondition.CurrentVersion"/>), so a version written meanwhile is never removed by a decision
@@ -91,18 +91,27 @@ public sealed class LifecycleExpirer(
         var day = options.Value.DayLength;
         var now = Time.GetUtcNow();
         var (scanned, expired) = (0L, 0L);
+
+        // The stored position is the last key whose every version was judged: a page may end within a key's versions,
+        // which this pass continues from memory, but a pass resumed after a crash judges that key from its start.
         var position = await metadata.GetBucketDocumentAsync(bucket, BucketLifecycles.PositionDocument, cancellationToken);
-        while (rules.Rules.Any(r => r.Enabled && r.ExpiresVersions))
+        var cursor = position is null ? null : new VersionCursor(position, AfterAllVersions: true);
+        var walk = new VersionWalk(rules, day, now);
+        while (rules.ActsOnVersions)
         {
-            var page = await metadata.ListObjectsAsync(bucket, string.Empty, position, PageSize, cancellationToken);
+            var page = await metadata.ListObjectVersionsAsync(bucket, string.Empty, cursor, PageSize, cancellationToken);
             scanned += page.Count;
             var judged = rules;
-            var due = page.Where(version => judged.ExpiryOf(version, day) is { } expiry && expiry.At <= now);
+            var due = page.SelectMany(walk.Judge).ToList();
+            if (page.Count < PageSize)
+            {
+                due.AddRange(walk.End());
+            }
 
             // Deletes are independent metadata commits: several in flight share the store's group commits.
-            await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentDeletes, CancellationToken = cancellationToken }, async (version, ct) =>
+            await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = ConcurrentDeletes, CancellationToken = cancellationToken }, async (action, ct) =>
             {
-                if (await ExpireAsync(version, judged, now, ct))
+                if (await ApplyAsync(action, judged, now, ct))
                 {
                     Interlocked.Increment(ref expired);
                 }
@@ -113,8 +122,12 @@ public sealed class LifecycleExpirer(
                 break;
             }
 
-            position = page[^1].Key;
-            await metadata.SetBucketDocumentAsync(bucket, BucketLifecycles.PositionDocument, position, cancellationToken);
+            var last = page[^1].Record;
+            cursor = new VersionCursor(last.Key, AfterAllVersions: false, last.VersionId);
+            if (page.LastOrDefault(v => v.Record.Key != last.Key)?.Record.Key is { } completed)
+            {
+                await metadata.SetBucketDocumentAsync(bucket, BucketLifecycles.PositionDocument, completed, cancellationToken);
+            }
 
             // A long scan follows the rules as they are now: a rule removed or narrowed meanwhile deletes no more.
             if (await lifecycles.GetAsync(bucket, cancellationToken) is not { } current)
@@ -123,6 +136,7 @@ public sealed class LifecycleExpirer(
             }
 
             rules = current;
+            walk.Follow(rules);
         }
 
         await metadata.SetBucketDocumentAsync(bucket, BucketLifecycles.PositionDocument, null, cancellationToken);
@@ -140,10 +154,11 @@ public sealed class LifecycleExpirer(
     }
 
     /// <summary>
-    /// Deletes the version if, read again once its turn under the rate limit comes, it is still current and still due
-    /// (a retag or rewrite since the listing is seen); the delete then names that exact version.
+    /// Applies the action if, with the version read again once its turn under the rate limit comes, the rules still call
+    /// for it (a retag or rewrite since the listing is seen): a current version is deleted as that exact version (in a
+    /// versioned bucket a delete marker hides it); a noncurrent version, or a delete marker left alone, is removed by its id.
     /// </summary>
-    private async Task<bool> ExpireAsync(ObjectRecord listed, LifecycleConfiguration rules, DateTimeOffset judgedAt, CancellationToken cancellationToken)
+    private async Task<bool> ApplyAsync(LifecycleAction action, LifecycleConfiguration rules, DateTimeOffset judgedAt, CancellationToken cancellationToken)
     {
         TimeSpan wait;
         lock (_pace)
@@ -159,6 +174,12 @@ public sealed class LifecycleExpirer(
             await Task.Delay(wait, Time, cancellationToken);
         }
 
+        var listed = action.Version;
+        if (action.RemovesVersion)
+        {
+            return await RemoveVersionAsync(listed, rules, cancellationToken);
+        }
+
         var version = await metadata.GetObjectAsync(listed.Bucket, listed.Key, cancellationToken);
         if (version is null || rules.ExpiryOf(version, options.Value.DayLength) is not { } expiry || expiry.At > judgedAt)
         {
@@ -169,7 +190,7 @@ public sealed class LifecycleExpirer(
         {
             if (await store.DeleteAsync(version.Bucket, version.Key, WriteCondition.CurrentVersion(version), cancellationToken))
             {
-                telemetry.LifecycleExpired.Add(1);
+                telemetry.LifecycleExpired.Add(1, new KeyValuePair<string, object?>("storage.lifecycle.action", "expiration"));
                 return true;
             }
         }
@@ -179,5 +200,34 @@ public sealed class LifecycleExpirer(
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Removes a noncurrent version that is still selected (its tags read again), or a delete marker that is still its
+    /// key's only version. Versions never change but for their tags, so the id names exactly what was judged.
+    /// </summary>
+    private async Task<bool> RemoveVersionAsync(ObjectRecord listed, LifecycleConfiguration rules, CancellationToken cancellationToken)
+    {
+        if (listed.IsDeleteMarker && rules.RemovesExpiredDeleteMarker(listed))
+        {
+            var versions = await metadata.VersionsOfKeyAsync(listed.Bucket, listed.Key, cancellationToken).Take(2).ToListAsync(cancellationToken);
+            if (versions is not [{ IsDeleteMarker: true } alone] || alone.VersionId != listed.VersionId)
+            {
+                return false;
+            }
+        }
+        else if (await metadata.GetObjectVersionAsync(listed.Bucket, listed.Key, listed.VersionId, cancellationToken) is not { } version
+            || (!version.IsDeleteMarker && !rules.Rules.Any(r => r.Enabled && r.NoncurrentDays is not null && r.Filter.Selects(version))))
+        {
+            return false;
+        }
+
+        if (await store.DeleteVersionAsync(listed.Bucket, listed.Key, listed.VersionId, cancellationToken) is null)
+        {
+            return false;
+        }
+
+        telemetry.LifecycleExpired.Add(1, new KeyValuePair<string, object?>("storage.lifecycle.action", listed.IsDeleteMarker ? "expired_delete_marker" : "noncurrent_expiration"));
+        return true;
     }
 }

@@ -1,3 +1,5 @@
+using Amazon.Runtime;
+using Amazon.S3;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Metadata.Redis;
 using Storage.Gateway.Nodes;
@@ -21,7 +23,23 @@ public sealed class StorageCluster : IAsyncDisposable
         _settings = settings;
     }
 
+    /// <summary>The S3 key of gateways started with <see cref="S3Settings"/>.</summary>
+    public const string AccessKey = "AKIDCLUSTER";
+
+    public const string Secret = "cluster secret";
+
     public RedisServer Redis { get; }
+
+    /// <summary>Settings that give a gateway the S3 key <see cref="AccessKey"/>.</summary>
+    public static Dictionary<string, string> S3Settings => new()
+    {
+        ["Storage:S3:Credentials:0:AccessKey"] = AccessKey,
+        ["Storage:S3:Credentials:0:SecretKey"] = Secret,
+    };
+
+    /// <summary>AWSSDK.S3, path-style, signing with <see cref="AccessKey"/>.</summary>
+    public static AmazonS3Client S3Client(Uri address) =>
+        new(new BasicAWSCredentials(AccessKey, Secret), new AmazonS3Config { ServiceURL = address.ToString(), ForcePathStyle = true, AuthenticationRegion = "us-east-1" });
 
     public S3NodeCluster Nodes { get; }
 

@@ -1,4 +1,3 @@
-using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Storage.Gateway.Metadata;
@@ -17,16 +16,13 @@ namespace Storage.Tests.Gateway.Lifecycle;
 /// </summary>
 public sealed class LifecycleExpirerTests
 {
-    private const string AccessKey = "AKIDLIFECYCLE";
-    private const string Secret = "lifecycle secret";
-
     [Fact]
     public async Task Rules_expire_exactly_what_they_select_across_two_replicas_with_one_killed_midway()
     {
         var settings = new Dictionary<string, string>
         {
-            ["Storage:S3:Credentials:0:AccessKey"] = AccessKey,
-            ["Storage:S3:Credentials:0:SecretKey"] = Secret,
+            ["Storage:S3:Credentials:0:AccessKey"] = StorageCluster.AccessKey,
+            ["Storage:S3:Credentials:0:SecretKey"] = StorageCluster.Secret,
             ["Storage:Lifecycle:DayLength"] = "00:00:01",
             ["Storage:Lifecycle:Interval"] = "00:00:01",
             ["Storage:Lifecycle:RulesCacheTime"] = "00:00:00",
@@ -160,6 +156,78 @@ public sealed class LifecycleExpirerTests
     private static async Task<List<string>> UploadsAsync(AmazonS3Client client) =>
         [.. ((await client.ListMultipartUploadsAsync("backups")).MultipartUploads ?? []).Select(u => u.UploadId)];
 
-    private static AmazonS3Client Client(Uri address) =>
-        new(new BasicAWSCredentials(AccessKey, Secret), new AmazonS3Config { ServiceURL = address.ToString(), ForcePathStyle = true, AuthenticationRegion = "us-east-1" });
+    [Fact]
+    public async Task Noncurrent_versions_and_lone_delete_markers_go_exactly_as_the_rules_say()
+    {
+        var settings = new Dictionary<string, string>(StorageCluster.S3Settings)
+        {
+            ["Storage:Lifecycle:DayLength"] = "00:00:01",
+            ["Storage:Lifecycle:Interval"] = "00:00:01",
+            ["Storage:Lifecycle:RulesCacheTime"] = "00:00:00",
+        };
+        await using var cluster = await StorageCluster.StartAsync(8, settings);
+        await using var gateway = await cluster.StartGatewayAsync();
+        using var s3 = Client(gateway.BaseAddress);
+        await s3.PutBucketAsync("versions");
+        await s3.PutBucketVersioningAsync(new PutBucketVersioningRequest { BucketName = "versions", VersioningConfig = new S3BucketVersioningConfig { Status = VersionStatus.Enabled } });
+        async Task<string> PutAsync(string key) => (await s3.PutObjectAsync(new PutObjectRequest { BucketName = "versions", Key = key, ContentBody = key })).VersionId;
+        var selected = new List<string>();
+        var unselected = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            selected.Add(await PutAsync("v/a"));
+            unselected.Add(await PutAsync("x/a"));
+        }
+
+        var alone = await PutAsync("m/alone");
+        var aloneMarker = (await s3.DeleteObjectAsync("versions", "m/alone")).VersionId;
+        await s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = "versions", Key = "m/alone", VersionId = alone });
+        var backed = await PutAsync("m/backed");
+        var backedMarker = (await s3.DeleteObjectAsync("versions", "m/backed")).VersionId;
+
+        await s3.PutLifecycleConfigurationAsync(new PutLifecycleConfigurationRequest
+        {
+            BucketName = "versions",
+            Configuration = new LifecycleConfiguration
+            {
+                Rules =
+                [
+                    new LifecycleRule
+                    {
+                        Id = "old-versions",
+                        Status = LifecycleRuleStatus.Enabled,
+                        Filter = new LifecycleFilter { Prefix = "v/" },
+                        NoncurrentVersionExpiration = new LifecycleRuleNoncurrentVersionExpiration { NoncurrentDays = 2, NewerNoncurrentVersions = 1 },
+                    },
+                    new LifecycleRule
+                    {
+                        Id = "markers",
+                        Status = LifecycleRuleStatus.Enabled,
+                        Filter = new LifecycleFilter { Prefix = "m/" },
+                        Expiration = new LifecycleRuleExpiration { ExpiredObjectDeleteMarker = true },
+                    },
+                ],
+            },
+        });
+
+        string[] Expected() =>
+        [
+            $"m/backed {backedMarker} latest",
+            $"m/backed {backed}",
+            $"v/a {selected[3]} latest",
+            $"v/a {selected[2]}",
+            .. Enumerable.Reverse(unselected).Select((id, i) => i == 0 ? $"x/a {id} latest" : $"x/a {id}"),
+        ];
+        async Task<string[]> ListedAsync() =>
+            [.. ((await s3.ListVersionsAsync("versions")).Versions ?? []).Select(v => $"{v.Key} {v.VersionId}{(v.IsLatest == true ? " latest" : "")}")];
+        await Poll.UntilAsync(async () => (await ListedAsync()).SequenceEqual(Expected()), TimeSpan.FromSeconds(60), "the rules to remove v/a's two oldest versions and m/alone's marker");
+
+        // A few more passes change nothing: the newest noncurrent version is kept, the unselected and backed keys stay.
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        Assert.Equal(Expected(), await ListedAsync());
+        Assert.DoesNotContain(aloneMarker, string.Join(' ', await ListedAsync()), StringComparison.Ordinal);
+        Assert.Empty(await cluster.MissingPartsAsync());
+    }
+
+    private static AmazonS3Client Client(Uri address) => StorageCluster.S3Client(address);
 }

@@ -129,6 +129,36 @@ public sealed class AwsCliTests(S3Gateway gateway) : IClassFixture<S3Gateway>
         Assert.Contains("404", missing, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Versions_are_kept_listed_read_by_id_and_hidden_by_a_delete_marker_through_s3api()
+    {
+        using var folder = new TempDirectory("aws-versions");
+        await AwsAsync("s3api", "create-bucket", "--bucket", "cli-versions");
+        await AwsAsync("s3api", "put-bucket-versioning", "--bucket", "cli-versions", "--versioning-configuration", "Status=Enabled");
+        Assert.Equal("Enabled", JsonDocument.Parse(await AwsAsync("s3api", "get-bucket-versioning", "--bucket", "cli-versions")).RootElement.GetProperty("Status").GetString());
+        var ids = new List<string>();
+        foreach (var text in new[] { "first", "second" })
+        {
+            var file = Path.Combine(folder.Path, text);
+            await File.WriteAllTextAsync(file, text);
+            ids.Add(JsonDocument.Parse(await AwsAsync("s3api", "put-object", "--bucket", "cli-versions", "--key", "doc", "--body", file)).RootElement.GetProperty("VersionId").GetString()!);
+        }
+
+        var deleted = JsonDocument.Parse(await AwsAsync("s3api", "delete-object", "--bucket", "cli-versions", "--key", "doc")).RootElement;
+        Assert.True(deleted.GetProperty("DeleteMarker").GetBoolean());
+        var (exitCode, hidden) = await TryAwsAsync("s3api", "head-object", "--bucket", "cli-versions", "--key", "doc");
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("404", hidden, StringComparison.Ordinal);
+
+        var listing = JsonDocument.Parse(await AwsAsync("s3api", "list-object-versions", "--bucket", "cli-versions")).RootElement;
+        Assert.Equal(Enumerable.Reverse(ids), listing.GetProperty("Versions").EnumerateArray().Select(v => v.GetProperty("VersionId").GetString()));
+        Assert.Equal(deleted.GetProperty("VersionId").GetString(), listing.GetProperty("DeleteMarkers")[0].GetProperty("VersionId").GetString());
+
+        var old = Path.Combine(folder.Path, "old");
+        await AwsAsync("s3api", "get-object", "--bucket", "cli-versions", "--key", "doc", "--version-id", ids[0], old);
+        Assert.Equal("first", await File.ReadAllTextAsync(old));
+    }
+
     private Task<string> AwsAsync(params string[] arguments) =>
         CommandLine.RunCheckedAsync("aws", [.. Common, .. arguments], Environment, TimeSpan.FromMinutes(3));
 

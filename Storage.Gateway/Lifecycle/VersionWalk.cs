@@ -1,0 +1,78 @@
+using Storage.Gateway.Metadata;
+
+namespace Storage.Gateway.Lifecycle;
+
+/// <summary>What the rules do to one version: expire the current one (a delete marker hides it when the bucket is versioned) or remove a version for good.</summary>
+public sealed record LifecycleAction(ObjectRecord Version, bool RemovesVersion);
+
+/// <summary>
+/// Judges a version listing (key order, each key's newest first) against the rules, one entry at a time and across
+/// pages: a noncurrent version became noncurrent when its successor (the entry before it) was written, and how many newer
+/// noncurrent versions its key has is counted on the way; a latest delete marker is known to be its key's only version
+/// once the next key begins.
+/// </summary>
+public sealed class VersionWalk(LifecycleConfiguration rules, TimeSpan day, DateTimeOffset now)
+{
+    private LifecycleConfiguration _rules = rules;
+
+    private string? _key;
+    private DateTimeOffset? _successorWritten;
+    private int _newerNoncurrent;
+    private ObjectRecord? _loneMarker;
+
+    public IEnumerable<LifecycleAction> Judge(ObjectVersion entry)
+    {
+        var version = entry.Record;
+        if (version.Key != _key)
+        {
+            foreach (var action in EndOfKey())
+            {
+                yield return action;
+            }
+
+            (_key, _successorWritten, _newerNoncurrent) = (version.Key, null, 0);
+        }
+        else
+        {
+            _loneMarker = null;
+        }
+
+        if (entry.IsLatest)
+        {
+            if (version.IsDeleteMarker)
+            {
+                _loneMarker = _rules.RemovesExpiredDeleteMarker(version) ? version : null;
+            }
+            else if (_rules.ExpiryOf(version, day) is { } expiry && expiry.At <= now)
+            {
+                yield return new LifecycleAction(version, RemovesVersion: false);
+            }
+        }
+        else
+        {
+            if (_rules.NoncurrentExpiryOf(version, _successorWritten ?? version.LastModified, _newerNoncurrent, day) <= now)
+            {
+                yield return new LifecycleAction(version, RemovesVersion: true);
+            }
+
+            _newerNoncurrent++;
+        }
+
+        _successorWritten = version.LastModified;
+    }
+
+    /// <summary>Goes on judging by <paramref name="current"/> (the rules as changed during a long scan), where it is.</summary>
+    public void Follow(LifecycleConfiguration current) => _rules = current;
+
+    /// <summary>The end of the listing: the last key's lone delete marker, if any.</summary>
+    public IEnumerable<LifecycleAction> End() => EndOfKey();
+
+    private IEnumerable<LifecycleAction> EndOfKey()
+    {
+        if (_loneMarker is { } marker)
+        {
+            _loneMarker = null;
+            yield return new LifecycleAction(marker, RemovesVersion: true);
+        }
+    }
+}
