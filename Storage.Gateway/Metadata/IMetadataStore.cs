@@ -89,9 +89,9 @@ public interface IMetadataStore
     /// <summary>
     /// Up to <paramref name="limit"/> versions (delete markers included) whose keys start with <paramref name="prefix"/>,
     /// after <paramref name="after"/>: by key, and each key's newest first. O(log N + page) however many versions there are.
-    /// Listed records never carry their inline bytes.
+    /// Listed records never carry their inline bytes. A cursor naming a version that is gone (removed since it was listed)
+    /// continues with the key's noncurrent versions from the newest: a listing may repeat, never skip.
     /// </summary>
-    /// <exception cref="VersionNotFoundException">The cursor names a version that does not exist.</exception>
     Task<IReadOnlyList<ObjectVersion>> ListObjectVersionsAsync(string bucket, string prefix, VersionCursor? after, int limit, CancellationToken cancellationToken);
 
     /// <summary>

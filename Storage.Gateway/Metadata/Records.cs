@@ -252,8 +252,4 @@ public sealed class VersioningChangedException(BucketVersioning actual)
     }
 }
 
-/// <summary>A version listing was asked to continue after a version that does not exist.</summary>
-public sealed class VersionNotFoundException(string key, string? versionId)
-    : InvalidOperationException($"'{key}' has no version '{versionId ?? ObjectRecord.NullVersionId}'.");
-
 public sealed class BucketNotFoundException(string bucket) : InvalidOperationException($"Bucket '{bucket}' does not exist.");

@@ -240,7 +240,6 @@ public sealed class S3Api(
             BodyLengthMismatchException or InvalidRequestBodyException => new S3Exception(400, "IncompleteBody", exception.Message),
             BadHttpRequestException bad => new S3Exception(bad.StatusCode, "InvalidRequest", bad.Message),
             RangeNotSatisfiableException => new S3Exception(416, "InvalidRange", "The requested range is not satisfiable."),
-            VersionNotFoundException => S3Exception.InvalidArgument("version-id-marker does not name a version of key-marker."),
             VersioningChangedException => new S3Exception(503, "ServiceUnavailable", "The bucket's versioning kept changing during this write; retry it."),
             StorageUnavailableException => new S3Exception(503, "ServiceUnavailable", exception.Message),
             _ => new S3Exception(500, "InternalError", "We encountered an internal error; it has been logged. Please try again."),

@@ -664,25 +664,30 @@ public sealed partial class RedisMetadataStore(
         var prefixBytes = Encoding.UTF8.GetBytes(prefix);
 
         // Every cursor on a key is past its current version, which comes first; the noncurrent ones continue from an index
-        // member: all of the key's (key, 0), those after one of them, or none of them (key, 1: after every rank).
+        // member: after the cursor's, or none of the key's (key, 1: after every rank). When the cursor's version is gone (a
+        // client emptying the bucket page by page), the key is listed again from its current version (key, 0): removing a
+        // current version promotes the next, which must not be skipped.
         byte[] from = prefixBytes;
         var inclusive = true;
+        ObjectRecord? relisted = null;
         if (after is not null)
         {
             var keyBytes = Encoding.UTF8.GetBytes(after.Key);
+            RedisValue member = after.AfterAllVersions
+                ? RedisValue.Null
+                : await CallAsync(db => db.HashGetAsync(VersionIdsOf(bucket), VersionIdField(after.Key, after.VersionId)), cancellationToken);
             if (after.AfterAllVersions)
             {
                 from = [.. keyBytes, 1];
             }
-            else if (await GetObjectAsync(bucket, after.Key, cancellationToken) is { } current && current.VersionId == after.VersionId)
+            else if (!member.IsNull)
             {
-                from = [.. keyBytes, 0];
+                (from, inclusive) = ((byte[])member!, false);
             }
             else
             {
-                RedisValue member = await CallAsync(db => db.HashGetAsync(VersionIdsOf(bucket), VersionIdField(after.Key, after.VersionId)), cancellationToken);
-                from = member.IsNull ? throw new VersionNotFoundException(after.Key, after.VersionId) : (byte[])member!;
-                inclusive = false;
+                from = [.. keyBytes, 0];
+                relisted = VersionListing.Relisted(await GetObjectAsync(bucket, after.Key, cancellationToken), after);
             }
 
             if (from.AsSpan().SequenceCompareTo(prefixBytes) < 0)
@@ -702,7 +707,7 @@ public sealed partial class RedisMetadataStore(
             noncurrents.Add(new ObjectVersion(Parse((string?)entries[i])!, (string?)entries[i + 1] == "1"));
         }
 
-        return VersionListing.Merge(await currents, noncurrents, limit);
+        return VersionListing.Merge(relisted is null ? await currents : [relisted, .. await currents], noncurrents, limit);
     }
 
     public async Task<bool> TryAcquireLeaseAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken) =>

@@ -249,24 +249,21 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
 
-        // Every cursor on a key is past its current version, which comes first; the noncurrent ones continue after a rank.
+        // Every cursor on a key is past its current version, which comes first; the noncurrent ones continue after the
+        // cursor's rank. When the cursor's version is gone (a client emptying the bucket page by page), the key is listed
+        // again from its current version: removing a current version promotes the next, which must not be skipped.
         var afterRank = long.MaxValue;
+        ObjectRecord? relisted = null;
         if (after is { AfterAllVersions: false })
         {
-            var current = await GetObjectAsync(bucket, after.Key, cancellationToken);
-            if (current is not null && current.VersionId == after.VersionId)
-            {
-                afterRank = long.MinValue;
-            }
-            else
-            {
-                var ranks = await _reads.QueryAsync(r => r.GetInt64(0), "SELECT rank FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version",
-                    [("$bucket", bucket), ("$key", after.Key), ("$version", after.VersionId ?? ObjectRecord.NullVersionId)], cancellationToken);
-                afterRank = ranks.Count == 1 ? ranks[0] : throw new VersionNotFoundException(after.Key, after.VersionId);
-            }
+            var ranks = await _reads.QueryAsync(r => r.GetInt64(0), "SELECT rank FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version",
+                [("$bucket", bucket), ("$key", after.Key), ("$version", after.VersionId ?? ObjectRecord.NullVersionId)], cancellationToken);
+            afterRank = ranks.Count == 1 ? ranks[0] : long.MinValue;
+            relisted = ranks.Count == 0 ? VersionListing.Relisted(await GetObjectAsync(bucket, after.Key, cancellationToken), after) : null;
         }
 
         var currents = await ListObjectsAsync(bucket, prefix, after?.Key, limit, cancellationToken);
+
         var noncurrents = await _reads.QueryAsync(
             r => (Key: r.GetString(0), Version: new ObjectVersion(MetadataJsonContext.Deserialize<ObjectRecord>(r.GetString(1)), r.GetInt64(2) != 0)),
             """
@@ -280,7 +277,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             """,
             [("$bucket", bucket), ("$prefix", prefix), ("$after", (object?)after?.Key ?? DBNull.Value), ("$rank", afterRank), ("$limit", limit)],
             cancellationToken);
-        return VersionListing.Merge(currents, [.. noncurrents.Where(n => n.Key.StartsWith(prefix, StringComparison.Ordinal)).Select(n => n.Version)], limit);
+        return VersionListing.Merge(relisted is null ? currents : [relisted, .. currents], [.. noncurrents.Where(n => n.Key.StartsWith(prefix, StringComparison.Ordinal)).Select(n => n.Version)], limit);
     }
 
     public async Task<IReadOnlyList<ObjectRecord>> ListObjectsAsync(string bucket, string prefix, string? startAfter, int limit, CancellationToken cancellationToken)

@@ -157,7 +157,26 @@ public sealed class VersioningTests(S3Gateway gateway) : IClassFixture<S3Gateway
         var folded = await s3.ListVersionsAsync(new ListVersionsRequest { BucketName = "many-versions", Delimiter = "/" });
         Assert.Equal(["dir/"], folded.CommonPrefixes);
         Assert.Null(folded.Versions);
-        var bad = await Assert.ThrowsAsync<AmazonS3Exception>(() => s3.ListVersionsAsync(new ListVersionsRequest { BucketName = "many-versions", KeyMarker = "dir/key-00", VersionIdMarker = new string('0', 32) }));
+        var bad = await Assert.ThrowsAsync<AmazonS3Exception>(() => s3.ListVersionsAsync(new ListVersionsRequest { BucketName = "many-versions", KeyMarker = "dir/key-00", VersionIdMarker = "not-a-version" }));
         Assert.Equal("InvalidArgument", bad.ErrorCode);
+
+        // Emptying the bucket page by page, each page's versions deleted before the next is asked for (its marker gone).
+        var removed = 0;
+        request = new ListVersionsRequest { BucketName = "many-versions", MaxKeys = 1000 };
+        while (true)
+        {
+            var page = await s3.ListVersionsAsync(request);
+            var batch = await s3.DeleteObjectsAsync(new DeleteObjectsRequest { BucketName = "many-versions", Objects = [.. page.Versions.Select(v => new KeyVersion { Key = v.Key, VersionId = v.VersionId })] });
+            removed += batch.DeletedObjects.Count;
+            if (page.IsTruncated != true)
+            {
+                break;
+            }
+
+            (request.KeyMarker, request.VersionIdMarker) = (page.NextKeyMarker, page.NextVersionIdMarker);
+        }
+
+        Assert.Equal(Keys * VersionsPerKey, removed);
+        await s3.DeleteBucketAsync("many-versions");
     }
 }
