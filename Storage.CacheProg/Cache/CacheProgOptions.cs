@@ -47,6 +47,13 @@ public sealed record CacheProgOptions
     /// <summary>A build's first local miss starts downloading what the newest build manifests name (see <see cref="BuildManifest"/>).</summary>
     public bool Prefetch { get; init; } = true;
 
+    /// <summary>
+    /// A hit on an entry whose remote copy was written longer ago than this writes it again (the entry, and the body
+    /// if it too is that old), so a lifecycle rule that expires what was not written for longer (see the README) never
+    /// expires an entry builds use. Zero: never.
+    /// </summary>
+    public TimeSpan RefreshAfter { get; init; } = TimeSpan.FromDays(1);
+
     /// <summary>A remote request taking longer than this is abandoned (a get becomes a miss).</summary>
     public TimeSpan RemoteTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

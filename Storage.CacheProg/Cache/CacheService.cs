@@ -172,6 +172,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
                 session.LocalHit();
             }
 
+            RefreshIfOld(actionId, local);
             return Hit(id, local);
         }
 
@@ -199,6 +200,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
                     }
 
                     session.RemoteHit();
+                    RefreshIfOld(actionId, fetched);
                     return Hit(id, fetched);
                 }
             }
@@ -239,6 +241,23 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
         }
 
         return new CacheResponse(id, OutputID: outputId, Size: entry.Size, Time: entry.Time, DiskPath: path);
+    }
+
+    /// <summary>
+    /// A hit on an entry the remote last got longer than <see cref="CacheProgOptions.RefreshAfter"/> ago uploads it again
+    /// (as a put would, off the build's path), so lifecycle rules that expire what was not written for longer never expire
+    /// what builds use. At most once per period per entry and machine: the entry is marked written at once.
+    /// </summary>
+    private void RefreshIfOld(byte[] actionId, LocalEntry hit)
+    {
+        if (!Uploading || _options.RefreshAfter <= TimeSpan.Zero || DateTime.UtcNow - hit.WrittenUtc <= _options.RefreshAfter)
+        {
+            return;
+        }
+
+        Local.MarkWritten(actionId, DateTime.UtcNow);
+        Stats.Refreshed();
+        Offer(new UploadJob(actionId, hit.Entry, hit.DiskPath));
     }
 
     /// <summary>Queues the upload (worker) or lists it for the spool (direct mode); false when there is nothing to upload to or the queue is full.</summary>
@@ -515,7 +534,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
 
     private async Task<LocalEntry?> FetchAsync(byte[] actionId, bool ahead, CancellationToken cancellationToken)
     {
-        if (await _remote!.GetActionAsync(actionId, ahead, cancellationToken) is not { } remote)
+        if (await _remote!.GetActionAsync(actionId, ahead, cancellationToken) is not var (remote, written))
         {
             return null;
         }
@@ -547,7 +566,8 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
             await Local.WriteActionAsync(actionId, entry, cancellationToken);
         }
 
-        return new LocalEntry(entry, Local.BodyPath(entry.OutputID));
+        Local.MarkWritten(actionId, written);
+        return new LocalEntry(entry, Local.BodyPath(entry.OutputID), written);
     }
 
     /// <summary>A body that came inline in its remote entry: kept only if it is the OutputID's, like a download.</summary>

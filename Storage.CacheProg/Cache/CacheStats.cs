@@ -30,6 +30,7 @@ public sealed class CacheStats
     private long _puts;
     private long _uploads;
     private long _uploadsSkipped;
+    private long _refreshed;
     private long _uploadsDropped;
     private long _errors;
     private long _prefetched;
@@ -113,6 +114,11 @@ public sealed class CacheStats
 
     public void UploadSkipped() => Interlocked.Increment(ref _uploadsSkipped);
 
+    /// <summary>A hit's entry was old on the remote and is uploaded again (see <see cref="CacheProgOptions.RefreshAfter"/>).</summary>
+    public void Refreshed() => Interlocked.Increment(ref _refreshed);
+
+    public long Refreshes => Interlocked.Read(ref _refreshed);
+
     public void UploadDropped() => Interlocked.Increment(ref _uploadsDropped);
 
     public void Error(string command)
@@ -128,7 +134,7 @@ public sealed class CacheStats
 
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"storage-cacheprog: {Gets} gets: {Interlocked.Read(ref _localHits)} local hits, {RemoteHits} remote hits, {Interlocked.Read(ref _misses)} misses, {PrefetchedCount} prefetched; ");
-        text.Append(CultureInfo.InvariantCulture, $"{Interlocked.Read(ref _puts)} puts; {Uploads} uploads ({Interlocked.Read(ref _uploadsSkipped)} already remote, {Interlocked.Read(ref _uploadsDropped)} dropped, {QueueDepth()} queued); {Errors} errors. ");
+        text.Append(CultureInfo.InvariantCulture, $"{Interlocked.Read(ref _puts)} puts; {Uploads} uploads ({Interlocked.Read(ref _uploadsSkipped)} already remote, {Interlocked.Read(ref _uploadsDropped)} dropped, {Refreshes} refreshing old ones, {QueueDepth()} queued); {Errors} errors. ");
         text.Append(CultureInfo.InvariantCulture, $"Local: {Interlocked.Read(ref _localBytesRead) / 1e6:F1} MB read, {Interlocked.Read(ref _localBytesWritten) / 1e6:F1} MB written. ");
         text.Append(CultureInfo.InvariantCulture, $"Remote: {Interlocked.Read(ref _remoteBytesRead) / 1e6:F1} MB down at {Rate(Interlocked.Read(ref _remoteBytesRead), Interlocked.Read(ref _remoteReadTicks))}, ");
         text.Append(CultureInfo.InvariantCulture, $"{Interlocked.Read(ref _remoteBytesWritten) / 1e6:F1} MB up at {Rate(Interlocked.Read(ref _remoteBytesWritten), Interlocked.Read(ref _remoteWriteTicks))}; {_uptime.Elapsed.TotalSeconds:F1} s.");

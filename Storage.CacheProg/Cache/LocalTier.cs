@@ -1,7 +1,12 @@
+using System.Buffers;
+
 namespace Storage.CacheProg.Cache;
 
-/// <summary>A hit in the local tier: the entry and the absolute path of its body.</summary>
-public sealed record LocalEntry(ActionEntry Entry, string DiskPath);
+/// <summary>
+/// A hit in the local tier: the entry, the absolute path of its body, and when the entry was last written to the remote
+/// as far as this tier knows (the entry file's modification time: see <see cref="LocalTier.MarkWritten"/>).
+/// </summary>
+public sealed record LocalEntry(ActionEntry Entry, string DiskPath, DateTime WrittenUtc);
 
 /// <summary>
 /// The local disk tier, in the workshop layout: bodies as <c>&lt;OutputID hex&gt;-d</c> and action entries as
@@ -17,6 +22,9 @@ public sealed class LocalTier : IDisposable
 
     /// <summary>How stale a hit's last-used time may be before the hit renews it (trimming removes the least recent first).</summary>
     private static readonly TimeSpan RecencyResolution = TimeSpan.FromHours(1);
+
+    /// <summary>What one read of an entry file asks for: more than any entry without an inline body needs.</summary>
+    private const int EntryReadBytes = 16 * 1024;
 
     public const string BodySuffix = "-d";
     public const string ActionSuffix = "-a.json";
@@ -51,17 +59,39 @@ public sealed class LocalTier : IDisposable
     /// <summary>The entry and its body, if both are here and the body has the recorded size.</summary>
     public LocalEntry? Get(byte[] actionId)
     {
-        byte[] json;
+        ActionEntry? parsed;
+        DateTime written;
+        var buffer = ArrayPool<byte>.Shared.Rent(EntryReadBytes);
         try
         {
-            json = File.ReadAllBytes(ActionPath(actionId));
+            // Open, read, fstat for the time, close: the system calls File.ReadAllBytes makes (its fstat is for the length),
+            // since the hit path is counted in them. A short read of a regular file is its end.
+            using var handle = File.OpenHandle(ActionPath(actionId));
+            var length = RandomAccess.Read(handle, buffer, 0);
+            if (length == buffer.Length)
+            {
+                // An entry carrying a large inline body (copied from a remote layout): read it whole.
+                var whole = new byte[RandomAccess.GetLength(handle)];
+                length = RandomAccess.Read(handle, whole, 0);
+                parsed = ActionEntry.Parse(whole.AsSpan(0, length));
+            }
+            else
+            {
+                parsed = ActionEntry.Parse(buffer.AsSpan(0, length));
+            }
+
+            written = File.GetLastWriteTimeUtc(handle);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
         }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
 
-        if (ActionEntry.Parse(json) is not { } entry)
+        if (parsed is not { } entry)
         {
             return null;
         }
@@ -92,7 +122,23 @@ public sealed class LocalTier : IDisposable
             }
         }
 
-        return new LocalEntry(entry, body.FullName);
+        return new LocalEntry(entry, body.FullName, written);
+    }
+
+    /// <summary>
+    /// Records when the entry was last written to the remote, as its file's modification time (a put writes the file
+    /// now; a download is given the remote copy's time), which decides when a hit writes it there again.
+    /// </summary>
+    public void MarkWritten(byte[] actionId, DateTime writtenUtc)
+    {
+        try
+        {
+            File.SetLastWriteTimeUtc(ActionPath(actionId), writtenUtc);
+        }
+        catch (IOException)
+        {
+            // Only a hint: at worst the entry is written to the remote again sooner.
+        }
     }
 
     /// <summary>Makes a verified temporary file the body for its OutputID and records the action.</summary>

@@ -9,6 +9,9 @@ using Polly.CircuitBreaker;
 
 namespace Storage.CacheProg.Cache;
 
+/// <summary>An action entry as the remote holds it, and when it was written there.</summary>
+public sealed record RemoteEntry(ActionEntry Entry, DateTime WrittenUtc);
+
 /// <summary>
 /// The shared tier on any S3 endpoint (the gateway, MinIO, AWS) in the workshop layout: <c>&lt;prefix&gt;&lt;ActionID
 /// hex&gt;-a.json</c> and <c>&lt;prefix&gt;&lt;OutputID hex&gt;-d</c>. Every call runs under a deadline and a circuit breaker,
@@ -67,15 +70,17 @@ public sealed class RemoteTier : IDisposable
             .Build();
     }
 
-    /// <summary>The remote's action entry, or null when it has none.</summary>
+    /// <summary>The remote's action entry and when it was written there, or null when it has none.</summary>
     /// <exception cref="RemoteUnavailableException">The remote failed, timed out, or the breaker is open.</exception>
-    public Task<ActionEntry?> GetActionAsync(byte[] actionId, bool ahead, CancellationToken cancellationToken) =>
+    public Task<RemoteEntry?> GetActionAsync(byte[] actionId, bool ahead, CancellationToken cancellationToken) =>
         RunAsync(ahead ? "remote.prefetch_action" : "remote.get_action", async ct =>
         {
             using var response = await _s3.GetObjectAsync(_options.Bucket, ActionKey(actionId), ct);
             using var buffer = new MemoryStream();
             await response.ResponseStream.CopyToAsync(buffer, ct);
-            return ActionEntry.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+            return ActionEntry.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)) is { } entry
+                ? new RemoteEntry(entry, response.LastModified?.ToUniversalTime() ?? DateTime.UtcNow)
+                : null;
         }, cancellationToken, ahead: ahead);
 
     /// <summary>
@@ -106,19 +111,29 @@ public sealed class RemoteTier : IDisposable
             return total == entry.Size && string.Equals(Convert.ToHexStringLower(sha256.GetHashAndReset()), entry.OutputID, StringComparison.OrdinalIgnoreCase);
         }, cancellationToken, BodyTimeout(entry.Size), ahead);
 
-    public Task<bool> HasBodyAsync(string outputIdHex, CancellationToken cancellationToken) =>
+    /// <summary>When the remote's copy of the body was written; null when it has none.</summary>
+    public Task<DateTime?> BodyWrittenAsync(string outputIdHex, CancellationToken cancellationToken) =>
         RunAsync("remote.has_body", async ct =>
         {
             try
             {
-                await _s3.GetObjectMetadataAsync(_options.Bucket, BodyKey(outputIdHex), ct);
-                return true;
+                var head = await _s3.GetObjectMetadataAsync(_options.Bucket, BodyKey(outputIdHex), ct);
+                return head.LastModified?.ToUniversalTime() ?? DateTime.UtcNow;
             }
             catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
             {
-                return false;
+                return (DateTime?)null;
             }
         }, cancellationToken);
+
+    /// <summary>Writes the remote's body again where it is (a copy onto itself), so its age starts over without sending it.</summary>
+    public Task RefreshBodyAsync(string outputIdHex, long size, CancellationToken cancellationToken) =>
+        RunAsync("remote.refresh_body", async ct =>
+        {
+            var key = BodyKey(outputIdHex);
+            await _s3.CopyObjectAsync(new CopyObjectRequest { SourceBucket = _options.Bucket, SourceKey = key, DestinationBucket = _options.Bucket, DestinationKey = key, MetadataDirective = S3MetadataDirective.REPLACE }, ct);
+            return true;
+        }, cancellationToken, BodyTimeout(size));
 
     public Task UploadBodyAsync(string outputIdHex, string path, long size, CancellationToken cancellationToken) =>
         RunAsync("remote.upload_body", async ct =>

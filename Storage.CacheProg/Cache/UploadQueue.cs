@@ -34,9 +34,12 @@ public sealed class UploadQueue : IAsyncDisposable
     /// <summary>Bodies smaller than this are simply sent: asking first would cost as much as sending.</summary>
     private const long AskFirstAbove = 64 * 1024;
 
+    private readonly TimeSpan _refreshAfter;
+
     public UploadQueue(RemoteTier remote, CacheProgOptions options, CacheStats stats, TextWriter diagnostics)
     {
         _remote = remote;
+        _refreshAfter = options.RefreshAfter;
         _stats = stats;
         _diagnostics = diagnostics;
         _jobs = Channel.CreateBounded<UploadJob>(new BoundedChannelOptions(options.UploadQueueCapacity) { FullMode = BoundedChannelFullMode.Wait });
@@ -176,8 +179,14 @@ public sealed class UploadQueue : IAsyncDisposable
                 await open.WaitAsync(_stopping.Token);
 
                 var started = Stopwatch.GetTimestamp();
-                if (job.Entry.Size > AskFirstAbove && await _remote.HasBodyAsync(job.Entry.OutputID, _stopping.Token))
+                if (job.Entry.Size > AskFirstAbove && await _remote.BodyWrittenAsync(job.Entry.OutputID, _stopping.Token) is { } written)
                 {
+                    // Not sent again; but written again in place when as old as an entry a hit refreshes.
+                    if (_refreshAfter > TimeSpan.Zero && DateTime.UtcNow - written > _refreshAfter)
+                    {
+                        await _remote.RefreshBodyAsync(job.Entry.OutputID, job.Entry.Size, _stopping.Token);
+                    }
+
                     _stats.UploadSkipped();
                 }
                 else

@@ -25,18 +25,25 @@ public static class CacheProgCommandLine
     private static readonly Option<bool> NoWorker = new("--no-worker") { Description = "Direct mode: upload at close (up to --close-timeout) instead of handing uploads to a worker; the default when $CI is set", Recursive = true };
     private static readonly Option<double> WorkerIdleExit = new("--worker-idle-exit") { Description = "Seconds a worker started by direct mode stays with nothing to do", Recursive = true, DefaultValueFactory = _ => 300 };
     private static readonly Option<double> RemoteTimeout = new("--remote-timeout") { Description = "Seconds before a remote request counts as failed", Recursive = true, DefaultValueFactory = _ => 5 };
+    private static readonly Option<double> RefreshAfter = new("--refresh-after")
+    {
+        Description = "Seconds after which a hit writes its remote entry again, so a lifecycle rule expiring entries not written for longer never expires a used one (0: never)",
+        Recursive = true,
+        DefaultValueFactory = _ => TimeSpan.FromDays(1).TotalSeconds,
+    };
+
     private static readonly Option<bool> NoPrefetch = new("--no-prefetch") { Description = "Never download ahead of the go command what recent builds' manifests name (on a metered link, say)", Recursive = true };
     private static readonly Option<bool> Quiet = new("--quiet") { Description = "No statistics on stderr at exit", Recursive = true };
 
     public static Task<int> InvokeAsync(string[] args)
     {
         var root = new RootCommand("Go build cache (GOCACHEPROG) with a local tier and an S3 tier. Without a command: the protocol on stdin/stdout.");
-        foreach (var option in new Option[] { Dir, Endpoint, Bucket, Prefix, Region, ReadOnly, MaxLocal, UploadConcurrency, CloseTimeout, NoWorker, WorkerIdleExit, RemoteTimeout, NoPrefetch, Quiet })
+        foreach (var option in new Option[] { Dir, Endpoint, Bucket, Prefix, Region, ReadOnly, MaxLocal, UploadConcurrency, CloseTimeout, NoWorker, WorkerIdleExit, RemoteTimeout, RefreshAfter, NoPrefetch, Quiet })
         {
             root.Options.Add(option);
         }
 
-        foreach (var seconds in new[] { CloseTimeout, WorkerIdleExit, RemoteTimeout })
+        foreach (var seconds in new[] { CloseTimeout, WorkerIdleExit, RemoteTimeout, RefreshAfter })
         {
             AcceptSecondsOnly(seconds);
         }
@@ -73,6 +80,7 @@ public static class CacheProgCommandLine
             WorkerIdleExit = TimeSpan.FromSeconds(parse.GetValue(WorkerIdleExit)),
             RemoteTimeout = TimeSpan.FromSeconds(parse.GetValue(RemoteTimeout)),
             Prefetch = !parse.GetValue(NoPrefetch),
+            RefreshAfter = TimeSpan.FromSeconds(parse.GetValue(RefreshAfter)),
         };
     }
 

@@ -139,6 +139,7 @@ public sealed class WorkerLauncher(CacheProgOptions options, string cacheDirecto
             "--upload-concurrency", options.UploadConcurrency.ToString(CultureInfo.InvariantCulture),
             "--close-timeout", Seconds(options.CloseTimeout),
             "--remote-timeout", Seconds(options.RemoteTimeout),
+            "--refresh-after", Seconds(options.RefreshAfter),
         ];
         arguments = options.Prefetch ? arguments : [.. arguments, "--no-prefetch"];
         return options.Endpoint is null || options.Bucket is null

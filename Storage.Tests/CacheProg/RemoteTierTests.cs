@@ -309,7 +309,7 @@ public sealed class RemoteTierTests(S3Gateway gateway) : IClassFixture<S3Gateway
         return (await JsonDocument.ParseAsync(response.ResponseStream)).RootElement.Clone();
     }
 
-    private static async Task<CacheResponse> PutAsync(CacheService cache, byte[] action, byte[] body, SessionCounters? session = null)
+    internal static async Task<CacheResponse> PutAsync(CacheService cache, byte[] action, byte[] body, SessionCounters? session = null)
     {
         var path = cache.NewTemporaryPath();
         await File.WriteAllBytesAsync(path, body);

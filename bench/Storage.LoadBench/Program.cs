@@ -3,7 +3,8 @@ using Storage.LoadBench;
 // Scenarios: "http" (default) compares the gateway with same-run baselines on folder nodes; "cluster" measures
 // listing on Redis and SQLite, S3 nodes, healing and rebalancing; "faults" times recovery from an emptied node and a
 // lease takeover; "s3" compares the S3 API with /object/{id}; "listing" is the cluster scenario's listing part alone;
-// "lifecycle" times the lifecycle expirer against client deletes.
+// "lifecycle" times the lifecycle expirer against client deletes; "versioning" compares versioned and unversioned
+// buckets and times version listings.
 // With ConnectionStrings__redis set in the environment, "http" runs its gateway on that Redis (bench/redis-client.sh).
 var scenario = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "http";
 var options = LoadBenchOptions.Parse(scenario == "http" && (args.Length == 0 || args[0] != "http") ? args : args[1..]);
@@ -23,6 +24,10 @@ else if (scenario == "listing")
 else if (scenario == "lifecycle")
 {
     report = await LifecycleBenchmark.RunAsync(10_000);
+}
+else if (scenario == "versioning")
+{
+    report = await VersioningBenchmark.RunAsync(options);
 }
 else if (scenario == "s3")
 {

@@ -20,8 +20,8 @@ namespace Storage.LoadBench;
 /// </summary>
 public static class S3Benchmark
 {
-    private const string AccessKey = "AKIDLOADBENCH";
-    private const string Secret = "loadbench-secret";
+    internal const string AccessKey = "AKIDLOADBENCH";
+    internal const string Secret = "loadbench-secret";
     private const string Region = "us-east-1";
     private const int KeysPerWorker = 64;
 
@@ -146,7 +146,7 @@ public static class S3Benchmark
     private static string Rate(double seconds, LoadBenchOptions options) =>
         (LoadBenchOptions.LargeObjectBytes * (double)options.LargeIterations / seconds / 1e6).ToString("F0", CultureInfo.InvariantCulture);
 
-    private static async Task<SmallResult> RunSmallAsync(IObjectClient client, byte[] body, bool put, int seconds)
+    internal static async Task<SmallResult> RunSmallAsync(IObjectClient client, byte[] body, bool put, int seconds)
     {
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
         var latencies = new List<double>[LoadBenchOptions.Concurrency];
@@ -188,11 +188,11 @@ public static class S3Benchmark
         return result with { GatewayMicroseconds = (Cpu(gatewayProcess) - before).TotalMicroseconds / result.Count };
     }
 
-    private static string SmallKey(int worker, int i) => $"s{worker}x{i % KeysPerWorker}";
+    internal static string SmallKey(int worker, int i) => $"s{worker}x{i % KeysPerWorker}";
 
-    private sealed record SmallResult(double OpsPerSecond, double P99, long Count, double GatewayMicroseconds);
+    internal sealed record SmallResult(double OpsPerSecond, double P99, long Count, double GatewayMicroseconds);
 
-    private interface IObjectClient
+    internal interface IObjectClient
     {
         Task PutAsync(string key, byte[] body);
 
@@ -226,11 +226,12 @@ public static class S3Benchmark
         }
     }
 
-    private sealed class SignedClient(HttpClient http, Uri address, bool signGets = true) : IObjectClient
+    /// <summary>SigV4-signed requests with UNSIGNED-PAYLOAD to <paramref name="bucket"/>: the S3 layer's own cost.</summary>
+    internal sealed class SignedClient(HttpClient http, Uri address, bool signGets = true, string bucket = "objects") : IObjectClient
     {
         public async Task PutAsync(string key, byte[] body)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(address, $"/objects/{key}")) { Content = new ByteArrayContent(body) };
+            using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(address, $"/{bucket}/{key}")) { Content = new ByteArrayContent(body) };
             SigV4.Sign(request, AccessKey, Secret, Region, DateTimeOffset.UtcNow);
             using var response = await http.SendAsync(request);
             response.EnsureSuccessStatusCode();
@@ -238,7 +239,7 @@ public static class S3Benchmark
 
         public async Task GetAsync(string key)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(address, $"/objects/{key}"));
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(address, $"/{bucket}/{key}"));
             if (signGets)
             {
                 SigV4.Sign(request, AccessKey, Secret, Region, DateTimeOffset.UtcNow);

@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Storage.Gateway.Metadata;
+using Storage.Gateway.Metadata.Redis;
+using Storage.Gateway.Metadata.Sqlite;
+using Storage.Gateway.Security;
+using Storage.Tests.Fixtures;
+
+namespace Storage.LoadBench;
+
+/// <summary>
+/// What versioning costs. (1) PUT and GET of 64 MiB and 4 KiB objects (concurrency 16) through the S3 API, plain SigV4
+/// requests, in an unversioned bucket and in a versioned one of the same gateway process, rounds interleaved; with SQLite
+/// metadata and with Redis. In the versioned bucket every PUT keeps the version it replaces. (2) A ListObjectVersions page
+/// of 1,000 from 100,000 versions (1,000 keys of 100 versions each), read from the metadata store directly, against a
+/// ListObjects page of 1,000 from 100,000 current objects in the same store, both stores.
+/// </summary>
+public static class VersioningBenchmark
+{
+    private const int ListedVersions = 100_000;
+    private const int VersionsPerKey = 100;
+    private const int PageSize = 1000;
+    private const int PagesTimed = 25;
+
+    private static readonly string[] Buckets = ["plain", "versioned"];
+
+    public static async Task<string> RunAsync(LoadBenchOptions options)
+    {
+        var report = new StringBuilder();
+        report.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}");
+        report.AppendLine();
+        await using var redis = await RedisServer.StartAsync();
+        report.AppendLine(CultureInfo.InvariantCulture, $"| objects (S3, plain SigV4) | metadata | unversioned | versioned | versioned / unversioned |");
+        report.AppendLine("|---|---|---:|---:|---:|");
+        foreach (var (store, environment) in new[] { ("SQLite", new Dictionary<string, string>()), ("Redis", new Dictionary<string, string> { ["ConnectionStrings__redis"] = redis.ConnectionString }) })
+        {
+            foreach (var line in await ObjectsAsync(store, environment, options))
+            {
+                report.AppendLine(line);
+            }
+        }
+
+        report.AppendLine();
+        report.AppendLine(CultureInfo.InvariantCulture, $"| page of {PageSize:N0} (median of {PagesTimed}) | ListObjectVersions, {ListedVersions:N0} versions | ListObjects, {ListedVersions:N0} objects | versions / objects |");
+        report.AppendLine("|---|---:|---:|---:|");
+        using (var folder = new TempDirectory("versions-sqlite"))
+        {
+            await using var sqlite = new SqliteMetadataStore(Path.Combine(folder.Path, "metadata.db"));
+            report.AppendLine(await ListingAsync("SQLite", sqlite));
+        }
+
+        await using (var connection = await RedisClient.ConnectAsync(redis.ConnectionString))
+        {
+            report.AppendLine(await ListingAsync("Redis", new RedisMetadataStore(connection, "versions-bench:")));
+        }
+
+        return report.ToString();
+    }
+
+    private static async Task<List<string>> ObjectsAsync(string store, Dictionary<string, string> environment, LoadBenchOptions options)
+    {
+        environment["Storage__S3__Credentials__0__AccessKey"] = S3Benchmark.AccessKey;
+        environment["Storage__S3__Credentials__0__SecretKey"] = S3Benchmark.Secret;
+        await using var gateway = await GatewayProcess.StartAsync(environment);
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = LoadBenchOptions.Concurrency, UseProxy = false }) { Timeout = TimeSpan.FromMinutes(5) };
+        foreach (var bucket in Buckets)
+        {
+            await SendAsync(http, HttpMethod.Put, new Uri(gateway.BaseAddress, $"/{bucket}"), null);
+        }
+
+        await SendAsync(http, HttpMethod.Put, new Uri(gateway.BaseAddress, "/versioned?versioning"),
+            """<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>""");
+        var clients = Buckets.Select(b => new S3Benchmark.SignedClient(http, gateway.BaseAddress, bucket: b)).ToArray();
+
+        var large = new byte[LoadBenchOptions.LargeObjectBytes];
+        new Random(1).NextBytes(large);
+        (List<double> Put, List<double> Get)[] times = [([], []), ([], [])];
+        foreach (var client in clients)
+        {
+            await client.PutAsync("warmup", large);
+            await client.GetAsync("warmup");
+        }
+
+        // Rounds alternate between the buckets, so drift in disk or CPU state affects both alike; every round overwrites
+        // the same key, which the versioned bucket keeps each time.
+        for (var i = 0; i < options.LargeIterations; i++)
+        {
+            foreach (var (client, index) in clients.Select((c, n) => (c, n)))
+            {
+                var put = Stopwatch.StartNew();
+                await client.PutAsync("large", large);
+                times[index].Put.Add(put.Elapsed.TotalSeconds);
+                var get = Stopwatch.StartNew();
+                await client.GetAsync("large");
+                times[index].Get.Add(get.Elapsed.TotalSeconds);
+            }
+        }
+
+        static double Rate(List<double> seconds) => LoadBenchOptions.LargeObjectBytes / Median(seconds) / 1e6;
+        var lines = new List<string>
+        {
+            Line($"64 MiB PUT MB/s (median of {options.LargeIterations})", store, Rate(times[0].Put), Rate(times[1].Put)),
+            Line($"64 MiB GET MB/s (median of {options.LargeIterations})", store, Rate(times[0].Get), Rate(times[1].Get)),
+        };
+
+        var small = new byte[LoadBenchOptions.SmallObjectBytes];
+        new Random(2).NextBytes(small);
+        foreach (var client in clients)
+        {
+            await S3Benchmark.RunSmallAsync(client, small, put: true, seconds: 2);
+            await S3Benchmark.RunSmallAsync(client, small, put: false, seconds: 2);
+        }
+
+        var rounds = new[] { new List<(S3Benchmark.SmallResult Put, S3Benchmark.SmallResult Get)>(), [] };
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var (client, index) in clients.Select((c, n) => (c, n)))
+            {
+                rounds[index].Add((await S3Benchmark.RunSmallAsync(client, small, put: true, options.Seconds), await S3Benchmark.RunSmallAsync(client, small, put: false, options.Seconds)));
+            }
+        }
+
+        lines.Add(Line($"4 KiB PUT ops/s (c={LoadBenchOptions.Concurrency}, 2 × {options.Seconds} s)", store, rounds[0].Average(r => r.Put.OpsPerSecond), rounds[1].Average(r => r.Put.OpsPerSecond)));
+        lines.Add(Line("4 KiB PUT p99 ms", store, rounds[0].Max(r => r.Put.P99), rounds[1].Max(r => r.Put.P99), lowerIsBetter: true));
+        lines.Add(Line($"4 KiB GET ops/s (c={LoadBenchOptions.Concurrency}, 2 × {options.Seconds} s)", store, rounds[0].Average(r => r.Get.OpsPerSecond), rounds[1].Average(r => r.Get.OpsPerSecond)));
+        lines.Add(Line("4 KiB GET p99 ms", store, rounds[0].Max(r => r.Get.P99), rounds[1].Max(r => r.Get.P99), lowerIsBetter: true));
+        return lines;
+    }
+
+    private static string Line(string what, string store, double plain, double versioned, bool lowerIsBetter = false) =>
+        string.Create(CultureInfo.InvariantCulture, $"| {what} | {store} | {plain:F1} | {versioned:F1} | {versioned / plain:F2} ×{(lowerIsBetter ? " (lower is better)" : "")} |");
+
+    /// <summary>Fills a versioned bucket and an unversioned one with 100,000 entries each, then times pages at spread-out cursors.</summary>
+    private static async Task<string> ListingAsync(string name, IMetadataStore store)
+    {
+        await store.InitializeAsync(default);
+        var now = DateTimeOffset.UtcNow;
+        await store.CreateBucketAsync(new BucketRecord("versions", now), default);
+        await store.SetBucketDocumentAsync("versions", VersioningDocument.Name, nameof(BucketVersioning.Enabled), default);
+        await store.CreateBucketAsync(new BucketRecord("objects", now), default);
+        var keys = ListedVersions / VersionsPerKey;
+
+        // Each key's versions in order (a key's commits are sequential), the keys in parallel.
+        await Parallel.ForEachAsync(Enumerable.Range(0, keys), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (k, ct) =>
+        {
+            for (var v = 0; v < VersionsPerKey; v++)
+            {
+                await store.CommitObjectAsync(Record("versions", $"key-{k:D5}", now) with { VersionId = $"{k:x8}{v:x24}" }, now, ct);
+            }
+        });
+        await Parallel.ForEachAsync(Enumerable.Range(0, ListedVersions), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
+            await store.CommitObjectAsync(Record("objects", $"key-{i:D6}", now), now, ct));
+
+        var random = new Random(7);
+        var versionPages = new List<double>();
+        var objectPages = new List<double>();
+        for (var i = 0; i < PagesTimed + 3; i++)
+        {
+            // A cursor in the middle of a key's versions, and the matching place among the objects.
+            var k = random.Next(keys);
+            var cursor = new VersionCursor($"key-{k:D5}", AfterAllVersions: false, $"{k:x8}{random.Next(VersionsPerKey):x24}");
+            var started = Stopwatch.StartNew();
+            var versions = await store.ListObjectVersionsAsync("versions", string.Empty, cursor, PageSize, default);
+            var versionMs = started.Elapsed.TotalMilliseconds;
+            started.Restart();
+            var objects = await store.ListObjectsAsync("objects", string.Empty, $"key-{random.Next(ListedVersions - PageSize):D6}", PageSize, default);
+            var objectMs = started.Elapsed.TotalMilliseconds;
+            if (versions.Count != PageSize && k < keys - 10 || objects.Count != PageSize)
+            {
+                throw new InvalidOperationException($"A page held {versions.Count} versions and {objects.Count} objects, not {PageSize}.");
+            }
+
+            // The first pages warm up connections and caches.
+            if (i >= 3)
+            {
+                versionPages.Add(versionMs);
+                objectPages.Add(objectMs);
+            }
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"| {name} | {Median(versionPages):F1} ms | {Median(objectPages):F1} ms | {Median(versionPages) / Median(objectPages):F2} × |");
+    }
+
+    private static ObjectRecord Record(string bucket, string key, DateTimeOffset now) =>
+        new(bucket, key, 4096, Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()), now, ObjectAttributes.None,
+            [new Segment(Guid.NewGuid().ToString("N"), 4096, 1, 2, 4096, ["node1", "node2", "node3"])]);
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static async Task SendAsync(HttpClient http, HttpMethod method, Uri uri, string? body)
+    {
+        using var request = new HttpRequestMessage(method, uri) { Content = body is null ? null : new StringContent(body) };
+        SigV4.Sign(request, S3Benchmark.AccessKey, S3Benchmark.Secret, "us-east-1", DateTimeOffset.UtcNow);
+        using var response = await http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+    }
+}
