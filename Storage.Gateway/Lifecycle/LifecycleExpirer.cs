@@ -175,9 +175,9 @@ public sealed class LifecycleExpirer(
         }
 
         var listed = action.Version;
-        if (action.RemovesVersion)
+        if (action.Kind != LifecycleActionKind.Expire)
         {
-            return await RemoveVersionAsync(listed, rules, cancellationToken);
+            return await RemoveVersionAsync(listed, action.Kind, rules, cancellationToken);
         }
 
         var version = await metadata.GetObjectAsync(listed.Bucket, listed.Key, cancellationToken);
@@ -204,11 +204,12 @@ public sealed class LifecycleExpirer(
 
     /// <summary>
     /// Removes a noncurrent version that is still selected (its tags read again), or a delete marker that is still its
-    /// key's only version. Versions never change but for their tags, so the id names exactly what was judged.
+    /// key's only version. Versions never change but for their tags, so the id names exactly what was judged; and the
+    /// removal is refused atomically if the version became current meanwhile (a client removed its successor).
     /// </summary>
-    private async Task<bool> RemoveVersionAsync(ObjectRecord listed, LifecycleConfiguration rules, CancellationToken cancellationToken)
+    private async Task<bool> RemoveVersionAsync(ObjectRecord listed, LifecycleActionKind kind, LifecycleConfiguration rules, CancellationToken cancellationToken)
     {
-        if (listed.IsDeleteMarker && rules.RemovesExpiredDeleteMarker(listed))
+        if (kind == LifecycleActionKind.RemoveLoneMarker)
         {
             var versions = await metadata.VersionsOfKeyAsync(listed.Bucket, listed.Key, cancellationToken).Take(2).ToListAsync(cancellationToken);
             if (versions is not [{ IsDeleteMarker: true } alone] || alone.VersionId != listed.VersionId)
@@ -222,7 +223,7 @@ public sealed class LifecycleExpirer(
             return false;
         }
 
-        if (await store.DeleteVersionAsync(listed.Bucket, listed.Key, listed.VersionId, cancellationToken) is null)
+        if (await store.DeleteVersionAsync(listed.Bucket, listed.Key, listed.VersionId, cancellationToken, onlyIfNoncurrent: true) is null)
         {
             return false;
         }

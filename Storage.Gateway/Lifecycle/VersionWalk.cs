@@ -2,8 +2,20 @@ using Storage.Gateway.Metadata;
 
 namespace Storage.Gateway.Lifecycle;
 
-/// <summary>What the rules do to one version: expire the current one (a delete marker hides it when the bucket is versioned) or remove a version for good.</summary>
-public sealed record LifecycleAction(ObjectRecord Version, bool RemovesVersion);
+/// <summary>What the rules do to one version.</summary>
+public sealed record LifecycleAction(ObjectRecord Version, LifecycleActionKind Kind);
+
+public enum LifecycleActionKind
+{
+    /// <summary>Expire the current version (in a versioned bucket a delete marker hides it).</summary>
+    Expire,
+
+    /// <summary>Remove a noncurrent version (or noncurrent delete marker) for good.</summary>
+    RemoveNoncurrent,
+
+    /// <summary>Remove a delete marker that is its key's only version.</summary>
+    RemoveLoneMarker,
+}
 
 /// <summary>
 /// Judges a version listing (key order, each key's newest first) against the rules, one entry at a time and across
@@ -32,6 +44,12 @@ public sealed class VersionWalk(LifecycleConfiguration rules, TimeSpan day, Date
 
             (_key, _successorWritten, _newerNoncurrent) = (version.Key, null, 0);
         }
+        else if (entry.IsLatest)
+        {
+            // The key listed again from its latest version (the page's last version was removed before the next page
+            // was asked for): judged afresh, so no version is counted twice.
+            (_successorWritten, _newerNoncurrent, _loneMarker) = (null, 0, null);
+        }
         else
         {
             _loneMarker = null;
@@ -45,14 +63,14 @@ public sealed class VersionWalk(LifecycleConfiguration rules, TimeSpan day, Date
             }
             else if (_rules.ExpiryOf(version, day) is { } expiry && expiry.At <= now)
             {
-                yield return new LifecycleAction(version, RemovesVersion: false);
+                yield return new LifecycleAction(version, LifecycleActionKind.Expire);
             }
         }
         else
         {
             if (_rules.NoncurrentExpiryOf(version, _successorWritten ?? version.LastModified, _newerNoncurrent, day) <= now)
             {
-                yield return new LifecycleAction(version, RemovesVersion: true);
+                yield return new LifecycleAction(version, LifecycleActionKind.RemoveNoncurrent);
             }
 
             _newerNoncurrent++;
@@ -72,7 +90,7 @@ public sealed class VersionWalk(LifecycleConfiguration rules, TimeSpan day, Date
         if (_loneMarker is { } marker)
         {
             _loneMarker = null;
-            yield return new LifecycleAction(marker, RemovesVersion: true);
+            yield return new LifecycleAction(marker, LifecycleActionKind.RemoveLoneMarker);
         }
     }
 }

@@ -67,8 +67,8 @@ public sealed class PartReclaimer(
     }
 
     /// <summary>
-    /// The parts of the entry's object that are in use again: its current version's, and for a moved part (the only
-    /// kind that can come back: moved away and back within the grace period) every version's.
+    /// The parts of the entry's object that are in use again (a part moved away and back, or a failed write's part that
+    /// healing put back, within the grace period): its current version's, and in a versioned bucket every version's.
     /// </summary>
     private async Task<HashSet<PartLocation>> LivePartsAsync(ReclaimEntry entry, CancellationToken cancellationToken)
     {
@@ -77,7 +77,7 @@ public sealed class PartReclaimer(
             return [];
         }
 
-        if (!entry.IsMove())
+        if ((await metadata.GetBucketAsync(bucket, cancellationToken))?.Versioning is null or BucketVersioning.Unversioned)
         {
             return await metadata.GetObjectAsync(bucket, key, cancellationToken) is { } owner ? owner.Segments.Parts().ToHashSet() : [];
         }

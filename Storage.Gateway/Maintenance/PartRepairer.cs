@@ -85,7 +85,7 @@ public sealed class PartRepairer(
         var key = PartKeys.For(segment.Id, shard);
         await PartUpload.WriteAsync(target, key, StripeLayout.For(segment).PartLength, segment.BlockSize, produce, logger, cancellationToken);
 
-        var move = new PartMove(record.Bucket, record.Key, segment.Id, shard, segment.Nodes[shard], targetNode);
+        var move = new PartMove(record.Bucket, record.Key, segment.Id, shard, segment.Nodes[shard], targetNode, record.VersionId);
         if (await metadata.ReplacePartAsync(move, time.GetUtcNow() + options.Value.Maintenance.ReclaimDelay, cancellationToken))
         {
             return true;

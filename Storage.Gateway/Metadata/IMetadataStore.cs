@@ -82,9 +82,10 @@ public interface IMetadataStore
     /// <summary>
     /// Atomically removes one version for good and queues its segments for deletion; when it was the latest, the next
     /// newest becomes current (unless it is a delete marker, which then is the latest). Returns the removed version, or
-    /// null if absent.
+    /// null if absent — or, with <paramref name="onlyIfNoncurrent"/>, if it is the key's current version (maintenance that
+    /// judged a noncurrent version never removes one that became current meanwhile).
     /// </summary>
-    Task<ObjectRecord?> DeleteObjectVersionAsync(string bucket, string key, string? versionId, DateTimeOffset reclaimAt, CancellationToken cancellationToken);
+    Task<ObjectRecord?> DeleteObjectVersionAsync(string bucket, string key, string? versionId, DateTimeOffset reclaimAt, CancellationToken cancellationToken, bool onlyIfNoncurrent = false);
 
     /// <summary>
     /// Up to <paramref name="limit"/> versions (delete markers included) whose keys start with <paramref name="prefix"/>,
@@ -120,7 +121,7 @@ public interface IMetadataStore
 
     /// <summary>
     /// Atomically points part <see cref="PartMove.Shard"/> of the segment at <see cref="PartMove.ToNode"/> — only if
-    /// a version of the object (current or not) still has that segment with the part on <see cref="PartMove.FromNode"/> — accounts the new copy
+    /// the version <see cref="PartMove.VersionId"/> of the object (current or not) still has that segment with the part on <see cref="PartMove.FromNode"/> — accounts the new copy
     /// and queues the old one for deletion at <paramref name="reclaimAt"/>. False (nothing changed) otherwise: the
     /// object was overwritten, deleted, or another gateway moved the part first.
     /// </summary>

@@ -163,16 +163,13 @@ public sealed record ReclaimEntry(string Id, IReadOnlyList<PartLocation> Parts, 
     /// <summary>An entry for the copy of a part that healing or rebalancing moved elsewhere.</summary>
     public static ReclaimEntry ForMove(PartMove move, PartLocation movedAway, DateTimeOffset due) =>
         new($"{MovePrefix}{Guid.NewGuid():N}", [movedAway], due, Accounted: true, move.Bucket, move.Key);
-
-    /// <summary>Whether the entry is for a moved part (which, unlike replaced or deleted versions' parts, can come back into use).</summary>
-    public bool IsMove() => Id.StartsWith(MovePrefix, StringComparison.Ordinal);
 }
 
 /// <summary>An object record whose segment (null: it has none) becomes part of an assembled object.</summary>
 public sealed record AssembledSource(string Key, string? SegmentId);
 
-/// <summary>Healing or rebalancing moves one part of a segment of an object from one node to another.</summary>
-public sealed record PartMove(string Bucket, string Key, string SegmentId, int Shard, string FromNode, string ToNode);
+/// <summary>Healing or rebalancing moves one part of a segment of one version of an object (null: the null version) from one node to another.</summary>
+public sealed record PartMove(string Bucket, string Key, string SegmentId, int Shard, string FromNode, string ToNode, string? VersionId = null);
 
 /// <summary>One entry of a version listing: a version (or delete marker) and whether it is the key's latest.</summary>
 public sealed record ObjectVersion(ObjectRecord Record, bool IsLatest);

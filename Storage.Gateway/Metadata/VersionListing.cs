@@ -27,8 +27,8 @@ public static class VersionListing
     /// the current one (listed already); the current one otherwise (the cursor's version is gone, and removing a current
     /// version promotes the next, which a listing must not skip).
     /// </summary>
-    public static ObjectRecord? Relisted(ObjectRecord? current, VersionCursor after) =>
-        current is not null && current.VersionId != after.VersionId ? current with { Inline = null } : null;
+    public static ObjectRecord? Relisted(ObjectRecord? current, VersionCursor after, string prefix) =>
+        current is not null && current.VersionId != after.VersionId && current.Key.StartsWith(prefix, StringComparison.Ordinal) ? current with { Inline = null } : null;
 
     /// <summary>S3's key order: ordinal on UTF-8 bytes (which UTF-16 ordinal order is not, beyond the BMP).</summary>
     public static int CompareKeys(string a, string b)

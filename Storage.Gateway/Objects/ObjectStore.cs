@@ -222,12 +222,15 @@ public sealed class ObjectStore(
     public Task<IReadOnlyList<ObjectVersion>> ListVersionsAsync(string bucket, string prefix, VersionCursor? after, int limit, CancellationToken cancellationToken) =>
         metadata.ListObjectVersionsAsync(bucket, prefix, after, limit, cancellationToken);
 
-    /// <summary>Removes one version for good (its parts are reclaimed); null when it does not exist.</summary>
-    public async Task<ObjectRecord?> DeleteVersionAsync(string bucket, string key, string? versionId, CancellationToken cancellationToken)
+    /// <summary>Removes one version for good (its parts are reclaimed); null when it does not exist (or, with <paramref name="onlyIfNoncurrent"/>, is current).</summary>
+    public async Task<ObjectRecord?> DeleteVersionAsync(string bucket, string key, string? versionId, CancellationToken cancellationToken, bool onlyIfNoncurrent = false)
     {
         using var activity = StorageTelemetry.Source.StartActivity("object.delete_version");
-        return await metadata.DeleteObjectVersionAsync(bucket, key, versionId, ReclaimAt, cancellationToken);
+        return await metadata.DeleteObjectVersionAsync(bucket, key, versionId, ReclaimAt, cancellationToken, onlyIfNoncurrent);
     }
+
+    /// <summary>Forgets the bucket's remembered versioning state (it was just changed): the next write reads it.</summary>
+    public void ForgetVersioning(string bucket) => _versioning.TryRemove(bucket, out _);
 
     /// <summary>Opens the object (or a range of it) and fetches its first stripe; null when it does not exist.</summary>
     /// <exception cref="RangeNotSatisfiableException">The range starts at or beyond the end.</exception>

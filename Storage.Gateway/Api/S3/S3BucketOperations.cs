@@ -3,12 +3,13 @@ using System.Xml.Linq;
 using Microsoft.Extensions.Options;
 using Storage.Gateway.Hosting;
 using Storage.Gateway.Metadata;
+using Storage.Gateway.Objects;
 using Storage.Gateway.Objects.Multipart;
 
 namespace Storage.Gateway.Api.S3;
 
 /// <summary>ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation and Get/PutBucketVersioning.</summary>
-public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads uploads, IOptions<StorageOptions> options, TimeProvider time)
+public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads uploads, ObjectStore store, IOptions<StorageOptions> options, TimeProvider time)
 {
     public const string Owner = "storage";
 
@@ -141,6 +142,9 @@ public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads
         {
             throw S3Exception.NoSuchBucket(context.Bucket!);
         }
+
+        // Other gateways learn it from their next write to the bucket (every write looks the bucket up first).
+        store.ForgetVersioning(context.Bucket!);
     }
 
     public async Task RequireAsync(S3Context context)

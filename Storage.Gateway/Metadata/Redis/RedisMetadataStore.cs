@@ -551,7 +551,7 @@ public sealed partial class RedisMetadataStore(
         };
     }
 
-    /// <summary>The current version if it holds the part; otherwise the noncurrent version that does (segment ids are unique).</summary>
+    /// <summary>The current version if it holds the part; otherwise the noncurrent version the move names.</summary>
     public async Task<bool> ReplacePartAsync(PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
     {
         ReclaimEntry MovedAway(Segment segment) => ReclaimEntry.ForMove(move, segment.Part(move.Shard), reclaimAt);
@@ -578,13 +578,13 @@ public sealed partial class RedisMetadataStore(
 
         for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
         {
-            if (await NoncurrentWithAsync(move, cancellationToken) is not var (member, json, version) || version.SegmentForMove(move) is not { } segment)
+            if (await NoncurrentAsync(move.Bucket, move.Key, move.VersionId, cancellationToken) is not { Member: { } member } found || found.Record.SegmentForMove(move) is not { } segment)
             {
                 return false;
             }
 
-            var moved = MetadataJsonContext.SerializeRecord(version.WithPartMoved(move.SegmentId, move.Shard, move.ToNode));
-            if (await RewriteVersionAsync(move.Bucket, member, json, moved, MovedAway(segment), [segment.Part(move.Shard) with { NodeId = move.ToNode }], cancellationToken))
+            var moved = MetadataJsonContext.Serialize(found.Record.WithPartMoved(move.SegmentId, move.Shard, move.ToNode));
+            if (await RewriteVersionAsync(move.Bucket, member, found.Json, moved, MovedAway(segment), [segment.Part(move.Shard) with { NodeId = move.ToNode }], cancellationToken))
             {
                 return true;
             }
@@ -601,11 +601,15 @@ public sealed partial class RedisMetadataStore(
             {
                 case null or { Record.IsDeleteMarker: true }:
                     return null;
-                case { Member: null }:
-                    return await SetObjectTagsAsync(bucket, key, tags, cancellationToken) is { } tagged && tagged.VersionId == versionId ? tagged : null;
-                case { Member: { } member } found:
+                case var found:
+                    // Serialized whole: a record written before the inline field keeps the bytes its JSON holds. Swapped
+                    // against the very record found, so a version written meanwhile is never the one tagged.
                     var retagged = found.Record with { Attributes = found.Record.Attributes with { Tags = tags } };
-                    if (await RewriteVersionAsync(bucket, member, found.Json, MetadataJsonContext.SerializeRecord(retagged), null, [], cancellationToken))
+                    var json = MetadataJsonContext.Serialize(retagged);
+                    var done = found.Member is { } member
+                        ? await RewriteVersionAsync(bucket, member, found.Json, json, null, [], cancellationToken)
+                        : (string?)await EvalAsync(Rewrite, [ObjectsOf(bucket)], [key, found.Json, json], cancellationToken) == "OK";
+                    if (done)
                     {
                         return retagged;
                     }
@@ -634,11 +638,12 @@ public sealed partial class RedisMetadataStore(
         return Parse(fields[0]) is { } version && !fields[1].IsNull ? version with { Inline = (byte[])fields[1]! } : Parse(fields[0]);
     }
 
-    public async Task<ObjectRecord?> DeleteObjectVersionAsync(string bucket, string key, string? versionId, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    public async Task<ObjectRecord?> DeleteObjectVersionAsync(string bucket, string key, string? versionId, DateTimeOffset reclaimAt, CancellationToken cancellationToken, bool onlyIfNoncurrent = false)
     {
         for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
         {
-            if (await FindVersionAsync(bucket, key, versionId, cancellationToken) is not { } found)
+            // A version promoted since it was found fails the script's check (its member is gone) and is found current next time.
+            if (await FindVersionAsync(bucket, key, versionId, cancellationToken) is not { } found || (found.Member is null && onlyIfNoncurrent))
             {
                 return null;
             }
@@ -687,7 +692,7 @@ public sealed partial class RedisMetadataStore(
             else
             {
                 from = [.. keyBytes, 0];
-                relisted = VersionListing.Relisted(await GetObjectAsync(bucket, after.Key, cancellationToken), after);
+                relisted = VersionListing.Relisted(await GetObjectAsync(bucket, after.Key, cancellationToken), after, prefix);
             }
 
             if (from.AsSpan().SequenceCompareTo(prefixBytes) < 0)
@@ -984,28 +989,6 @@ public sealed partial class RedisMetadataStore(
 
         string? json = await CallAsync(_writer, db => db.HashGetAsync(VersionsOf(bucket), member), cancellationToken);
         return json is null ? null : new FoundVersion(Parse(json)!, json, (byte[])member!);
-    }
-
-    /// <summary>The noncurrent version of the moved part's key that holds its segment.</summary>
-    private async Task<(byte[] Member, string Json, ObjectRecord Version)?> NoncurrentWithAsync(PartMove move, CancellationToken cancellationToken)
-    {
-        var keyBytes = Encoding.UTF8.GetBytes(move.Key);
-        var members = await CallAsync(_writer, db => db.SortedSetRangeByValueAsync(VersionIndexOf(move.Bucket), (byte[])[.. keyBytes, 0], (byte[])[.. keyBytes, 1], Exclude.Stop), cancellationToken);
-        if (members.Length == 0)
-        {
-            return null;
-        }
-
-        var records = await CallAsync(_writer, db => db.HashGetAsync(VersionsOf(move.Bucket), members), cancellationToken);
-        for (var i = 0; i < members.Length; i++)
-        {
-            if (Parse(records[i]) is { } version && version.SegmentForMove(move) is not null)
-            {
-                return ((byte[])members[i]!, (string)records[i]!, version);
-            }
-        }
-
-        return null;
     }
 
     /// <summary>Rewrites a noncurrent version if it is still <paramref name="expectedJson"/>; false when it changed meanwhile.</summary>

@@ -222,10 +222,10 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             [("$bucket", bucket), ("$key", key), ("$version", versionId ?? ObjectRecord.NullVersionId)], cancellationToken)).FirstOrDefault();
     }
 
-    public Task<ObjectRecord?> DeleteObjectVersionAsync(string bucket, string key, string? versionId, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
+    public Task<ObjectRecord?> DeleteObjectVersionAsync(string bucket, string key, string? versionId, DateTimeOffset reclaimAt, CancellationToken cancellationToken, bool onlyIfNoncurrent = false) =>
         _writes.ExecuteAsync(async (connection, transaction, ct) =>
         {
-            if (await FindVersionAsync(connection, transaction, bucket, key, versionId, ct) is not var (version, isCurrent))
+            if (await FindVersionAsync(connection, transaction, bucket, key, versionId, ct) is not var (version, isCurrent) || (isCurrent && onlyIfNoncurrent))
             {
                 return null;
             }
@@ -259,7 +259,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             var ranks = await _reads.QueryAsync(r => r.GetInt64(0), "SELECT rank FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version",
                 [("$bucket", bucket), ("$key", after.Key), ("$version", after.VersionId ?? ObjectRecord.NullVersionId)], cancellationToken);
             afterRank = ranks.Count == 1 ? ranks[0] : long.MinValue;
-            relisted = ranks.Count == 0 ? VersionListing.Relisted(await GetObjectAsync(bucket, after.Key, cancellationToken), after) : null;
+            relisted = ranks.Count == 0 ? VersionListing.Relisted(await GetObjectAsync(bucket, after.Key, cancellationToken), after, prefix) : null;
         }
 
         var currents = await ListObjectsAsync(bucket, prefix, after?.Key, limit, cancellationToken);
@@ -569,10 +569,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         var current = record?.SegmentForMove(move) is not null;
         if (!current)
         {
-            // A noncurrent version's part (segment ids are unique, so at most one version has it).
-            var versions = await QueryAsync(connection, transaction, ReadObject, "SELECT record, inline FROM versions WHERE bucket = $bucket AND key = $key",
-                [("$bucket", move.Bucket), ("$key", move.Key)], cancellationToken);
-            record = versions.FirstOrDefault(v => v.SegmentForMove(move) is not null);
+            record = await GetNoncurrentAsync(connection, transaction, move.Bucket, move.Key, move.VersionId, cancellationToken);
         }
 
         if (record?.SegmentForMove(move) is not { } segment)

@@ -27,6 +27,10 @@ public abstract partial class MetadataStoreContract
         Assert.Null(await store.GetObjectVersionAsync("v", "k", "zz", default));
         Assert.Null(await store.GetObjectVersionAsync("v", "k", null, default));
 
+        // Maintenance that judged a noncurrent version never removes one that is current.
+        Assert.Null(await store.DeleteObjectVersionAsync("v", "k", "a3", Now, default, onlyIfNoncurrent: true));
+        Assert.Equal("a3", (await store.GetObjectAsync("v", "k", default))!.VersionId);
+
         var marker = Marker("v", "k", "m1");
         Assert.Equal("a3", (await store.CommitObjectAsync(marker, Now, default))!.VersionId);
         Assert.Null(await store.GetObjectAsync("v", "k", default));
@@ -161,6 +165,8 @@ public abstract partial class MetadataStoreContract
         // may repeat, it never skips (removing a current version promotes the next one).
         await store.DeleteObjectVersionAsync("p", "a", "110", Now, default);
         Assert.Equal(["a 111 latest", "a 109", "a 108"], Describe(await store.ListObjectVersionsAsync("p", "", new VersionCursor("a", AfterAllVersions: false, "110"), 3, default)));
+        Assert.Equal(expected.Where(e => e.StartsWith("b ", StringComparison.Ordinal)).Take(2),
+            Describe(await store.ListObjectVersionsAsync("p", "b", new VersionCursor("a", AfterAllVersions: false, "110"), 2, default)));
         Assert.Equal(expected.SkipWhile(e => !e.StartsWith("a 110", StringComparison.Ordinal)).Skip(1).Take(3),
             Describe(await store.ListObjectVersionsAsync("p", "", new VersionCursor("a", AfterAllVersions: false, "111"), 3, default)));
 
@@ -190,11 +196,11 @@ public abstract partial class MetadataStoreContract
         Assert.Null(await store.SetObjectTagsAsync("n", "k", "gone", tags, default));
 
         var segment = large.Segments[0];
-        Assert.True(await store.ReplacePartAsync(new PartMove("n", "k", segment.Id, 2, "node3", "node9"), Now, default));
+        Assert.True(await store.ReplacePartAsync(new PartMove("n", "k", segment.Id, 2, "node3", "node9", "s2"), Now, default));
         Assert.Equal("node9", (await store.GetObjectVersionAsync("n", "k", "s2", default))!.Segments[0].Nodes[2]);
         Assert.Equal(tags, (await store.GetObjectVersionAsync("n", "k", "s2", default))!.Attributes.Tags);
         Assert.Equal(1, (await store.GetNodeUsageAsync(default))["node9"].PartCount);
-        Assert.False(await store.ReplacePartAsync(new PartMove("n", "k", segment.Id, 2, "node3", "node10"), Now, default));
+        Assert.False(await store.ReplacePartAsync(new PartMove("n", "k", segment.Id, 2, "node3", "node10", "s2"), Now, default));
 
         // Promoted back to current, the inline version keeps its bytes.
         await store.DeleteObjectVersionAsync("n", "k", "c3", Now, default);
