@@ -82,7 +82,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
                 version_id TEXT NOT NULL,
                 record TEXT NOT NULL,
                 inline BLOB,
-                PRIMARY KEY (bucket, key, rank)) WITHOUT ROWID;
+                PRIMARY KEY (bucket, key, rank));
             CREATE UNIQUE INDEX IF NOT EXISTS versions_by_id ON versions (bucket, key, version_id);
             CREATE TABLE IF NOT EXISTS nodes (
                 id TEXT PRIMARY KEY,
