@@ -255,7 +255,7 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
             return;
         }
 
-        Local.MarkWritten(actionId, DateTime.UtcNow);
+        Local.MarkWritten(actionId);
         Stats.Refreshed();
         Offer(new UploadJob(actionId, hit.Entry, hit.DiskPath));
     }
@@ -566,7 +566,8 @@ public sealed class CacheService : ICacheBackend, IAsyncDisposable
             await Local.WriteActionAsync(actionId, entry, cancellationToken);
         }
 
-        Local.MarkWritten(actionId, written);
+        // The entry file keeps the download's time (the local tier's crash repair goes by it): a remote hit on an old
+        // entry refreshes it at once (RefreshIfOld sees the remote's time), and local hits count from the download.
         return new LocalEntry(entry, Local.BodyPath(entry.OutputID), written);
     }
 

@@ -3,8 +3,9 @@ using System.Buffers;
 namespace Storage.CacheProg.Cache;
 
 /// <summary>
-/// A hit in the local tier: the entry, the absolute path of its body, and when the entry was last written to the remote
-/// as far as this tier knows (the entry file's modification time: see <see cref="LocalTier.MarkWritten"/>).
+/// A hit: the entry, the absolute path of its body, and when the entry was last written to the remote as far as this
+/// tier knows (a local hit: the entry file's modification time, set by a put, a download or <see cref="LocalTier.MarkWritten"/>;
+/// a remote hit: the remote copy's Last-Modified).
 /// </summary>
 public sealed record LocalEntry(ActionEntry Entry, string DiskPath, DateTime WrittenUtc);
 
@@ -125,15 +126,12 @@ public sealed class LocalTier : IDisposable
         return new LocalEntry(entry, body.FullName, written);
     }
 
-    /// <summary>
-    /// Records when the entry was last written to the remote, as its file's modification time (a put writes the file
-    /// now; a download is given the remote copy's time), which decides when a hit writes it there again.
-    /// </summary>
-    public void MarkWritten(byte[] actionId, DateTime writtenUtc)
+    /// <summary>Records that the entry was written to the remote now, as its file's modification time, which decides when a hit writes it there again.</summary>
+    public void MarkWritten(byte[] actionId)
     {
         try
         {
-            File.SetLastWriteTimeUtc(ActionPath(actionId), writtenUtc);
+            File.SetLastWriteTimeUtc(ActionPath(actionId), DateTime.UtcNow);
         }
         catch (IOException)
         {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
@@ -130,7 +131,7 @@ public static partial class TopologyScenario
         using (var drained = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             drained.CancelAfter(TimeSpan.FromMinutes(2));
-            while (!UploadsDrained().IsMatch(await worker.GetStringAsync("/stats", drained.Token)))
+            while (!AllUploaded(await worker.GetStringAsync("/stats", drained.Token)))
             {
                 await Task.Delay(200, drained.Token);
             }
@@ -174,8 +175,15 @@ public static partial class TopologyScenario
     [GeneratedRegex(" 0 local hits, [1-9][0-9]* remote hits")]
     private static partial Regex RemoteHitsOnly();
 
-    [GeneratedRegex(@"; [1-9][0-9]* uploads .*, 0 queued\)")]
-    private static partial Regex UploadsDrained();
+    /// <summary>Every put the worker took is uploaded (a queue momentarily empty is not enough: puts may still be arriving).</summary>
+    private static bool AllUploaded(string stats) =>
+        UploadCounts().Match(stats) is { Success: true } counts
+        && long.Parse(counts.Groups["uploads"].Value, CultureInfo.InvariantCulture) is var uploads and > 0
+        && uploads >= long.Parse(counts.Groups["puts"].Value, CultureInfo.InvariantCulture)
+        && counts.Groups["queued"].Value == "0";
+
+    [GeneratedRegex(@"(?<puts>[0-9]+) puts; (?<uploads>[0-9]+) uploads .*, (?<queued>[0-9]+) queued\)")]
+    private static partial Regex UploadCounts();
 
     private sealed record StoredObjects(byte[] ObjectBody, string FileId, byte[] FileBody, byte[] S3Body)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Storage.CacheProg.Worker;
 using Storage.Tests.Fixtures;
 
 namespace Storage.Tests.CacheProg;
@@ -13,7 +14,31 @@ public sealed class GoBuildTests(S3Gateway gateway) : IClassFixture<S3Gateway>, 
 
     private readonly TempDirectory _sandbox = new("go-builds");
 
-    public void Dispose() => _sandbox.Dispose();
+    /// <summary>
+    /// Workers that direct mode started (detached, as users get them) outlive their builds; one still retrying a dead
+    /// remote would write into the sandbox while it is removed. They are stopped first.
+    /// </summary>
+    public void Dispose()
+    {
+        foreach (var lockFile in Directory.EnumerateFiles(_sandbox.Path, "worker.lock", SearchOption.AllDirectories))
+        {
+            if (WorkerOwnership.Running(Path.GetDirectoryName(lockFile)!) is { } worker && int.TryParse(worker.ProcessId, out var id))
+            {
+                try
+                {
+                    using var process = Process.GetProcessById(id);
+                    process.Kill();
+                    process.WaitForExit(TimeSpan.FromSeconds(10));
+                }
+                catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+                {
+                    // Gone already.
+                }
+            }
+        }
+
+        _sandbox.Dispose();
+    }
 
     [Fact]
     public async Task Direct_mode_builds_the_same_binary_and_a_warm_build_comes_from_the_local_tier()
