@@ -10,9 +10,11 @@ namespace Storage.Gateway.Metadata.Sqlite;
 /// <para>
 /// The race a read-through cache must close: a reader that took its snapshot before a commit must not put the old
 /// record back after the writer removed it. Readers note <see cref="Version"/> before they query and offer their
-/// result with it; the writer bumps the version after COMMIT and then removes what it changed. An offer made under an
-/// old version is refused, and one that lands just as the version moves is taken back, so a stale record can only sit
-/// in the cache until the writer's removal that is already on its way.
+/// result with it; the writer bumps the version after COMMIT and removes what it changed. An offer's check and store
+/// and the writer's bump and removal exclude each other (one lock, taken once per cache miss and per write transaction):
+/// an offer under an old version is refused, and one stored before the bump is removed with it. (Checking, storing and
+/// checking again without the lock left a stale record visible to other readers for the moment between the store and
+/// its taking back: the race test caught it under load.)
 /// </para>
 /// </summary>
 internal sealed class SqliteRecordCache : IDisposable
@@ -22,6 +24,7 @@ internal sealed class SqliteRecordCache : IDisposable
     private const long SegmentOverhead = 256;
 
     private readonly MemoryCache? _cache;
+    private readonly Lock _gate = new();
     private long _version;
 
     public SqliteRecordCache(long capacityBytes)
@@ -49,16 +52,18 @@ internal sealed class SqliteRecordCache : IDisposable
     /// <summary>Keeps what a query returned, unless a write transaction ended since <paramref name="versionBeforeRead"/>.</summary>
     public void Offer(string bucket, string key, ObjectRecord? record, long versionBeforeRead)
     {
-        if (_cache is null || Version != versionBeforeRead)
+        if (_cache is null)
         {
             return;
         }
 
-        var cacheKey = new RecordKey(bucket, key);
-        _cache.Set(cacheKey, (object?)record ?? Absent.Value, new MemoryCacheEntryOptions { Size = SizeOf(bucket, key, record) });
-        if (Version != versionBeforeRead)
+        var options = new MemoryCacheEntryOptions { Size = SizeOf(bucket, key, record) };
+        lock (_gate)
         {
-            _cache.Remove(cacheKey);
+            if (_version == versionBeforeRead)
+            {
+                _cache.Set(new RecordKey(bucket, key), (object?)record ?? Absent.Value, options);
+            }
         }
     }
 
@@ -71,10 +76,13 @@ internal sealed class SqliteRecordCache : IDisposable
             return;
         }
 
-        Interlocked.Increment(ref _version);
-        foreach (var (bucket, key) in changed)
+        lock (_gate)
         {
-            _cache.Remove(new RecordKey(bucket, key));
+            Volatile.Write(ref _version, _version + 1);
+            foreach (var (bucket, key) in changed)
+            {
+                _cache.Remove(new RecordKey(bucket, key));
+            }
         }
     }
 
