@@ -121,21 +121,30 @@ public sealed partial class RedisMetadataStore(
         return 'OK'
         """;
 
+    /// <summary>
+    /// Lua shared by the scripts that account parts: adds to the fill counters (byte and part hashes) what ARGV holds
+    /// from index <c>at</c>: a node count, then node, bytes and parts for each node.
+    /// </summary>
+    private const string AddUsage = """
+        local function add_usage(at, bytes, parts)
+          for n = 0, tonumber(ARGV[at]) - 1 do
+            local node = at + 1 + 3 * n
+            redis.call('HINCRBY', bytes, ARGV[node], ARGV[node + 1])
+            redis.call('HINCRBY', parts, ARGV[node], ARGV[node + 2])
+          end
+        end
+
+        """;
+
     /// <summary>A commit: also removes the write intents of the new segments (ARGV 16..) and adds usage (KEYS 10, 11).</summary>
-    private const string Commit = CheckTarget + """
+    private const string Commit = AddUsage + CheckTarget + """
         local i = 17
         for _ = 1, tonumber(ARGV[16]) do
           redis.call('HDEL', KEYS[4], ARGV[i])
           redis.call('ZREM', KEYS[5], ARGV[i])
           i = i + 1
         end
-        local usage = tonumber(ARGV[i])
-        i = i + 1
-        for _ = 1, usage do
-          redis.call('HINCRBY', KEYS[10], ARGV[i], ARGV[i + 1])
-          redis.call('HINCRBY', KEYS[11], ARGV[i], ARGV[i + 2])
-          i = i + 3
-        end
+        add_usage(i, KEYS[10], KEYS[11])
         """ + WriteTarget;
 
     /// <summary>An assembled commit: first checks and removes the source records (KEYS 10, 11; ARGV 16.. key and segment id pairs).</summary>
@@ -264,19 +273,14 @@ public sealed partial class RedisMetadataStore(
     /// 3 by due time, 4 usage bytes, 5 usage parts. ARGV: 1 member, 2 the record as read, 3 the new one, 4-6 a reclaim
     /// entry ('' for none), 7.. usage (node count, then node, bytes, parts).
     /// </summary>
-    private const string RewriteVersion = """
+    private const string RewriteVersion = AddUsage + """
         if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 'CONFLICT' end
         redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
         if ARGV[4] ~= '' then
           redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
           redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4])
         end
-        local i = 8
-        for _ = 1, tonumber(ARGV[7]) do
-          redis.call('HINCRBY', KEYS[4], ARGV[i], ARGV[i + 1])
-          redis.call('HINCRBY', KEYS[5], ARGV[i], ARGV[i + 2])
-          i = i + 3
-        end
+        add_usage(7, KEYS[4], KEYS[5])
         return 'OK'
         """;
 
@@ -318,15 +322,10 @@ public sealed partial class RedisMetadataStore(
         return 1
         """;
 
-    private const string Complete = """
+    private const string Complete = AddUsage + """
         if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
         redis.call('ZREM', KEYS[2], ARGV[1])
-        local i = 3
-        for _ = 1, tonumber(ARGV[2]) do
-          redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1])
-          redis.call('HINCRBY', KEYS[4], ARGV[i], ARGV[i + 2])
-          i = i + 3
-        end
+        add_usage(2, KEYS[3], KEYS[4])
         return 1
         """;
 
