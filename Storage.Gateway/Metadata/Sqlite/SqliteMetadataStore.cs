@@ -12,7 +12,20 @@ namespace Storage.Gateway.Metadata.Sqlite;
 public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 {
     private readonly string _connectionString;
-    private const string SelectObject = "SELECT record, inline FROM objects WHERE bucket = $bucket AND key = $key";
+    // A version's inline bytes live in a row of their own (inline_data), owned by the one objects or versions row that
+    // names it: keeping a replaced version moves that reference, not the bytes. Rows written before inline_data hold
+    // their bytes in their own inline column, which the reads fall back to.
+    private const string SelectObject = """
+        SELECT o.record, COALESCE(o.inline, d.bytes) FROM objects o LEFT JOIN inline_data d ON d.id = o.inline_id
+        WHERE o.bucket = $bucket AND o.key = $key
+        """;
+
+    private const string SelectVersions = """
+        SELECT v.record, COALESCE(v.inline, d.bytes) FROM versions v LEFT JOIN inline_data d ON d.id = v.inline_id
+        WHERE v.bucket = $bucket AND v.key = $key
+        """;
+
+    private const string SelectVersion = SelectVersions + " AND v.version_id = $version";
 
     private const string SelectBucket = """
         SELECT name, created_at, (SELECT document FROM bucket_documents d WHERE d.bucket = b.name AND d.name = 'versioning') FROM buckets b
@@ -63,8 +76,8 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!);
         _processLock ??= LockForThisProcess(Path);
-        await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, null, """
+        await using var db = new SqliteStatements(await OpenAsync(cancellationToken));
+        await db.ExecuteOnceAsync("""
             PRAGMA journal_mode = WAL;
             CREATE TABLE IF NOT EXISTS buckets (
                 name TEXT PRIMARY KEY,
@@ -74,6 +87,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
                 key TEXT NOT NULL,
                 record TEXT NOT NULL,
                 inline BLOB,
+                inline_id INTEGER,
                 PRIMARY KEY (bucket, key)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS versions (
                 bucket TEXT NOT NULL,
@@ -82,8 +96,15 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
                 version_id TEXT NOT NULL,
                 record TEXT NOT NULL,
                 inline BLOB,
+                inline_id INTEGER,
                 PRIMARY KEY (bucket, key, rank));
-            CREATE UNIQUE INDEX IF NOT EXISTS versions_by_id ON versions (bucket, key, version_id);
+            CREATE TABLE IF NOT EXISTS inline_data (
+                id INTEGER PRIMARY KEY,
+                bytes BLOB NOT NULL);
+            -- Led by the version id, whose first bytes are its time: a new version's entry lands at the index's end, not
+            -- among its key's (a page of the index per PUT). Files before this have the (bucket, key, version_id) one.
+            DROP INDEX IF EXISTS versions_by_id;
+            CREATE UNIQUE INDEX IF NOT EXISTS versions_by_version_id ON versions (version_id, bucket, key);
             CREATE TABLE IF NOT EXISTS nodes (
                 id TEXT PRIMARY KEY,
                 kind TEXT NOT NULL,
@@ -114,20 +135,23 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
                 node_id TEXT PRIMARY KEY,
                 epoch TEXT NOT NULL,
                 verified TEXT) WITHOUT ROWID;
-            """, [], cancellationToken);
+            """, cancellationToken);
 
-        // Files made before inline objects lack the column that holds their bytes.
-        var columns = await QueryAsync(connection, null, r => r.GetString(0), "SELECT name FROM pragma_table_info('objects')", [], cancellationToken);
-        if (!columns.Contains("inline"))
+        // Files made before inline objects lack the columns that hold their bytes, or name them in inline_data.
+        foreach (var (table, column, type) in new[] { ("objects", "inline", "BLOB"), ("objects", "inline_id", "INTEGER"), ("versions", "inline_id", "INTEGER") })
         {
-            await ExecuteAsync(connection, null, "ALTER TABLE objects ADD COLUMN inline BLOB", [], cancellationToken);
+            var columns = await db.QueryAsync(r => r.GetString(0), $"SELECT name FROM pragma_table_info('{table}')", [], cancellationToken);
+            if (!columns.Contains(column))
+            {
+                await db.ExecuteOnceAsync($"ALTER TABLE {table} ADD COLUMN {column} {type}", cancellationToken);
+            }
         }
     }
 
     public async Task PingAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, null, "SELECT 1", [], cancellationToken);
+        await using var db = new SqliteStatements(await OpenAsync(cancellationToken));
+        await db.ExecuteAsync("SELECT 1", [], cancellationToken);
     }
 
     public Task<bool> CreateBucketAsync(BucketRecord bucket, CancellationToken cancellationToken) =>
@@ -148,17 +172,17 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     }
 
     public Task<BucketDeleteResult> DeleteBucketAsync(string name, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync((connection, transaction, ct) => DeleteBucketAsync(connection, transaction, name, ct), cancellationToken);
+        _writes.ExecuteAsync((db, ct) => DeleteBucketAsync(db, name, ct), cancellationToken);
 
     public Task<bool> SetBucketDocumentAsync(string bucket, string name, string? document, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync(async (connection, transaction, ct) =>
+        _writes.ExecuteAsync(async (db, ct) =>
         {
-            if ((await QueryAsync(connection, transaction, r => r.GetInt64(0), "SELECT 1 FROM buckets WHERE name = $bucket", [("$bucket", bucket)], ct)).Count == 0)
+            if ((await db.QueryAsync(r => r.GetInt64(0), "SELECT 1 FROM buckets WHERE name = $bucket", [("$bucket", bucket)], ct)).Count == 0)
             {
                 return false;
             }
 
-            await ExecuteAsync(connection, transaction, document is null
+            await db.ExecuteAsync(document is null
                     ? "DELETE FROM bucket_documents WHERE bucket = $bucket AND name = $name"
                     : "INSERT INTO bucket_documents (bucket, name, document) VALUES ($bucket, $name, $document) ON CONFLICT DO UPDATE SET document = excluded.document",
                 [("$bucket", bucket), ("$name", name), ("$document", (object?)document ?? DBNull.Value)], ct);
@@ -183,29 +207,29 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     }
 
     public Task<ObjectRecord?> CommitObjectAsync(ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync((connection, transaction, ct) => CommitObjectAsync(connection, transaction, record, reclaimAt, condition, ct), cancellationToken);
+        _writes.ExecuteAsync((db, ct) => CommitObjectAsync(db, record, reclaimAt, condition, ct), cancellationToken);
 
     public Task<bool> CommitAssembledObjectAsync(ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync((connection, transaction, ct) => CommitAssembledObjectAsync(connection, transaction, record, sourceBucket, sources, reclaimAt, condition, ct), cancellationToken);
+        _writes.ExecuteAsync((db, ct) => CommitAssembledObjectAsync(db, record, sourceBucket, sources, reclaimAt, condition, ct), cancellationToken);
 
     public Task<ObjectRecord?> SetObjectTagsAsync(string bucket, string key, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync((connection, transaction, ct) => SetObjectTagsAsync(connection, transaction, bucket, key, tags, ct), cancellationToken);
+        _writes.ExecuteAsync((db, ct) => SetObjectTagsAsync(db, bucket, key, tags, ct), cancellationToken);
 
     public Task<ObjectRecord?> DeleteObjectAsync(string bucket, string key, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync((connection, transaction, ct) => DeleteObjectAsync(connection, transaction, bucket, key, reclaimAt, condition, ct), cancellationToken);
+        _writes.ExecuteAsync((db, ct) => DeleteObjectAsync(db, bucket, key, reclaimAt, condition, ct), cancellationToken);
 
     public Task<ObjectRecord?> SetObjectTagsAsync(string bucket, string key, string? versionId, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync(async (connection, transaction, ct) =>
+        _writes.ExecuteAsync(async (db, ct) =>
         {
-            switch (await FindVersionAsync(connection, transaction, bucket, key, versionId, ct))
+            switch (await FindVersionAsync(db, bucket, key, versionId, ct))
             {
                 case null or { Version.IsDeleteMarker: true }:
                     return null;
                 case { IsCurrent: true }:
-                    return await SetObjectTagsAsync(connection, transaction, bucket, key, tags, ct);
+                    return await SetObjectTagsAsync(db, bucket, key, tags, ct);
                 case var (version, _):
                     var tagged = version with { Attributes = version.Attributes with { Tags = tags } };
-                    await ExecuteAsync(connection, transaction, "UPDATE versions SET record = $record WHERE bucket = $bucket AND key = $key AND version_id = $version",
+                    await db.ExecuteAsync("UPDATE versions SET record = $record WHERE bucket = $bucket AND key = $key AND version_id = $version",
                         [("$record", MetadataJsonContext.SerializeRecord(tagged)), ("$bucket", bucket), ("$key", key), ("$version", version.VersionIdText)], ct);
                     return tagged;
             }
@@ -218,30 +242,29 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             return current;
         }
 
-        return (await _reads.QueryAsync(ReadObject, "SELECT record, inline FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version",
+        return (await _reads.QueryAsync(ReadObject, SelectVersion,
             [("$bucket", bucket), ("$key", key), ("$version", versionId ?? ObjectRecord.NullVersionId)], cancellationToken)).FirstOrDefault();
     }
 
     public Task<ObjectRecord?> DeleteObjectVersionAsync(string bucket, string key, string? versionId, DateTimeOffset reclaimAt, CancellationToken cancellationToken, bool onlyIfNoncurrent = false) =>
-        _writes.ExecuteAsync(async (connection, transaction, ct) =>
+        _writes.ExecuteAsync(async (db, ct) =>
         {
-            if (await FindVersionAsync(connection, transaction, bucket, key, versionId, ct) is not var (version, isCurrent) || (isCurrent && onlyIfNoncurrent))
+            if (await FindVersionAsync(db, bucket, key, versionId, ct) is not var (version, isCurrent) || (isCurrent && onlyIfNoncurrent))
             {
                 return null;
             }
 
             if (isCurrent)
             {
-                await ChangeRecordAsync(connection, transaction, bucket, key,
-                    "DELETE FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", bucket), ("$key", key)], ct);
+                await DeleteCurrentAsync(db, bucket, key, ct);
             }
             else
             {
-                await RemoveNoncurrentAsync(connection, transaction, version, ct);
+                await RemoveNoncurrentAsync(db, version, ct);
             }
 
-            await QueueReclaimAsync(connection, transaction, version, reclaimAt, ct);
-            await PromoteNewestAsync(connection, transaction, bucket, key, ct);
+            await QueueReclaimAsync(db, version, reclaimAt, ct);
+            await PromoteNewestAsync(db, bucket, key, ct);
             return version;
         }, cancellationToken);
 
@@ -307,7 +330,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     }
 
     public Task RegisterWriteAsync(ReclaimEntry intent, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync((connection, transaction, ct) => UpsertReclaimAsync(connection, transaction, intent, ct), cancellationToken);
+        _writes.ExecuteAsync((db, ct) => UpsertReclaimAsync(db, intent, ct), cancellationToken);
 
     public async Task<IReadOnlyList<ReclaimEntry>> GetDueReclaimsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
@@ -317,10 +340,10 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     }
 
     public Task CompleteReclaimAsync(ReclaimEntry entry, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync((connection, transaction, ct) => CompleteReclaimAsync(connection, transaction, entry, ct), cancellationToken);
+        _writes.ExecuteAsync((db, ct) => CompleteReclaimAsync(db, entry, ct), cancellationToken);
 
     public Task<bool> ReplacePartAsync(PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync((connection, transaction, ct) => ReplacePartAsync(connection, transaction, move, reclaimAt, ct), cancellationToken);
+        _writes.ExecuteAsync((db, ct) => ReplacePartAsync(db, move, reclaimAt, ct), cancellationToken);
 
     public Task<bool> TryAcquireLeaseAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken)
     {
@@ -379,48 +402,47 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         return usage.ToDictionary(u => u.NodeId, StringComparer.Ordinal);
     }
 
-    private static async Task<BucketDeleteResult> DeleteBucketAsync(SqliteConnection connection, SqliteTransaction transaction, string name, CancellationToken cancellationToken)
+    private static async Task<BucketDeleteResult> DeleteBucketAsync(SqliteStatements db, string name, CancellationToken cancellationToken)
     {
-        var hasObjects = await QueryAsync(connection, transaction, r => r.GetInt64(0),
+        var hasObjects = await db.QueryAsync(r => r.GetInt64(0),
             "SELECT 1 FROM objects WHERE bucket = $name UNION ALL SELECT 1 FROM versions WHERE bucket = $name LIMIT 1", [("$name", name)], cancellationToken);
         if (hasObjects.Count > 0)
         {
             return BucketDeleteResult.NotEmpty;
         }
 
-        var deleted = await ExecuteAsync(connection, transaction, "DELETE FROM buckets WHERE name = $name", [("$name", name)], cancellationToken);
-        await ExecuteAsync(connection, transaction, "DELETE FROM bucket_documents WHERE bucket = $name", [("$name", name)], cancellationToken);
+        var deleted = await db.ExecuteAsync("DELETE FROM buckets WHERE name = $name", [("$name", name)], cancellationToken);
+        await db.ExecuteAsync("DELETE FROM bucket_documents WHERE bucket = $name", [("$name", name)], cancellationToken);
         return deleted == 1 ? BucketDeleteResult.Deleted : BucketDeleteResult.NotFound;
     }
 
-    private async Task<ObjectRecord?> CommitObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
+    private async Task<ObjectRecord?> CommitObjectAsync(SqliteStatements db, ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
-        var previous = await ReplaceObjectAsync(connection, transaction, record, reclaimAt, condition, cancellationToken);
+        var previous = await ReplaceObjectAsync(db, record, reclaimAt, condition, cancellationToken);
         foreach (var segment in record.Segments)
         {
-            await ExecuteAsync(connection, transaction, "DELETE FROM reclaims WHERE id = $id", [("$id", segment.Id)], cancellationToken);
+            await db.ExecuteAsync("DELETE FROM reclaims WHERE id = $id", [("$id", segment.Id)], cancellationToken);
         }
 
-        await AddUsageAsync(connection, transaction, record.Segments.Parts(), +1, cancellationToken);
+        await AddUsageAsync(db, record.Segments.Parts(), +1, cancellationToken);
         return previous;
     }
 
-    private async Task<bool> CommitAssembledObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
+    private async Task<bool> CommitAssembledObjectAsync(SqliteStatements db, ObjectRecord record, string sourceBucket, IReadOnlyList<AssembledSource> sources, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
         foreach (var source in sources)
         {
-            var current = await GetObjectAsync(connection, transaction, sourceBucket, source.Key, cancellationToken);
+            var current = await GetObjectAsync(db, sourceBucket, source.Key, cancellationToken);
             if (current is null || (current.Segments.Count > 0 ? current.Segments[0].Id : null) != source.SegmentId)
             {
                 return false;
             }
         }
 
-        await ReplaceObjectAsync(connection, transaction, record, reclaimAt, condition, cancellationToken);
+        await ReplaceObjectAsync(db, record, reclaimAt, condition, cancellationToken);
         foreach (var source in sources)
         {
-            await ChangeRecordAsync(connection, transaction, sourceBucket, source.Key,
-                "DELETE FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", sourceBucket), ("$key", source.Key)], cancellationToken);
+            await DeleteCurrentAsync(db, sourceBucket, source.Key, cancellationToken);
         }
 
         return true;
@@ -430,146 +452,176 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     /// Writes the record (or delete marker) over any previous version, which is kept as a noncurrent version or, when
     /// versioning does not keep it, has its segments queued for deletion; returns that version.
     /// </summary>
-    private async Task<ObjectRecord?> ReplaceObjectAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
+    private async Task<ObjectRecord?> ReplaceObjectAsync(SqliteStatements db, ObjectRecord record, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
-        var bucket = (await QueryAsync(connection, transaction, ReadBucket, SelectBucket + " WHERE name = $name", [("$name", record.Bucket)], cancellationToken)).FirstOrDefault()
+        var bucket = (await db.QueryAsync(ReadBucket, SelectBucket + " WHERE name = $name", [("$name", record.Bucket)], cancellationToken)).FirstOrDefault()
             ?? throw new BucketNotFoundException(record.Bucket);
         VersioningChangedException.ThrowUnlessWritable(record, bucket.Versioning);
-        var previous = await GetObjectAsync(connection, transaction, record.Bucket, record.Key, cancellationToken);
+        var previous = await GetObjectAsync(db, record.Bucket, record.Key, cancellationToken);
         WriteConditionFailedException.ThrowUnlessAllowed(condition, previous);
-        if (bucket.Versioning == BucketVersioning.Suspended && await GetNoncurrentAsync(connection, transaction, record.Bucket, record.Key, null, cancellationToken) is { } nullVersion)
+        if (bucket.Versioning == BucketVersioning.Suspended && await GetNoncurrentAsync(db, record.Bucket, record.Key, null, cancellationToken) is { } nullVersion)
         {
-            await RemoveNoncurrentAsync(connection, transaction, nullVersion, cancellationToken);
-            await QueueReclaimAsync(connection, transaction, nullVersion, reclaimAt, cancellationToken);
+            await RemoveNoncurrentAsync(db, nullVersion, cancellationToken);
+            await QueueReclaimAsync(db, nullVersion, reclaimAt, cancellationToken);
         }
 
         if (previous is not null)
         {
             if (bucket.Versioning == BucketVersioning.Enabled || (bucket.Versioning == BucketVersioning.Suspended && previous.VersionId is not null))
             {
-                await AddNoncurrentAsync(connection, transaction, previous, cancellationToken);
+                await DemoteCurrentAsync(db, previous, cancellationToken);
             }
             else
             {
-                await QueueReclaimAsync(connection, transaction, previous, reclaimAt, cancellationToken);
+                await FreeInlineAsync(db, InlineOfCurrent, [("$bucket", record.Bucket), ("$key", record.Key)], cancellationToken);
+                await QueueReclaimAsync(db, previous, reclaimAt, cancellationToken);
             }
         }
 
         if (record.IsDeleteMarker)
         {
-            await ChangeRecordAsync(connection, transaction, record.Bucket, record.Key,
+            await ChangeRecordAsync(db, record.Bucket, record.Key,
                 "DELETE FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", record.Bucket), ("$key", record.Key)], cancellationToken);
-            await AddNoncurrentAsync(connection, transaction, record, cancellationToken);
+            await db.ExecuteAsync(
+                $"INSERT INTO versions (bucket, key, rank, version_id, record) VALUES ($bucket, $key, {NewestRank}, $version, $record)",
+                [("$bucket", record.Bucket), ("$key", record.Key), ("$version", record.VersionIdText), ("$record", MetadataJsonContext.SerializeRecord(record))],
+                cancellationToken);
             return previous;
         }
 
-        await ChangeRecordAsync(connection, transaction, record.Bucket, record.Key,
+        object inlineId = record.Inline is { } inline
+            ? (await db.QueryAsync(r => r.GetInt64(0), "INSERT INTO inline_data (bytes) VALUES ($bytes) RETURNING id", [("$bytes", inline)], cancellationToken))[0]
+            : DBNull.Value;
+        await ChangeRecordAsync(db, record.Bucket, record.Key,
             """
-            INSERT INTO objects (bucket, key, record, inline) VALUES ($bucket, $key, $record, $inline)
-            ON CONFLICT (bucket, key) DO UPDATE SET record = excluded.record, inline = excluded.inline
+            INSERT INTO objects (bucket, key, record, inline, inline_id) VALUES ($bucket, $key, $record, NULL, $inline)
+            ON CONFLICT (bucket, key) DO UPDATE SET record = excluded.record, inline = NULL, inline_id = excluded.inline_id
             """,
-            [("$bucket", record.Bucket), ("$key", record.Key), ("$record", MetadataJsonContext.SerializeRecord(record)), ("$inline", (object?)record.Inline ?? DBNull.Value)],
+            [("$bucket", record.Bucket), ("$key", record.Key), ("$record", MetadataJsonContext.SerializeRecord(record)), ("$inline", inlineId)],
             cancellationToken);
         return previous;
     }
 
-    /// <summary>Files a version as the key's newest noncurrent one: ranks fall with age, so the smallest is the newest.</summary>
-    private static Task<int> AddNoncurrentAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord version, CancellationToken cancellationToken) =>
-        ExecuteAsync(connection, transaction,
-            """
-            INSERT INTO versions (bucket, key, rank, version_id, record, inline)
-            VALUES ($bucket, $key, (SELECT COALESCE(MIN(rank), 0) - 1 FROM versions WHERE bucket = $bucket AND key = $key), $version, $record, $inline)
+    /// <summary>The rank of a key's newest noncurrent version to be: ranks fall with age, so the smallest is the newest.</summary>
+    private const string NewestRank = "(SELECT COALESCE(MIN(rank), 0) - 1 FROM versions WHERE bucket = $bucket AND key = $key)";
+
+    private const string InlineOfCurrent = "SELECT inline_id FROM objects WHERE bucket = $bucket AND key = $key";
+
+    private const string InlineOfVersion = "SELECT inline_id FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version";
+
+    /// <summary>Files the current version as the key's newest noncurrent one, row to row: its inline bytes stay where they are.</summary>
+    private static Task<int> DemoteCurrentAsync(SqliteStatements db, ObjectRecord current, CancellationToken cancellationToken) =>
+        db.ExecuteAsync(
+            $"""
+            INSERT INTO versions (bucket, key, rank, version_id, record, inline, inline_id)
+            SELECT bucket, key, {NewestRank}, $version, record, inline, inline_id FROM objects WHERE bucket = $bucket AND key = $key
             """,
-            [("$bucket", version.Bucket), ("$key", version.Key), ("$version", version.VersionIdText), ("$record", MetadataJsonContext.SerializeRecord(version)), ("$inline", (object?)version.Inline ?? DBNull.Value)],
+            [("$bucket", current.Bucket), ("$key", current.Key), ("$version", current.VersionIdText)],
             cancellationToken);
 
-    private static Task<int> RemoveNoncurrentAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord version, CancellationToken cancellationToken) =>
-        ExecuteAsync(connection, transaction, "DELETE FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version",
-            [("$bucket", version.Bucket), ("$key", version.Key), ("$version", version.VersionIdText)], cancellationToken);
+    /// <summary>Removes a row's inline bytes (the row named by the query is going away, not moving).</summary>
+    private static Task<int> FreeInlineAsync(SqliteStatements db, string inlineOf, (string Name, object Value)[] row, CancellationToken cancellationToken) =>
+        db.ExecuteAsync($"DELETE FROM inline_data WHERE id = ({inlineOf})", row, cancellationToken);
 
-    private static async Task<ObjectRecord?> GetNoncurrentAsync(SqliteConnection connection, SqliteTransaction? transaction, string bucket, string key, string? versionId, CancellationToken cancellationToken) =>
-        (await QueryAsync(connection, transaction, ReadObject, "SELECT record, inline FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version",
+    private async Task DeleteCurrentAsync(SqliteStatements db, string bucket, string key, CancellationToken cancellationToken)
+    {
+        (string, object)[] row = [("$bucket", bucket), ("$key", key)];
+        await FreeInlineAsync(db, InlineOfCurrent, row, cancellationToken);
+        await ChangeRecordAsync(db, bucket, key, "DELETE FROM objects WHERE bucket = $bucket AND key = $key", row, cancellationToken);
+    }
+
+    private static async Task RemoveNoncurrentAsync(SqliteStatements db, ObjectRecord version, CancellationToken cancellationToken)
+    {
+        (string, object)[] row = [("$bucket", version.Bucket), ("$key", version.Key), ("$version", version.VersionIdText)];
+        await FreeInlineAsync(db, InlineOfVersion, row, cancellationToken);
+        await db.ExecuteAsync("DELETE FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version", row, cancellationToken);
+    }
+
+    private static async Task<ObjectRecord?> GetNoncurrentAsync(SqliteStatements db, string bucket, string key, string? versionId, CancellationToken cancellationToken) =>
+        (await db.QueryAsync(ReadObject, SelectVersion,
             [("$bucket", bucket), ("$key", key), ("$version", versionId ?? ObjectRecord.NullVersionId)], cancellationToken)).FirstOrDefault();
 
     /// <summary>The version, current (first) or not.</summary>
-    private static async Task<(ObjectRecord Version, bool IsCurrent)?> FindVersionAsync(SqliteConnection connection, SqliteTransaction? transaction, string bucket, string key, string? versionId, CancellationToken cancellationToken)
+    private static async Task<(ObjectRecord Version, bool IsCurrent)?> FindVersionAsync(SqliteStatements db, string bucket, string key, string? versionId, CancellationToken cancellationToken)
     {
-        if (await GetObjectAsync(connection, transaction, bucket, key, cancellationToken) is { } current && current.VersionId == versionId)
+        if (await GetObjectAsync(db, bucket, key, cancellationToken) is { } current && current.VersionId == versionId)
         {
             return (current, true);
         }
 
-        return await GetNoncurrentAsync(connection, transaction, bucket, key, versionId, cancellationToken) is { } noncurrent ? (noncurrent, false) : null;
+        return await GetNoncurrentAsync(db, bucket, key, versionId, cancellationToken) is { } noncurrent ? (noncurrent, false) : null;
     }
 
-    private async Task<ObjectRecord?> SetObjectTagsAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken)
+    private async Task<ObjectRecord?> SetObjectTagsAsync(SqliteStatements db, string bucket, string key, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken)
     {
-        if (await GetObjectAsync(connection, transaction, bucket, key, cancellationToken) is not { } current)
+        if (await GetObjectAsync(db, bucket, key, cancellationToken) is not { } current)
         {
             return null;
         }
 
         var tagged = current with { Attributes = current.Attributes with { Tags = tags } };
-        await ChangeRecordAsync(connection, transaction, bucket, key,
-            "UPDATE objects SET record = $record, inline = $inline WHERE bucket = $bucket AND key = $key",
-            [("$record", MetadataJsonContext.SerializeRecord(tagged)), ("$inline", (object?)tagged.Inline ?? DBNull.Value), ("$bucket", bucket), ("$key", key)], cancellationToken);
+        await ChangeRecordAsync(db, bucket, key,
+            "UPDATE objects SET record = $record WHERE bucket = $bucket AND key = $key",
+            [("$record", MetadataJsonContext.SerializeRecord(tagged)), ("$bucket", bucket), ("$key", key)], cancellationToken);
         return tagged;
     }
 
-    private async Task<ObjectRecord?> DeleteObjectAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
+    private async Task<ObjectRecord?> DeleteObjectAsync(SqliteStatements db, string bucket, string key, DateTimeOffset reclaimAt, WriteCondition condition, CancellationToken cancellationToken)
     {
-        if ((await QueryAsync(connection, transaction, ReadBucket, SelectBucket + " WHERE name = $name", [("$name", bucket)], cancellationToken)).FirstOrDefault() is { Versioning: not BucketVersioning.Unversioned } versioned)
+        if ((await db.QueryAsync(ReadBucket, SelectBucket + " WHERE name = $name", [("$name", bucket)], cancellationToken)).FirstOrDefault() is { Versioning: not BucketVersioning.Unversioned } versioned)
         {
             throw new VersioningChangedException(versioned.Versioning);
         }
 
-        var previous = await GetObjectAsync(connection, transaction, bucket, key, cancellationToken);
+        var previous = await GetObjectAsync(db, bucket, key, cancellationToken);
         WriteConditionFailedException.ThrowUnlessAllowed(condition, previous);
         if (previous is null)
         {
             return null;
         }
 
-        await ChangeRecordAsync(connection, transaction, bucket, key,
-            "DELETE FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", bucket), ("$key", key)], cancellationToken);
-        await QueueReclaimAsync(connection, transaction, previous, reclaimAt, cancellationToken);
+        await DeleteCurrentAsync(db, bucket, key, cancellationToken);
+        await QueueReclaimAsync(db, previous, reclaimAt, cancellationToken);
         return previous;
     }
 
     /// <summary>When the key has no current version and its newest noncurrent one is not a delete marker, that one becomes current.</summary>
-    private async Task PromoteNewestAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, CancellationToken cancellationToken)
+    private async Task PromoteNewestAsync(SqliteStatements db, string bucket, string key, CancellationToken cancellationToken)
     {
-        if (await GetObjectAsync(connection, transaction, bucket, key, cancellationToken) is not null
-            || (await QueryAsync(connection, transaction, ReadObject, "SELECT record, inline FROM versions WHERE bucket = $bucket AND key = $key ORDER BY rank LIMIT 1",
+        if (await GetObjectAsync(db, bucket, key, cancellationToken) is not null
+            || (await db.QueryAsync(r => MetadataJsonContext.Deserialize<ObjectRecord>(r.GetString(0)),
+                "SELECT record FROM versions WHERE bucket = $bucket AND key = $key ORDER BY rank LIMIT 1",
                 [("$bucket", bucket), ("$key", key)], cancellationToken)).FirstOrDefault() is not { IsDeleteMarker: false } newest)
         {
             return;
         }
 
-        await RemoveNoncurrentAsync(connection, transaction, newest, cancellationToken);
-        await ChangeRecordAsync(connection, transaction, bucket, key,
-            "INSERT INTO objects (bucket, key, record, inline) VALUES ($bucket, $key, $record, $inline)",
-            [("$bucket", bucket), ("$key", key), ("$record", MetadataJsonContext.SerializeRecord(newest)), ("$inline", (object?)newest.Inline ?? DBNull.Value)], cancellationToken);
+        // Row to row, as a demotion: the version's inline bytes move with it by reference.
+        (string, object)[] row = [("$bucket", bucket), ("$key", key), ("$version", newest.VersionIdText)];
+        await ChangeRecordAsync(db, bucket, key,
+            "INSERT INTO objects (bucket, key, record, inline, inline_id) SELECT bucket, key, record, inline, inline_id FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version",
+            row, cancellationToken);
+        await db.ExecuteAsync("DELETE FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version", row, cancellationToken);
     }
 
-    private static async Task<bool> CompleteReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ReclaimEntry entry, CancellationToken cancellationToken)
+    private static async Task<bool> CompleteReclaimAsync(SqliteStatements db, ReclaimEntry entry, CancellationToken cancellationToken)
     {
-        var removed = await ExecuteAsync(connection, transaction, "DELETE FROM reclaims WHERE id = $id", [("$id", entry.Id)], cancellationToken);
+        var removed = await db.ExecuteAsync("DELETE FROM reclaims WHERE id = $id", [("$id", entry.Id)], cancellationToken);
         if (removed == 1 && entry.Accounted)
         {
-            await AddUsageAsync(connection, transaction, entry.Parts, -1, cancellationToken);
+            await AddUsageAsync(db, entry.Parts, -1, cancellationToken);
         }
 
         return removed == 1;
     }
 
-    private async Task<bool> ReplacePartAsync(SqliteConnection connection, SqliteTransaction transaction, PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
+    private async Task<bool> ReplacePartAsync(SqliteStatements db, PartMove move, DateTimeOffset reclaimAt, CancellationToken cancellationToken)
     {
-        var record = await GetObjectAsync(connection, transaction, move.Bucket, move.Key, cancellationToken);
+        var record = await GetObjectAsync(db, move.Bucket, move.Key, cancellationToken);
         var current = record?.SegmentForMove(move) is not null;
         if (!current)
         {
-            record = await GetNoncurrentAsync(connection, transaction, move.Bucket, move.Key, move.VersionId, cancellationToken);
+            record = await GetNoncurrentAsync(db, move.Bucket, move.Key, move.VersionId, cancellationToken);
         }
 
         if (record?.SegmentForMove(move) is not { } segment)
@@ -581,8 +633,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         if (current)
         {
             await ChangeRecordAsync(
-                connection,
-                transaction,
+                db,
                 move.Bucket,
                 move.Key,
                 "UPDATE objects SET record = $record WHERE bucket = $bucket AND key = $key",
@@ -591,21 +642,21 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         }
         else
         {
-            await ExecuteAsync(connection, transaction, "UPDATE versions SET record = $record WHERE bucket = $bucket AND key = $key AND version_id = $version",
+            await db.ExecuteAsync("UPDATE versions SET record = $record WHERE bucket = $bucket AND key = $key AND version_id = $version",
                 [("$record", MetadataJsonContext.SerializeRecord(moved)), ("$bucket", move.Bucket), ("$key", move.Key), ("$version", record.VersionIdText)], cancellationToken);
         }
 
         var old = segment.Part(move.Shard);
-        await AddUsageAsync(connection, transaction, [old with { NodeId = move.ToNode }], +1, cancellationToken);
-        await UpsertReclaimAsync(connection, transaction, ReclaimEntry.ForMove(move, old, reclaimAt), cancellationToken);
+        await AddUsageAsync(db, [old with { NodeId = move.ToNode }], +1, cancellationToken);
+        await UpsertReclaimAsync(db, ReclaimEntry.ForMove(move, old, reclaimAt), cancellationToken);
         return true;
     }
 
-    private static async Task<ObjectRecord?> GetObjectAsync(SqliteConnection connection, SqliteTransaction? transaction, string bucket, string key, CancellationToken cancellationToken) =>
-        (await QueryAsync(connection, transaction, ReadObject, SelectObject, [("$bucket", bucket), ("$key", key)], cancellationToken)).FirstOrDefault();
+    private static async Task<ObjectRecord?> GetObjectAsync(SqliteStatements db, string bucket, string key, CancellationToken cancellationToken) =>
+        (await db.QueryAsync(ReadObject, SelectObject, [("$bucket", bucket), ("$key", key)], cancellationToken)).FirstOrDefault();
 
     /// <summary>
-    /// A record (column 0) with its inline bytes (column 1). The bytes live in their own BLOB column, not in the JSON:
+    /// A record (column 0) with its inline bytes (column 1). The bytes live in a BLOB of their own, not in the JSON:
     /// no base64 to decode on a GET, and listings, which select only the JSON, never read them.
     /// </summary>
     private static ObjectRecord ReadObject(SqliteDataReader reader)
@@ -616,13 +667,13 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
 
 
-    private static Task QueueReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ObjectRecord replaced, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
+    private static Task QueueReclaimAsync(SqliteStatements db, ObjectRecord replaced, DateTimeOffset reclaimAt, CancellationToken cancellationToken) =>
         replaced.Segments.Count == 0
             ? Task.CompletedTask
-            : UpsertReclaimAsync(connection, transaction, ReclaimEntry.ForSegments(replaced.Bucket, replaced.Segments, reclaimAt, accounted: true), cancellationToken);
+            : UpsertReclaimAsync(db, ReclaimEntry.ForSegments(replaced.Bucket, replaced.Segments, reclaimAt, accounted: true), cancellationToken);
 
-    private static Task<int> UpsertReclaimAsync(SqliteConnection connection, SqliteTransaction transaction, ReclaimEntry entry, CancellationToken cancellationToken) =>
-        ExecuteAsync(connection, transaction,
+    private static Task<int> UpsertReclaimAsync(SqliteStatements db, ReclaimEntry entry, CancellationToken cancellationToken) =>
+        db.ExecuteAsync(
             """
             INSERT INTO reclaims (id, parts, due, accounted, bucket, key) VALUES ($id, $parts, $due, $accounted, $bucket, $key)
             ON CONFLICT (id) DO UPDATE SET parts = excluded.parts, due = excluded.due, accounted = excluded.accounted
@@ -637,11 +688,11 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
             ],
             cancellationToken);
 
-    private static async Task AddUsageAsync(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<PartLocation> parts, int sign, CancellationToken cancellationToken)
+    private static async Task AddUsageAsync(SqliteStatements db, IEnumerable<PartLocation> parts, int sign, CancellationToken cancellationToken)
     {
         foreach (var part in parts)
         {
-            await ExecuteAsync(connection, transaction,
+            await db.ExecuteAsync(
                 """
                 INSERT INTO node_usage (node_id, bytes_used, part_count) VALUES ($node, $bytes, $parts)
                 ON CONFLICT (node_id) DO UPDATE SET bytes_used = bytes_used + excluded.bytes_used, part_count = part_count + excluded.part_count
@@ -654,13 +705,13 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
 
     /// <summary>One statement through the write batcher; true when it wrote a row (an insert or update that was not skipped).</summary>
     private Task<bool> WriteOneRowAsync(string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken) =>
-        _writes.ExecuteAsync(async (connection, transaction, ct) => await ExecuteAsync(connection, transaction, sql, parameters, ct) == 1, cancellationToken);
+        _writes.ExecuteAsync(async (db, ct) => await db.ExecuteAsync(sql, parameters, ct) == 1, cancellationToken);
 
     /// <summary>The one way a statement may change a row of <c>objects</c>: the cache learns of it after the transaction.</summary>
-    private Task<int> ChangeRecordAsync(SqliteConnection connection, SqliteTransaction transaction, string bucket, string key, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
+    private Task<int> ChangeRecordAsync(SqliteStatements db, string bucket, string key, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
     {
         _changedRecords.Add((bucket, key));
-        return ExecuteAsync(connection, transaction, sql, parameters, cancellationToken);
+        return db.ExecuteAsync(sql, parameters, cancellationToken);
     }
 
     /// <summary>Runs after each write transaction, before its callers are answered, so they read what they wrote.</summary>
@@ -679,37 +730,5 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
         return connection;
-    }
-
-    private static async Task<int> ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
-    {
-        await using var command = CreateCommand(connection, transaction, sql, parameters);
-        return await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private static async Task<List<T>> QueryAsync<T>(SqliteConnection connection, SqliteTransaction? transaction, Func<SqliteDataReader, T> read, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
-    {
-        await using var command = CreateCommand(connection, transaction, sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var results = new List<T>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            results.Add(read(reader));
-        }
-
-        return results;
-    }
-
-    private static SqliteCommand CreateCommand(SqliteConnection connection, SqliteTransaction? transaction, string sql, (string Name, object Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.Transaction = transaction;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
-        return command;
     }
 }

@@ -4,16 +4,14 @@ using Microsoft.Data.Sqlite;
 namespace Storage.Gateway.Metadata.Sqlite;
 
 /// <summary>
-/// Open read connections that keep their prepared statements. Microsoft.Data.Sqlite prepares a statement per command
-/// object (its pool keeps connections, not statements), so without this every object look-up would parse and plan
-/// its SQL again: a tenth of a 4 KiB GET's CPU. A reader serves one query at a time; idle readers beyond
-/// <see cref="MaxIdle"/> are closed.
+/// Open read connections that keep their prepared statements (<see cref="SqliteStatements"/>). A reader serves one
+/// query at a time; idle readers beyond <see cref="MaxIdle"/> are closed.
 /// </summary>
 internal sealed class SqliteReadPool(Func<CancellationToken, Task<SqliteConnection>> open) : IAsyncDisposable
 {
     private const int MaxIdle = 32;
 
-    private readonly ConcurrentBag<Reader> _idle = [];
+    private readonly ConcurrentBag<SqliteStatements> _idle = [];
 
     // ConcurrentBag.Count visits every thread's list under its lock: too dear for the hot path this pool is for.
     private int _idleCount;
@@ -23,20 +21,11 @@ internal sealed class SqliteReadPool(Func<CancellationToken, Task<SqliteConnecti
     public async Task<List<T>> QueryAsync<T>(Func<SqliteDataReader, T> map, string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var reader = TryTakeIdle() ?? new Reader(await open(cancellationToken));
+        var reader = TryTakeIdle() ?? new SqliteStatements(await open(cancellationToken));
         var reusable = false;
         try
         {
-            var command = reader.Prepared(sql, parameters);
-            var results = new List<T>();
-            await using (var rows = await command.ExecuteReaderAsync(cancellationToken))
-            {
-                while (await rows.ReadAsync(cancellationToken))
-                {
-                    results.Add(map(rows));
-                }
-            }
-
+            var results = await reader.QueryAsync(map, sql, parameters, cancellationToken);
             reusable = true;
             return results;
         }
@@ -67,7 +56,7 @@ internal sealed class SqliteReadPool(Func<CancellationToken, Task<SqliteConnecti
         return CloseIdleAsync();
     }
 
-    private Reader? TryTakeIdle()
+    private SqliteStatements? TryTakeIdle()
     {
         if (!_idle.TryTake(out var reader))
         {
@@ -83,46 +72,6 @@ internal sealed class SqliteReadPool(Func<CancellationToken, Task<SqliteConnecti
         while (TryTakeIdle() is { } reader)
         {
             await reader.DisposeAsync();
-        }
-    }
-
-    /// <summary>One open connection and the statements prepared on it, by SQL text.</summary>
-    private sealed class Reader(SqliteConnection connection) : IAsyncDisposable
-    {
-        private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
-
-        public SqliteCommand Prepared(string sql, (string Name, object Value)[] parameters)
-        {
-            if (_commands.TryGetValue(sql, out var command))
-            {
-                foreach (var (name, value) in parameters)
-                {
-                    command.Parameters[name].Value = value;
-                }
-
-                return command;
-            }
-
-            command = connection.CreateCommand();
-            command.CommandText = sql;
-            foreach (var (name, value) in parameters)
-            {
-                command.Parameters.AddWithValue(name, value);
-            }
-
-            command.Prepare();
-            _commands.Add(sql, command);
-            return command;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var command in _commands.Values)
-            {
-                await command.DisposeAsync();
-            }
-
-            await connection.DisposeAsync();
         }
     }
 }

@@ -9,7 +9,8 @@ namespace Storage.Gateway.Metadata.Sqlite;
 /// alone. Callers are answered only after COMMIT, so an acknowledged write is durable. This replaces SQLite's
 /// own lock contention, which Microsoft.Data.Sqlite resolves by sleeping and retrying (hundreds of ms at p99).
 /// After each transaction, committed or not, and before any of its callers is answered, <c>afterTransaction</c> runs
-/// (the store's record cache forgets what the transaction changed).
+/// (the store's record cache forgets what the transaction changed). The loop keeps one connection with its prepared
+/// statements from batch to batch, and opens a new one after a batch fails.
 /// </summary>
 internal sealed class SqliteWriteBatcher : IAsyncDisposable
 {
@@ -27,7 +28,8 @@ internal sealed class SqliteWriteBatcher : IAsyncDisposable
         _loop = Task.Run(RunAsync);
     }
 
-    public delegate Task<T> Work<T>(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken);
+    /// <summary>A write: its statements run in the batch's transaction (<see cref="SqliteStatements.Transaction"/>).</summary>
+    public delegate Task<T> Work<T>(SqliteStatements db, CancellationToken cancellationToken);
 
     public async Task<T> ExecuteAsync<T>(Work<T> work, CancellationToken cancellationToken)
     {
@@ -46,6 +48,7 @@ internal sealed class SqliteWriteBatcher : IAsyncDisposable
     private async Task RunAsync()
     {
         var batch = new List<PendingWrite>(MaxBatch);
+        SqliteStatements? writer = null;
         while (await _queue.Reader.WaitToReadAsync())
         {
             while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var write))
@@ -62,27 +65,44 @@ internal sealed class SqliteWriteBatcher : IAsyncDisposable
 
             if (batch.Count > 0)
             {
-                await CommitBatchAsync(batch);
+                writer = await CommitBatchAsync(writer, batch);
                 batch.Clear();
             }
         }
+
+        if (writer is not null)
+        {
+            await writer.DisposeAsync();
+        }
     }
 
-    private async Task CommitBatchAsync(List<PendingWrite> batch)
+    /// <summary>Runs and commits the batch; returns the connection to use for the next one (null after a failure).</summary>
+    private async Task<SqliteStatements?> CommitBatchAsync(SqliteStatements? writer, List<PendingWrite> batch)
     {
         try
         {
-            await using var connection = await _open(CancellationToken.None);
-            await using var transaction = connection.BeginTransaction(deferred: false);
-            foreach (var write in batch)
+            writer ??= new SqliteStatements(await _open(CancellationToken.None));
+            await using (var transaction = writer.Connection.BeginTransaction(deferred: false))
             {
-                await write.RunInSavepointAsync(connection, transaction);
+                writer.Transaction = transaction;
+                foreach (var write in batch)
+                {
+                    await write.RunInSavepointAsync(writer, transaction);
+                }
+
+                await transaction.CommitAsync();
             }
 
-            await transaction.CommitAsync();
+            writer.Transaction = null;
         }
         catch (Exception ex)
         {
+            if (writer is not null)
+            {
+                await writer.DisposeAsync();
+                writer = null;
+            }
+
             _afterTransaction();
 
             // Nothing of the batch is durable: every caller learns so.
@@ -91,7 +111,7 @@ internal sealed class SqliteWriteBatcher : IAsyncDisposable
                 write.Fail(ex);
             }
 
-            return;
+            return writer;
         }
 
         _afterTransaction();
@@ -99,13 +119,15 @@ internal sealed class SqliteWriteBatcher : IAsyncDisposable
         {
             write.Publish();
         }
+
+        return writer;
     }
 
     private abstract class PendingWrite(CancellationToken cancellationToken)
     {
         public CancellationToken CancellationToken { get; } = cancellationToken;
 
-        public abstract Task RunInSavepointAsync(SqliteConnection connection, SqliteTransaction transaction);
+        public abstract Task RunInSavepointAsync(SqliteStatements db, SqliteTransaction transaction);
 
         /// <summary>Answers the caller after COMMIT: its result, or the error its own work raised.</summary>
         public abstract void Publish();
@@ -122,12 +144,12 @@ internal sealed class SqliteWriteBatcher : IAsyncDisposable
 
         public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public override async Task RunInSavepointAsync(SqliteConnection connection, SqliteTransaction transaction)
+        public override async Task RunInSavepointAsync(SqliteStatements db, SqliteTransaction transaction)
         {
             await transaction.SaveAsync("write");
             try
             {
-                _result = await work(connection, transaction, CancellationToken);
+                _result = await work(db, CancellationToken);
                 await transaction.ReleaseAsync("write");
             }
             catch (Exception ex) when (ex is not SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_FULL or SQLitePCL.raw.SQLITE_IOERR })

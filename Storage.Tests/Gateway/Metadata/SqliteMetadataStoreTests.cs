@@ -150,4 +150,101 @@ public sealed class SqliteMetadataStoreTests : MetadataStoreContract, IDisposabl
         await store.CommitObjectAsync(small, DateTimeOffset.UtcNow, default);
         Assert.Equal(small.Inline, (await store.GetObjectAsync("b", "small", default))!.Inline);
     }
+
+    [Fact]
+    public async Task Inline_bytes_are_kept_once_per_version_moved_with_it_and_freed_with_it()
+    {
+        var path = Path.Combine(_directory.Path, "inline.db");
+        await using var store = new SqliteMetadataStore(path);
+        await store.InitializeAsync(default);
+        var now = DateTimeOffset.UtcNow;
+        static ObjectRecord Small(string bucket, string key, byte fill, string? versionId = null) =>
+            TestData.Record(bucket, key, size: 4) with { Segments = [], Inline = [fill, fill, fill, fill], VersionId = versionId };
+
+        await store.CreateBucketAsync(new BucketRecord("plain", now), default);
+        await store.CommitObjectAsync(Small("plain", "a", 1), now, default);
+        await store.CommitObjectAsync(Small("plain", "a", 2), now, default);
+        await store.CommitObjectAsync(Small("plain", "b", 3), now, default);
+        await store.DeleteObjectAsync("plain", "b", now, default);
+
+        await store.CreateBucketAsync(new BucketRecord("kept", now), default);
+        await store.SetBucketDocumentAsync("kept", VersioningDocument.Name, nameof(BucketVersioning.Enabled), default);
+        foreach (var (fill, version) in new[] { ((byte)11, "v1"), ((byte)12, "v2"), ((byte)13, "v3") })
+        {
+            await store.CommitObjectAsync(Small("kept", "k", fill, version), now, default);
+        }
+
+        await store.CommitObjectAsync(new ObjectRecord("kept", "k", 0, string.Empty, now, ObjectAttributes.None, [], VersionId: "m4", IsDeleteMarker: true), now, default);
+        await store.DeleteObjectVersionAsync("kept", "k", "m4", now, default);
+        await store.DeleteObjectVersionAsync("kept", "k", "v2", now, default);
+        await store.SetObjectTagsAsync("kept", "k", null, new Dictionary<string, string> { ["t"] = "1" }, default);
+
+        await store.CreateBucketAsync(new BucketRecord("paused", now), default);
+        await store.SetBucketDocumentAsync("paused", VersioningDocument.Name, nameof(BucketVersioning.Enabled), default);
+        await store.CommitObjectAsync(Small("paused", "p", 21, "p1"), now, default);
+        await store.SetBucketDocumentAsync("paused", VersioningDocument.Name, nameof(BucketVersioning.Suspended), default);
+        await store.CommitObjectAsync(Small("paused", "p", 22), now, default);
+        await store.CommitObjectAsync(Small("paused", "p", 23), now, default);
+
+        // What is left: plain/a (2), kept/k v3 (current again, tagged) and v1, paused/p null (23) and p1.
+        Assert.Equal(new byte[] { 2, 2, 2, 2 }, (await store.GetObjectAsync("plain", "a", default))!.Inline);
+        Assert.Equal(new byte[] { 13, 13, 13, 13 }, (await store.GetObjectAsync("kept", "k", default))!.Inline);
+        Assert.Equal(new byte[] { 11, 11, 11, 11 }, (await store.GetObjectVersionAsync("kept", "k", "v1", default))!.Inline);
+        Assert.Equal(new byte[] { 23, 23, 23, 23 }, (await store.GetObjectAsync("paused", "p", default))!.Inline);
+        Assert.Equal(new byte[] { 21, 21, 21, 21 }, (await store.GetObjectVersionAsync("paused", "p", "p1", default))!.Inline);
+
+        await using var connection = new SqliteConnection($"Data Source={path};Pooling=False;Mode=ReadOnly");
+        await connection.OpenAsync();
+        async Task<long> CountAsync(string sql)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return (long)(await command.ExecuteScalarAsync())!;
+        }
+
+        const string Named = "SELECT inline_id FROM objects WHERE inline_id IS NOT NULL UNION ALL SELECT inline_id FROM versions WHERE inline_id IS NOT NULL";
+        Assert.Equal(5, await CountAsync("SELECT COUNT(*) FROM inline_data"));
+        Assert.Equal(5, await CountAsync($"SELECT COUNT(*) FROM ({Named})"));
+        Assert.Equal(5, await CountAsync($"SELECT COUNT(DISTINCT inline_id) FROM ({Named}) JOIN inline_data ON id = inline_id"));
+        Assert.Equal(0, await CountAsync("SELECT COUNT(*) FROM objects WHERE inline IS NOT NULL"));
+        Assert.Equal(0, await CountAsync("SELECT COUNT(*) FROM versions WHERE inline IS NOT NULL"));
+    }
+
+    [Fact]
+    public async Task Rows_that_hold_their_own_inline_bytes_keep_serving_them_and_keep_them_when_kept_as_versions()
+    {
+        // The layout before inline_data: each row carried its bytes.
+        var path = Path.Combine(_directory.Path, "row-bytes.db");
+        var current = TestData.Record("b", "k", size: 3) with { Segments = [], VersionId = "old2" };
+        var noncurrent = TestData.Record("b", "k", size: 3) with { Segments = [], VersionId = "old1" };
+        await using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                CREATE TABLE buckets (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL, inline BLOB, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+                CREATE TABLE versions (bucket TEXT NOT NULL, key TEXT NOT NULL, rank INTEGER NOT NULL, version_id TEXT NOT NULL, record TEXT NOT NULL, inline BLOB, PRIMARY KEY (bucket, key, rank));
+                CREATE TABLE bucket_documents (bucket TEXT NOT NULL, name TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (bucket, name)) WITHOUT ROWID;
+                INSERT INTO buckets VALUES ('b', 0);
+                INSERT INTO bucket_documents VALUES ('b', 'versioning', 'Enabled');
+                INSERT INTO objects VALUES ('b', 'k', $current, x'020202');
+                INSERT INTO versions VALUES ('b', 'k', -1, 'old1', $noncurrent, x'010101');
+                """;
+            command.Parameters.AddWithValue("$current", MetadataJsonContext.SerializeRecord(current));
+            command.Parameters.AddWithValue("$noncurrent", MetadataJsonContext.SerializeRecord(noncurrent));
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using var store = new SqliteMetadataStore(path);
+        await store.InitializeAsync(default);
+        Assert.Equal(new byte[] { 2, 2, 2 }, (await store.GetObjectAsync("b", "k", default))!.Inline);
+        Assert.Equal(new byte[] { 1, 1, 1 }, (await store.GetObjectVersionAsync("b", "k", "old1", default))!.Inline);
+
+        await store.CommitObjectAsync(current with { VersionId = "new3", Inline = [3, 3, 3] }, DateTimeOffset.UtcNow, default);
+        Assert.Equal(new byte[] { 3, 3, 3 }, (await store.GetObjectAsync("b", "k", default))!.Inline);
+        Assert.Equal(new byte[] { 2, 2, 2 }, (await store.GetObjectVersionAsync("b", "k", "old2", default))!.Inline);
+        await store.DeleteObjectVersionAsync("b", "k", "new3", DateTimeOffset.UtcNow, default);
+        Assert.Equal(new byte[] { 2, 2, 2 }, (await store.GetObjectAsync("b", "k", default))!.Inline);
+    }
 }
