@@ -146,8 +146,10 @@ public static class S3Benchmark
     private static string Rate(double seconds, LoadBenchOptions options) =>
         (LoadBenchOptions.LargeObjectBytes * (double)options.LargeIterations / seconds / 1e6).ToString("F0", CultureInfo.InvariantCulture);
 
-    internal static async Task<SmallResult> RunSmallAsync(IObjectClient client, byte[] body, bool put, int seconds)
+    /// <summary>PUTs (or GETs) of the same few keys per worker; with <paramref name="newKeys"/>, every PUT writes a key never written before.</summary>
+    internal static async Task<SmallResult> RunSmallAsync(IObjectClient client, byte[] body, bool put, int seconds, bool newKeys = false)
     {
+        var run = Guid.NewGuid().ToString("N")[..8];
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
         var latencies = new List<double>[LoadBenchOptions.Concurrency];
         var clock = Stopwatch.StartNew();
@@ -156,7 +158,7 @@ public static class S3Benchmark
             var mine = latencies[worker] = [];
             for (var i = 0; !stop.IsCancellationRequested; i++)
             {
-                var key = SmallKey(worker, i);
+                var key = newKeys ? $"new/{run}/{worker}/{i}" : SmallKey(worker, i);
                 var started = Stopwatch.GetTimestamp();
                 if (put)
                 {

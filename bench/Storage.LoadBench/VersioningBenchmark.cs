@@ -13,7 +13,7 @@ namespace Storage.LoadBench;
 /// <summary>
 /// What versioning costs. (1) PUT and GET of 64 MiB, 4 KiB (inline) and 16 KiB (parts on the nodes) objects (concurrency 16) through the S3 API, plain SigV4
 /// requests, in an unversioned bucket and in a versioned one of the same gateway process, rounds interleaved; with SQLite
-/// metadata and with Redis. In the versioned bucket every PUT keeps the version it replaces. (2) A ListObjectVersions page
+/// metadata and with Redis. In the versioned bucket every PUT keeps the version it replaces; small PUTs of new keys in the unversioned bucket, which grow the store as much, are measured alongside. (2) A ListObjectVersions page
 /// of 1,000 from 100,000 versions (1,000 keys of 100 versions each), read from the metadata store directly, against a
 /// ListObjects page of 1,000 from 100,000 current objects in the same store, both stores.
 /// </summary>
@@ -119,16 +119,22 @@ public static class VersioningBenchmark
             }
 
             var rounds = new[] { new List<(S3Benchmark.SmallResult Put, S3Benchmark.SmallResult Get)>(), [] };
+            var newKeyPuts = new List<S3Benchmark.SmallResult>();
             for (var round = 0; round < 2; round++)
             {
                 foreach (var (client, index) in clients.Select((c, n) => (c, n)))
                 {
                     rounds[index].Add((await S3Benchmark.RunSmallAsync(client, small, put: true, options.Seconds), await S3Benchmark.RunSmallAsync(client, small, put: false, options.Seconds)));
                 }
+
+                // A kept version grows the store as a new object does: unversioned PUTs of new keys are the same work.
+                newKeyPuts.Add(await S3Benchmark.RunSmallAsync(clients[0], small, put: true, options.Seconds, newKeys: true));
             }
 
             lines.Add(Line($"{label} PUT ops/s (c={LoadBenchOptions.Concurrency}, 2 × {options.Seconds} s)", store, rounds[0].Average(r => r.Put.OpsPerSecond), rounds[1].Average(r => r.Put.OpsPerSecond)));
             lines.Add(Line($"{label} PUT p99 ms", store, rounds[0].Max(r => r.Put.P99), rounds[1].Max(r => r.Put.P99), lowerIsBetter: true));
+            lines.Add(Line($"{label} PUT ops/s: unversioned new keys, versioned overwrites", store, newKeyPuts.Average(r => r.OpsPerSecond), rounds[1].Average(r => r.Put.OpsPerSecond)));
+            lines.Add(Line($"{label} PUT p99 ms: unversioned new keys, versioned overwrites", store, newKeyPuts.Max(r => r.P99), rounds[1].Max(r => r.Put.P99), lowerIsBetter: true));
             lines.Add(Line($"{label} GET ops/s (c={LoadBenchOptions.Concurrency}, 2 × {options.Seconds} s)", store, rounds[0].Average(r => r.Get.OpsPerSecond), rounds[1].Average(r => r.Get.OpsPerSecond)));
             lines.Add(Line($"{label} GET p99 ms", store, rounds[0].Max(r => r.Get.P99), rounds[1].Max(r => r.Get.P99), lowerIsBetter: true));
         }
