@@ -263,8 +263,10 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
     private async Task FinishAsync(MultipartUpload upload, ObjectRecord completed)
     {
         var companion = BucketFor(upload.Bucket);
+        // The companion bucket is unversioned: the version the Complete made is remembered in the record's metadata.
         var completion = new ObjectRecord(companion, CompletedKey(upload.Bucket, upload.Key, upload.UploadId), completed.Size, completed.ETag, completed.LastModified,
-            ObjectAttributes.None, [], completed.Checksum);
+            completed.VersionId is { } version ? new ObjectAttributes(UserMetadata: new Dictionary<string, string> { [CompletedVersion] = version }) : ObjectAttributes.None,
+            [], completed.Checksum);
         await metadata.CommitObjectAsync(completion, time.GetUtcNow(), CancellationToken.None);
         await DeletePartsAsync(companion, upload.UploadId, CancellationToken.None);
         await metadata.DeleteObjectAsync(companion, UploadKey(upload.Bucket, upload.Key, upload.UploadId), time.GetUtcNow(), CancellationToken.None);
@@ -285,7 +287,7 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
 
         var etag = MultipartETag([.. requested.Select(p => new UploadedPart(p.Number, 0, p.ETag.Trim('"'), default, null))]);
         return string.Equals(etag, completion.ETag, StringComparison.OrdinalIgnoreCase)
-            ? completion with { Bucket = bucket, Key = key }
+            ? completion with { Bucket = bucket, Key = key, VersionId = completion.Attributes.UserMetadata?.GetValueOrDefault(CompletedVersion), Attributes = ObjectAttributes.None }
             : null;
     }
 
@@ -498,6 +500,8 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
         && (computed.Value == sent.Value || (sent.Type == ObjectChecksum.Composite && computed.Value.StartsWith(sent.Value + "-", StringComparison.Ordinal)));
 
     private static string UploadKey(string bucket, string key, string uploadId) => $"{UploadPrefix}{bucket}/{key}{IdSeparator}{uploadId}";
+
+    private const string CompletedVersion = "version-id";
 
     private static string CompletedKey(string bucket, string key, string uploadId) => $"{CompletedPrefix}{bucket}/{key}{IdSeparator}{uploadId}";
 

@@ -114,6 +114,23 @@ public sealed class VersioningTests(S3Gateway gateway) : IClassFixture<S3Gateway
     private static string Compact(JsonElement element) => JsonSerializer.Serialize(element);
 
     [Fact]
+    public async Task A_repeated_complete_in_a_versioned_bucket_answers_the_version_the_first_made()
+    {
+        using var s3 = gateway.Client();
+        await s3.PutBucketAsync("retried-versions");
+        await s3.PutBucketVersioningAsync(new PutBucketVersioningRequest { BucketName = "retried-versions", VersioningConfig = new S3BucketVersioningConfig { Status = VersionStatus.Enabled } });
+        var upload = await s3.InitiateMultipartUploadAsync("retried-versions", "k");
+        var part = await s3.UploadPartAsync(new UploadPartRequest { BucketName = "retried-versions", Key = "k", UploadId = upload.UploadId, PartNumber = 1, InputStream = new MemoryStream("once"u8.ToArray()) });
+        var complete = new CompleteMultipartUploadRequest { BucketName = "retried-versions", Key = "k", UploadId = upload.UploadId, PartETags = [new PartETag(1, part.ETag)] };
+        var first = await s3.CompleteMultipartUploadAsync(complete);
+        var again = await s3.CompleteMultipartUploadAsync(complete);
+        Assert.NotNull(first.VersionId);
+        Assert.NotEqual("null", first.VersionId);
+        Assert.Equal((first.ETag, first.VersionId), (again.ETag, again.VersionId));
+        Assert.Equal(first.VersionId, (await s3.GetObjectMetadataAsync("retried-versions", "k")).VersionId);
+    }
+
+    [Fact]
     public async Task Ten_thousand_versions_list_page_by_page_in_key_order_newest_first()
     {
         using var s3 = gateway.Client();
