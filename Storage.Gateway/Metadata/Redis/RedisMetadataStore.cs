@@ -57,6 +57,7 @@ public sealed partial class RedisMetadataStore(
     // Enabled, Suspended; '=' rewrites the same version and skips versioning), 9 the new version's id, 10 '1' for a delete
     // marker, 11 the replaced version's id when it is kept as a noncurrent version ('' when reclaimed), 12 the key's
     // noncurrent null version expected (Suspended: it is replaced; '' for none), 13-15 the reclaim entry for its parts.
+    // ARGV 4 and 11 both '*' (Enabled, unconditional writes): keep whatever is current, unseen, and answer it (KEPT).
     // Every check comes before the first write: a script that returns early must have changed nothing.
     private const string CheckTarget = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return 'NOBUCKET' end
@@ -65,7 +66,7 @@ public sealed partial class RedisMetadataStore(
           if state ~= ARGV[8] then return 'VERSIONING:' .. state end
         end
         local current = redis.call('HGET', KEYS[2], ARGV[2])
-        if (current or '') ~= ARGV[4] then return { 'CONFLICT', current } end
+        if ARGV[4] ~= '*' and (current or '') ~= ARGV[4] then return { 'CONFLICT', current } end
         local nullMember = false
         if ARGV[8] == 'Suspended' then
           nullMember = redis.call('HGET', KEYS[9], ARGV[2] .. '\0null')
@@ -100,7 +101,12 @@ public sealed partial class RedisMetadataStore(
           redis.call('ZADD', KEYS[8], 0, member)
           redis.call('HSET', KEYS[9], key .. '\0' .. id, member)
         end
-        if ARGV[11] ~= '' then keep(ARGV[11], ARGV[4], redis.call('HGET', KEYS[2], '\255' .. key)) end
+        local keptId, keptJson = ARGV[11], ARGV[4]
+        if keptId == '*' then
+          keptId, keptJson = '', current
+          if current then keptId = cjson.decode(current).versionId or 'null' end
+        end
+        if keptId ~= '' then keep(keptId, keptJson, redis.call('HGET', KEYS[2], '\255' .. key)) end
         if ARGV[10] == '1' then keep(ARGV[9], ARGV[3], false) end
         if ARGV[10] == '1' then
           redis.call('HDEL', KEYS[2], key, '\255' .. key)
@@ -118,6 +124,7 @@ public sealed partial class RedisMetadataStore(
           redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
           redis.call('ZADD', KEYS[5], ARGV[7], ARGV[5])
         end
+        if ARGV[4] == '*' then return { 'KEPT', current } end
         return 'OK'
         """;
 
@@ -514,7 +521,7 @@ public sealed partial class RedisMetadataStore(
             record,
             record.Bucket,
             record.Key,
-            guessAbsent: condition.Allows(null),
+            condition == WriteCondition.None ? SwapStart.Unconditional : condition.Allows(null) ? SwapStart.GuessAbsent : SwapStart.Read,
             reclaimAt,
             (replaced, kept) =>
             {
@@ -534,7 +541,7 @@ public sealed partial class RedisMetadataStore(
             record,
             record.Bucket,
             record.Key,
-            guessAbsent: condition.Allows(null),
+            condition.Allows(null) ? SwapStart.GuessAbsent : SwapStart.Read,
             reclaimAt,
             (replaced, kept) =>
             {
@@ -559,7 +566,7 @@ public sealed partial class RedisMetadataStore(
             version: null,
             move.Bucket,
             move.Key,
-            guessAbsent: false,
+            SwapStart.Read,
             reclaimAt,
             (previous, _) => previous?.SegmentForMove(move) is { } segment
                 ? CommitSwap(
@@ -873,8 +880,8 @@ public sealed partial class RedisMetadataStore(
     }
 
     /// <summary>
-    /// Compare-and-swap of one object record: reads it (or, with <paramref name="guessAbsent"/>, first assumes there is
-    /// none), asks <paramref name="plan"/> for the replacement (null: give up, once the record is known), and runs
+    /// Compare-and-swap of one object record: reads it (or, as <paramref name="start"/> allows, first assumes there is
+    /// none, or has the script keep whatever is current), asks <paramref name="plan"/> for the replacement (null: give up, once the record is known), and runs
     /// <paramref name="script"/>, which applies it only if the record is still the one planned against; plans again
     /// against the record the script answers when another write got there first.
     /// </summary>
@@ -885,11 +892,11 @@ public sealed partial class RedisMetadataStore(
     /// whether the replaced version is kept (as a noncurrent version) or must be reclaimed.
     /// </remarks>
     /// <exception cref="VersioningChangedException">The version does not fit the bucket's versioning state.</exception>
-    private async Task<(SwapOutcome Outcome, ObjectRecord? Previous)> SwapAsync(string script, ObjectRecord? version, string bucket, string key, bool guessAbsent, DateTimeOffset reclaimAt, Func<ObjectRecord?, bool, Swap?> plan, CancellationToken cancellationToken)
+    private async Task<(SwapOutcome Outcome, ObjectRecord? Previous)> SwapAsync(string script, ObjectRecord? version, string bucket, string key, SwapStart start, DateTimeOffset reclaimAt, Func<ObjectRecord?, bool, Swap?> plan, CancellationToken cancellationToken)
     {
         // A guess that the key is new saves the read before the script: one call for a new key (most writes of a build
         // cache or an artifact store), and an overwrite's conflict answer brings the record to plan against instead.
-        var known = !guessAbsent;
+        var known = start == SwapStart.Read;
         string? previousJson = null;
         if (known)
         {
@@ -905,8 +912,11 @@ public sealed partial class RedisMetadataStore(
         };
         for (var attempt = 0; attempt < MaxCompareAndSwapAttempts; attempt++)
         {
+            // In an Enabled bucket an unconditional write keeps whatever is current, so the script needs no expectation:
+            // it keeps the current version unseen, saving an overwrite the round trip of the conflict that tells it.
+            var unseen = start == SwapStart.Unconditional && !known && state == BucketVersioning.Enabled;
             var previous = Parse(previousJson);
-            var kept = previous is not null && (state == BucketVersioning.Enabled || (state == BucketVersioning.Suspended && previous.VersionId is not null));
+            var kept = unseen || (previous is not null && (state == BucketVersioning.Enabled || (state == BucketVersioning.Suspended && previous.VersionId is not null)));
             if (plan(previous, kept) is not { } swap)
             {
                 if (known)
@@ -924,10 +934,10 @@ public sealed partial class RedisMetadataStore(
             var nullReclaim = ReclaimOf(bucket, nullVersion?.Record, reclaimAt);
             RedisValue[] arguments =
             [
-                bucket, key, swap.RecordJson, previousJson ?? string.Empty,
+                bucket, key, swap.RecordJson, unseen ? KeepUnseen : previousJson ?? string.Empty,
                 swap.Reclaim?.Id ?? string.Empty, swap.Reclaim is null ? string.Empty : MetadataJsonContext.Serialize(swap.Reclaim), swap.Reclaim?.Due.ToUnixTimeMilliseconds() ?? 0,
                 state switch { null => "=", BucketVersioning.Unversioned => string.Empty, var planned => planned.ToString() },
-                version?.VersionIdText ?? string.Empty, version?.IsDeleteMarker == true ? "1" : string.Empty, kept ? previous!.VersionIdText : string.Empty,
+                version?.VersionIdText ?? string.Empty, version?.IsDeleteMarker == true ? "1" : string.Empty, unseen ? KeepUnseen : kept ? previous!.VersionIdText : string.Empty,
                 nullVersion?.Json ?? string.Empty,
                 nullReclaim?.Id ?? string.Empty, nullReclaim is null ? string.Empty : MetadataJsonContext.Serialize(nullReclaim), nullReclaim?.Due.ToUnixTimeMilliseconds() ?? 0,
                 .. swap.ExtraArguments,
@@ -935,6 +945,11 @@ public sealed partial class RedisMetadataStore(
             ];
             var tag = SlotTag(bucket);
             var result = await EvalAsync(script, [MarkOf(bucket), ObjectsOf(bucket), KeysOf(bucket), ReclaimsIn(tag), ReclaimsDueIn(tag), .. VersioningKeys(bucket), .. swap.ExtraKeys], arguments, cancellationToken);
+            if (result.Resp2Type == ResultType.Array && (string?)result[0] == "KEPT")
+            {
+                return (SwapOutcome.Applied, Parse((string?)result[1]));
+            }
+
             if (result.Resp2Type == ResultType.Array)
             {
                 previousJson = (string?)result[1];
@@ -1027,6 +1042,17 @@ public sealed partial class RedisMetadataStore(
     }
 
     /// <summary>The new record, the parts it releases, the script's own keys and arguments (KEYS 6.., ARGV 8..), and the new version's inline bytes.</summary>
+    /// <summary>How a swap begins: with the record read, with a guess that there is none, or (unconditional writes) either that or, in an Enabled bucket, keeping whatever is current unseen.</summary>
+    private enum SwapStart
+    {
+        Read,
+        GuessAbsent,
+        Unconditional,
+    }
+
+    /// <summary>ARGV 4 and 11 of an unconditional write in an Enabled bucket: keep whatever is current.</summary>
+    private const string KeepUnseen = "*";
+
     private sealed record Swap(string RecordJson, ReclaimEntry? Reclaim, RedisKey[] ExtraKeys, RedisValue[] ExtraArguments, byte[]? Inline = null);
 
     /// <summary>The field of a key's inline bytes: the key behind a 0xFF byte, which no UTF-8 key starts with.</summary>

@@ -59,6 +59,22 @@ public abstract partial class MetadataStoreContract
     }
 
     [Fact]
+    public async Task An_object_from_before_versioning_is_kept_as_the_null_version_by_the_first_overwrite()
+    {
+        var store = await CreateStoreAsync();
+        await store.CreateBucketAsync(new BucketRecord("late", Now), default);
+        var old = Object("late", "k");
+        await store.CommitObjectAsync(old, Now, default);
+        Assert.True(await store.SetBucketDocumentAsync("late", VersioningDocument.Name, nameof(BucketVersioning.Enabled), default));
+
+        var replaced = await store.CommitObjectAsync(Version("late", "k", "b1"), Now, default);
+        Assert.Equal((old.ETag, (string?)null), (replaced!.ETag, replaced.VersionId));
+        Assert.Equal(["k b1 latest", "k null"], Describe(await store.ListObjectVersionsAsync("late", "", null, 10, default)));
+        Assert.Equal(old.ETag, (await store.GetObjectVersionAsync("late", "k", null, default))!.ETag);
+        Assert.Empty(await store.GetDueReclaimsAsync(Now.AddYears(1), 10, default));
+    }
+
+    [Fact]
     public async Task A_write_planned_for_another_versioning_state_is_refused_and_changes_nothing()
     {
         var store = await CreateStoreAsync();
