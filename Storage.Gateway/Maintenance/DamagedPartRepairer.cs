@@ -7,7 +7,7 @@ namespace Storage.Gateway.Maintenance;
 /// <summary>
 /// Repairs, in the background, the parts reads found missing, short or corrupt on nodes that answered: each is
 /// rebuilt from the segment's other parts onto its own node (see <see cref="PartRepairer.RestoreAsync"/>), if the
-/// object still has it there. Runs on every gateway without a lease: a restored part is byte-for-byte the original,
+/// version read (current or not) still has it there. Runs on every gateway without a lease: a restored part is byte-for-byte the original,
 /// so two gateways restoring the same part write the same bytes.
 /// </summary>
 public sealed class DamagedPartRepairer(
@@ -48,7 +48,7 @@ public sealed class DamagedPartRepairer(
 
         if (!_recent.TryAdd((part.SegmentId, part.Shard), now)
             || !registry.TryGet(part.NodeId, out var status) || status.State != NodeState.Up
-            || await metadata.GetObjectAsync(part.Bucket, part.Key, cancellationToken) is not { } record
+            || await metadata.GetObjectVersionAsync(part.Bucket, part.Key, part.VersionId, cancellationToken) is not { } record
             || record.Segments.FirstOrDefault(s => s.Id == part.SegmentId) is not { } segment
             || segment.Nodes[part.Shard] != part.NodeId)
         {

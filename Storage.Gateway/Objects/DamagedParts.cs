@@ -3,8 +3,8 @@ using Storage.Gateway.Nodes;
 
 namespace Storage.Gateway.Objects;
 
-/// <summary>A part a read found missing or with a corrupt block, on a node that answered.</summary>
-public sealed record DamagedPart(string Bucket, string Key, string SegmentId, int Shard, string NodeId);
+/// <summary>A part of a version (null: the null version) a read found missing or with a corrupt block, on a node that answered.</summary>
+public sealed record DamagedPart(string Bucket, string Key, string? VersionId, string SegmentId, int Shard, string NodeId);
 
 /// <summary>
 /// Parts reads found damaged, for repair in the background (the read itself was served from parity). Bounded: when

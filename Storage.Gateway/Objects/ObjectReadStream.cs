@@ -163,7 +163,7 @@ public sealed class ObjectReadStream : ReadOnlyStream
                 var lastStripe = layout.StripeOf(Math.Min(segment.Size, _end - _segmentStart) - 1);
                 _fetcher = new StripeFetcher(
                     segment, _codecs.Get(segment.DataShards, segment.ParityShards), _registry, _telemetry, lastStripe,
-                    shard => _damaged.Report(new DamagedPart(_record.Bucket, _record.Key, segment.Id, shard, segment.Nodes[shard])));
+                    shard => _damaged.Report(new DamagedPart(_record.Bucket, _record.Key, _record.VersionId, segment.Id, shard, segment.Nodes[shard])));
                 return;
             }
 

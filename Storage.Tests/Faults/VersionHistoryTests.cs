@@ -52,4 +52,37 @@ public sealed class VersionHistoryTests
         Assert.Equal([marker.VersionId, .. versions.Keys.Reverse()], listing.Versions.Select(v => v.VersionId));
         Assert.True(listing.Versions[0].IsDeleteMarker);
     }
+
+    [Fact]
+    public async Task A_part_a_read_of_a_noncurrent_version_finds_missing_is_restored_there()
+    {
+        await using var cluster = await StorageCluster.StartAsync(8, StorageCluster.S3Settings);
+        await using var gateway = await cluster.StartGatewayAsync();
+        using var s3 = StorageCluster.S3Client(gateway.BaseAddress);
+        await s3.PutBucketAsync("older");
+        await s3.PutBucketVersioningAsync(new PutBucketVersioningRequest { BucketName = "older", VersioningConfig = new S3BucketVersioningConfig { Status = VersionStatus.Enabled } });
+        var data = TestData.Bytes(2_000_000, 50);
+        string firstVersion;
+        using (var body = new MemoryStream(data))
+        {
+            firstVersion = (await s3.PutObjectAsync(new PutObjectRequest { BucketName = "older", Key = "k", InputStream = body })).VersionId;
+        }
+
+        await s3.PutObjectAsync(new PutObjectRequest { BucketName = "older", Key = "k", ContentBody = "newer" });
+        var segment = (await cluster.ObjectsAsync()).Single(o => o.Key == "k" && o.VersionId == firstVersion).Segments.Single();
+        using (var node = new Storage.Gateway.Nodes.S3Node(segment.Nodes[0], Storage.Gateway.Nodes.S3NodeOptions.Parse(cluster.Nodes[segment.Nodes[0]].ConnectionString)))
+        {
+            await node.DeleteAsync(Storage.Gateway.Nodes.PartKeys.For(segment.Id, 0), default);
+        }
+
+        Assert.Single(await cluster.MissingPartsAsync());
+        using (var got = await s3.GetObjectAsync(new GetObjectRequest { BucketName = "older", Key = "k", VersionId = firstVersion }))
+        using (var copy = new MemoryStream())
+        {
+            await got.ResponseStream.CopyToAsync(copy);
+            Assert.Equal(data, copy.ToArray());
+        }
+
+        await NodeRecoveryTests.WaitUntilAsync(async () => (await cluster.MissingPartsAsync()).Count == 0, "the part of the older version the read found missing to be restored");
+    }
 }
