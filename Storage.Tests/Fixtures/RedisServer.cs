@@ -79,12 +79,7 @@ public sealed class RedisServer : IAsyncDisposable
     {
         while (true)
         {
-            var port = ServerProcess.FreePort();
-            if (port + 10000 > IPEndPoint.MaxPort)
-            {
-                continue;
-            }
-
+            var port = ServerProcess.FreePort(headroom: 10000);
             try
             {
                 using var bus = new TcpListener(IPAddress.Loopback, port + 10000);

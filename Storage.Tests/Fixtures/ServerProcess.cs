@@ -10,11 +10,12 @@ public static class ServerProcess
     /// <summary>
     /// A loopback port nothing listens on, chosen below the kernel's ephemeral range: a port from that range can be
     /// taken as the local end of some outgoing connection between this check and the server's bind (a busy suite
-    /// makes thousands), which made a server exit with "address in use" now and then.
+    /// makes thousands), which made a server exit with "address in use" now and then. With
+    /// <paramref name="headroom"/>, the port that many above it is below that range too (Redis Cluster's bus port).
     /// </summary>
-    public static int FreePort()
+    public static int FreePort(int headroom = 0)
     {
-        var ceiling = EphemeralRangeStart();
+        var ceiling = Math.Max(EphemeralRangeStart() - headroom, FirstChosenPort + 1000);
         while (true)
         {
             var port = Random.Shared.Next(FirstChosenPort, ceiling);

@@ -67,6 +67,14 @@ public sealed partial class RedisMetadataStore(
         end
         local current = redis.call('HGET', KEYS[2], ARGV[2])
         if ARGV[4] ~= '*' and (current or '') ~= ARGV[4] then return { 'CONFLICT', current } end
+        local keptId, keptJson = ARGV[11], ARGV[4]
+        if keptId == '*' then
+          keptId, keptJson = '', current
+          if current then
+            keptId = cjson.decode(current).versionId
+            if type(keptId) ~= 'string' then keptId = 'null' end
+          end
+        end
         local nullMember = false
         if ARGV[8] == 'Suspended' then
           nullMember = redis.call('HGET', KEYS[9], ARGV[2] .. '\0null')
@@ -100,11 +108,6 @@ public sealed partial class RedisMetadataStore(
           if inline then redis.call('HSET', KEYS[7], '\255' .. member, inline) end
           redis.call('ZADD', KEYS[8], 0, member)
           redis.call('HSET', KEYS[9], key .. '\0' .. id, member)
-        end
-        local keptId, keptJson = ARGV[11], ARGV[4]
-        if keptId == '*' then
-          keptId, keptJson = '', current
-          if current then keptId = cjson.decode(current).versionId or 'null' end
         end
         if keptId ~= '' then keep(keptId, keptJson, redis.call('HGET', KEYS[2], '\255' .. key)) end
         if ARGV[10] == '1' then keep(ARGV[9], ARGV[3], false) end

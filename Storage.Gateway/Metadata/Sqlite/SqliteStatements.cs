@@ -60,6 +60,12 @@ internal sealed class SqliteStatements(SqliteConnection connection) : IAsyncDisp
     {
         if (_commands.TryGetValue(sql, out var command))
         {
+            // One SQL text, one set of parameters: a call naming fewer would run with the last call's values.
+            if (command.Parameters.Count != parameters.Length)
+            {
+                throw new InvalidOperationException($"The statement was prepared with {command.Parameters.Count} parameters and is given {parameters.Length}: {sql}");
+            }
+
             foreach (var (name, value) in parameters)
             {
                 command.Parameters[name].Value = value;
@@ -74,7 +80,16 @@ internal sealed class SqliteStatements(SqliteConnection connection) : IAsyncDisp
                 command.Parameters.AddWithValue(name, value);
             }
 
-            command.Prepare();
+            try
+            {
+                command.Prepare();
+            }
+            catch
+            {
+                command.Dispose();
+                throw;
+            }
+
             _commands.Add(sql, command);
         }
 

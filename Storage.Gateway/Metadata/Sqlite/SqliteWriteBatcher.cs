@@ -99,6 +99,8 @@ internal sealed class SqliteWriteBatcher : IAsyncDisposable
         {
             if (writer is not null)
             {
+                // A new SQLite handle for the next batch, not this one back from the pool.
+                SqliteConnection.ClearPool(writer.Connection);
                 await writer.DisposeAsync();
                 writer = null;
             }

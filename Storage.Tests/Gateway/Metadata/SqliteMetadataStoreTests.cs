@@ -178,6 +178,8 @@ public sealed class SqliteMetadataStoreTests : MetadataStoreContract, IDisposabl
         await store.DeleteObjectVersionAsync("kept", "k", "m4", now, default);
         await store.DeleteObjectVersionAsync("kept", "k", "v2", now, default);
         await store.SetObjectTagsAsync("kept", "k", null, new Dictionary<string, string> { ["t"] = "1" }, default);
+        await store.CommitObjectAsync(Small("kept", "k", 14, "v5"), now, default);
+        await store.DeleteObjectVersionAsync("kept", "k", "v5", now, default);
 
         await store.CreateBucketAsync(new BucketRecord("paused", now), default);
         await store.SetBucketDocumentAsync("paused", VersioningDocument.Name, nameof(BucketVersioning.Enabled), default);
@@ -185,13 +187,20 @@ public sealed class SqliteMetadataStoreTests : MetadataStoreContract, IDisposabl
         await store.SetBucketDocumentAsync("paused", VersioningDocument.Name, nameof(BucketVersioning.Suspended), default);
         await store.CommitObjectAsync(Small("paused", "p", 22), now, default);
         await store.CommitObjectAsync(Small("paused", "p", 23), now, default);
+        await store.SetBucketDocumentAsync("paused", VersioningDocument.Name, nameof(BucketVersioning.Enabled), default);
+        await store.CommitObjectAsync(Small("paused", "p", 25, "p4"), now, default);
+        await store.SetBucketDocumentAsync("paused", VersioningDocument.Name, nameof(BucketVersioning.Suspended), default);
+        await store.CommitObjectAsync(Small("paused", "p", 24), now, default);
+        await store.CommitObjectAsync(new ObjectRecord("paused", "p", 0, string.Empty, now, ObjectAttributes.None, [], IsDeleteMarker: true), now, default);
 
-        // What is left: plain/a (2), kept/k v3 (current again, tagged) and v1, paused/p null (23) and p1.
+        // What is left: plain/a (2), kept/k v3 (current again, tagged) and v1, paused/p's p1 and p4 behind a null marker.
         Assert.Equal(new byte[] { 2, 2, 2, 2 }, (await store.GetObjectAsync("plain", "a", default))!.Inline);
         Assert.Equal(new byte[] { 13, 13, 13, 13 }, (await store.GetObjectAsync("kept", "k", default))!.Inline);
         Assert.Equal(new byte[] { 11, 11, 11, 11 }, (await store.GetObjectVersionAsync("kept", "k", "v1", default))!.Inline);
-        Assert.Equal(new byte[] { 23, 23, 23, 23 }, (await store.GetObjectAsync("paused", "p", default))!.Inline);
+        Assert.Null(await store.GetObjectAsync("paused", "p", default));
+        Assert.True((await store.GetObjectVersionAsync("paused", "p", null, default))!.IsDeleteMarker);
         Assert.Equal(new byte[] { 21, 21, 21, 21 }, (await store.GetObjectVersionAsync("paused", "p", "p1", default))!.Inline);
+        Assert.Equal(new byte[] { 25, 25, 25, 25 }, (await store.GetObjectVersionAsync("paused", "p", "p4", default))!.Inline);
 
         await using var connection = new SqliteConnection($"Data Source={path};Pooling=False;Mode=ReadOnly");
         await connection.OpenAsync();
