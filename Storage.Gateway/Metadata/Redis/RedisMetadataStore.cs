@@ -1044,7 +1044,6 @@ public sealed partial class RedisMetadataStore(
         NoBucket,
     }
 
-    /// <summary>The new record, the parts it releases, the script's own keys and arguments (KEYS 6.., ARGV 8..), and the new version's inline bytes.</summary>
     /// <summary>How a swap begins: with the record read, with a guess that there is none, or (unconditional writes) either that or, in an Enabled bucket, keeping whatever is current unseen.</summary>
     private enum SwapStart
     {
@@ -1056,6 +1055,7 @@ public sealed partial class RedisMetadataStore(
     /// <summary>ARGV 4 and 11 of an unconditional write in an Enabled bucket: keep whatever is current.</summary>
     private const string KeepUnseen = "*";
 
+    /// <summary>The new record, the parts it releases, the script's own keys and arguments (KEYS 6.., ARGV 8..), and the new version's inline bytes.</summary>
     private sealed record Swap(string RecordJson, ReclaimEntry? Reclaim, RedisKey[] ExtraKeys, RedisValue[] ExtraArguments, byte[]? Inline = null);
 
     /// <summary>The field of a key's inline bytes: the key behind a 0xFF byte, which no UTF-8 key starts with.</summary>

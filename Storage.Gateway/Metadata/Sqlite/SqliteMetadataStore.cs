@@ -481,7 +481,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         if (record.IsDeleteMarker)
         {
             await ChangeRecordAsync(db, record.Bucket, record.Key,
-                "DELETE FROM objects WHERE bucket = $bucket AND key = $key", [("$bucket", record.Bucket), ("$key", record.Key)], cancellationToken);
+                DeleteObjectRow, [("$bucket", record.Bucket), ("$key", record.Key)], cancellationToken);
             await db.ExecuteAsync(
                 $"INSERT INTO versions (bucket, key, rank, version_id, record) VALUES ($bucket, $key, {NewestRank}, $version, $record)",
                 [("$bucket", record.Bucket), ("$key", record.Key), ("$version", record.VersionIdText), ("$record", MetadataJsonContext.SerializeRecord(record))],
@@ -505,6 +505,10 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     /// <summary>The rank of a key's newest noncurrent version to be: ranks fall with age, so the smallest is the newest.</summary>
     private const string NewestRank = "(SELECT COALESCE(MIN(rank), 0) - 1 FROM versions WHERE bucket = $bucket AND key = $key)";
 
+    private const string DeleteObjectRow = "DELETE FROM objects WHERE bucket = $bucket AND key = $key";
+
+    private const string DeleteVersionRow = "DELETE FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version";
+
     private const string InlineOfCurrent = "SELECT inline_id FROM objects WHERE bucket = $bucket AND key = $key";
 
     private const string InlineOfVersion = "SELECT inline_id FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version";
@@ -527,14 +531,14 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
     {
         (string, object)[] row = [("$bucket", bucket), ("$key", key)];
         await FreeInlineAsync(db, InlineOfCurrent, row, cancellationToken);
-        await ChangeRecordAsync(db, bucket, key, "DELETE FROM objects WHERE bucket = $bucket AND key = $key", row, cancellationToken);
+        await ChangeRecordAsync(db, bucket, key, DeleteObjectRow, row, cancellationToken);
     }
 
     private static async Task RemoveNoncurrentAsync(SqliteStatements db, ObjectRecord version, CancellationToken cancellationToken)
     {
         (string, object)[] row = [("$bucket", version.Bucket), ("$key", version.Key), ("$version", version.VersionIdText)];
         await FreeInlineAsync(db, InlineOfVersion, row, cancellationToken);
-        await db.ExecuteAsync("DELETE FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version", row, cancellationToken);
+        await db.ExecuteAsync(DeleteVersionRow, row, cancellationToken);
     }
 
     private static async Task<ObjectRecord?> GetNoncurrentAsync(SqliteStatements db, string bucket, string key, string? versionId, CancellationToken cancellationToken) =>
@@ -601,7 +605,7 @@ public sealed class SqliteMetadataStore : IMetadataStore, IAsyncDisposable
         await ChangeRecordAsync(db, bucket, key,
             "INSERT INTO objects (bucket, key, record, inline, inline_id) SELECT bucket, key, record, inline, inline_id FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version",
             row, cancellationToken);
-        await db.ExecuteAsync("DELETE FROM versions WHERE bucket = $bucket AND key = $key AND version_id = $version", row, cancellationToken);
+        await db.ExecuteAsync(DeleteVersionRow, row, cancellationToken);
     }
 
     private static async Task<bool> CompleteReclaimAsync(SqliteStatements db, ReclaimEntry entry, CancellationToken cancellationToken)
