@@ -128,10 +128,11 @@ public static partial class TopologyScenario
         await CommandLine.RunCheckedAsync(GoToolchain.Go, ["-C", module, "build", "-trimpath", "-o", Path.Combine(sandbox, "hello1"), "."], throughWorker, TimeSpan.FromMinutes(5));
 
         using var worker = topology.App.CreateHttpClient("cacheprog");
+        string workerStats;
         using (var drained = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             drained.CancelAfter(TimeSpan.FromMinutes(2));
-            while (!AllUploaded(await worker.GetStringAsync("/stats", drained.Token)))
+            while (!AllUploaded(workerStats = await worker.GetStringAsync("/stats", drained.Token)))
             {
                 await Task.Delay(200, drained.Token);
             }
@@ -141,7 +142,7 @@ public static partial class TopologyScenario
         direct["S3_ACCESS_KEY_ID"] = AspireTopology.AccessKey;
         direct["S3_SECRET_ACCESS_KEY"] = AspireTopology.SecretKey;
         var second = await CommandLine.RunCheckedAsync(GoToolchain.Go, ["-C", module, "build", "-trimpath", "-o", Path.Combine(sandbox, "hello2"), "."], direct, TimeSpan.FromMinutes(5));
-        Assert.True(RemoteHitsOnly().IsMatch(second), second);
+        Assert.True(RemoteHitsOnly().IsMatch(second), $"{second}\nThe worker, once the first build's uploads were done: {workerStats}");
         Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(sandbox, "hello1"), cancellationToken), await File.ReadAllBytesAsync(Path.Combine(sandbox, "hello2"), cancellationToken));
     }
 
