@@ -2,8 +2,14 @@ using Storage.AppHost.Resources;
 
 namespace Storage.AppHost;
 
-/// <summary>The S3 key pair the gateway accepts and the cache worker signs with: parameters shared by both.</summary>
-public sealed record S3Credentials(IResourceBuilder<ParameterResource> AccessKey, IResourceBuilder<ParameterResource> SecretKey);
+/// <summary>An S3 key pair, as AppHost parameters.</summary>
+public sealed record S3KeyPair(IResourceBuilder<ParameterResource> AccessKey, IResourceBuilder<ParameterResource> SecretKey);
+
+/// <summary>
+/// The keys the gateway accepts: the administrator pair (which the cache worker signs with too), and a pair that may only
+/// read the Go cache's bucket, for builds (CI jobs) that should use the cache and never write it — enforced by the gateway.
+/// </summary>
+public sealed record S3Credentials(S3KeyPair Administrator, S3KeyPair CacheReader);
 
 /// <summary>A storage node: a MinIO server (container or process) the gateway reaches by connection string, or a folder.</summary>
 public sealed record StorageNode(string Name, IResourceBuilder<IResourceWithConnectionString>? Server, string? Folder);
@@ -22,8 +28,12 @@ public static class StorageTopology
 
     public static S3Credentials AddS3Credentials(this IDistributedApplicationBuilder builder) =>
         new(
-            builder.AddParameter("s3-access-key"),
-            builder.AddParameter("s3-secret-key", new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true));
+            new(builder.AddParameter("s3-access-key"), builder.AddParameter("s3-secret-key", GeneratedSecret, secret: true, persist: true)),
+            new(
+                builder.AddParameter("s3-cache-reader-access-key", new GenerateParameterDefault { MinLength = 20, Special = false, Lower = false }, persist: true),
+                builder.AddParameter("s3-cache-reader-secret-key", GeneratedSecret, secret: true, persist: true)));
+
+    private static GenerateParameterDefault GeneratedSecret => new() { MinLength = 32, Special = false };
 
     /// <summary>Redis for metadata: Aspire's Redis container, or a local redis-server with the same connection string.</summary>
     public static IResourceBuilder<IResourceWithConnectionString> AddMetadataStore(this IDistributedApplicationBuilder builder, TopologySettings settings)
@@ -75,8 +85,13 @@ public static class StorageTopology
             .WithReplicas(2)
             .WithExternalHttpEndpoints()
             .WithHttpHealthCheck("/health")
-            .WithEnvironment("Storage__S3__Credentials__0__AccessKey", credentials.AccessKey)
-            .WithEnvironment("Storage__S3__Credentials__0__SecretKey", credentials.SecretKey)
+            .WithEnvironment("Storage__S3__Credentials__0__AccessKey", credentials.Administrator.AccessKey)
+            .WithEnvironment("Storage__S3__Credentials__0__SecretKey", credentials.Administrator.SecretKey)
+            .WithEnvironment("Storage__S3__Credentials__0__Administrator", "true")
+            .WithEnvironment("Storage__S3__Credentials__1__AccessKey", credentials.CacheReader.AccessKey)
+            .WithEnvironment("Storage__S3__Credentials__1__SecretKey", credentials.CacheReader.SecretKey)
+            .WithEnvironment("Storage__S3__Credentials__1__Grants__0__Bucket", CacheBucket)
+            .WithEnvironment("Storage__S3__Credentials__1__Grants__0__Access", "Read")
             .WithReference(metadata)
             .WaitFor(metadata);
         foreach (var node in nodes)
@@ -113,7 +128,7 @@ public static class StorageTopology
             .WithHttpHealthCheck("/health")
             .WithReference(gateway)
             .WaitFor(gateway)
-            .WithEnvironment("S3_ACCESS_KEY_ID", credentials.AccessKey)
-            .WithEnvironment("S3_SECRET_ACCESS_KEY", credentials.SecretKey);
+            .WithEnvironment("S3_ACCESS_KEY_ID", credentials.Administrator.AccessKey)
+            .WithEnvironment("S3_SECRET_ACCESS_KEY", credentials.Administrator.SecretKey);
     }
 }

@@ -29,7 +29,7 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export S3_ACCESS_KEY_ID=AKIDREFRESHBENCH S3_SECRET_ACCESS_KEY=refresh-bench-secret S3_ENDPOINT="http://127.0.0.1:$port" S3_BUCKET_NAME=gocache
 dotnet Storage.Gateway/bin/Release/net10.0/Storage.Gateway.dll --urls "$S3_ENDPOINT" --Storage:DataPath="$work/gateway" \
-  --Storage:S3:Credentials:0:AccessKey=$S3_ACCESS_KEY_ID --Storage:S3:Credentials:0:SecretKey=$S3_SECRET_ACCESS_KEY \
+  --Storage:S3:Credentials:0:AccessKey=$S3_ACCESS_KEY_ID --Storage:S3:Credentials:0:SecretKey=$S3_SECRET_ACCESS_KEY --Storage:S3:Credentials:0:Administrator=true \
   --Logging:LogLevel:Default=Warning >"$work/gateway.log" 2>&1 &
 gateway_pid=$!
 until curl -fs "$S3_ENDPOINT/alive" >/dev/null; do sleep 0.2; done

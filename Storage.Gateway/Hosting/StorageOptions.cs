@@ -78,6 +78,11 @@ public sealed class StorageOptions : IValidatableObject
         {
             yield return new ValidationResult($"Node id '{id}' must be 1-64 letters, digits, '-' or '_'.", [nameof(Nodes)]);
         }
+
+        foreach (var problem in S3.ValidateCredentials())
+        {
+            yield return new ValidationResult(problem, [nameof(S3)]);
+        }
     }
 }
 
@@ -141,8 +146,17 @@ public sealed class S3Options
     /// </summary>
     public string? VirtualHostDomain { get; set; }
 
-    /// <summary>Access keys that may sign requests. Empty: one key pair is generated into the data folder on first start.</summary>
+    /// <summary>
+    /// Access keys that may sign requests, each with what it may do. Empty: one administrator key pair is generated into
+    /// the data folder on first start.
+    /// </summary>
     public List<S3Credential> Credentials { get; set; } = [];
+
+    /// <summary>
+    /// How long a gateway serves a bucket policy it has read before reading it again: a policy changed through another
+    /// replica takes effect here within this time (S3's policies are eventually consistent too); through this one, at once.
+    /// </summary>
+    public TimeSpan PolicyRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Buckets whose objects anyone may read and list without signing.</summary>
     public List<string> PublicReadBuckets { get; set; } = [];
@@ -152,9 +166,40 @@ public sealed class S3Options
 
     /// <summary>A multipart upload neither completed nor aborted within this time is aborted and its parts deleted.</summary>
     public TimeSpan AbandonedUploadAge { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// A key that may do nothing is refused at start rather than accepted and then denied everything: a key listed
+    /// without grants is a configuration mistake, and guessing "everything" for it would fail open.
+    /// </summary>
+    public IEnumerable<string> ValidateCredentials()
+    {
+        foreach (var duplicate in Credentials.GroupBy(c => c.AccessKey, StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            yield return $"The access key '{duplicate.Key}' is configured more than once.";
+        }
+
+        foreach (var credential in Credentials)
+        {
+            if (string.IsNullOrEmpty(credential.AccessKey) || string.IsNullOrEmpty(credential.SecretKey))
+            {
+                yield return "Every S3:Credentials entry needs an AccessKey and a SecretKey.";
+                continue;
+            }
+
+            if (!credential.Administrator && credential.Grants.Count == 0)
+            {
+                yield return $"The access key '{credential.AccessKey}' has no grants: set Administrator to true or list Grants (Bucket and Access: Read, Write or Admin).";
+            }
+
+            foreach (var grant in credential.Grants.Where(g => !Security.KeyGrants.IsValidPattern(g.Bucket)))
+            {
+                yield return $"The access key '{credential.AccessKey}' has a grant on '{grant.Bucket}', which is no bucket name, no prefix of one ending in '*', and not '*'.";
+            }
+        }
+    }
 }
 
-/// <summary>An access key and its secret; the secret is never logged or shown.</summary>
+/// <summary>An access key, its secret (never logged or shown) and what it may do.</summary>
 public sealed class S3Credential
 {
     [Required]
@@ -163,7 +208,23 @@ public sealed class S3Credential
     [Required]
     public string SecretKey { get; set; } = string.Empty;
 
+    /// <summary>May do everything in every bucket, and use /admin by signing its requests.</summary>
+    public bool Administrator { get; set; }
+
+    /// <summary>What the key may do in which buckets (ignored for an administrator).</summary>
+    public List<S3Grant> Grants { get; set; } = [];
+
     public override string ToString() => $"{AccessKey} (secret hidden)";
+}
+
+/// <summary>One grant of a key: an access level on the buckets a pattern names.</summary>
+public sealed class S3Grant
+{
+    /// <summary>A bucket name, a prefix of bucket names ending in <c>*</c> (<c>ci-*</c>), or <c>*</c> for every bucket.</summary>
+    [Required]
+    public string Bucket { get; set; } = string.Empty;
+
+    public Security.S3Access Access { get; set; } = Security.S3Access.Read;
 }
 
 public static class NodeIds

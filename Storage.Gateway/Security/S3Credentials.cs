@@ -6,15 +6,15 @@ using Storage.Gateway.Hosting;
 namespace Storage.Gateway.Security;
 
 /// <summary>
-/// The access keys that may sign S3 requests: those configured under <c>Storage:S3:Credentials</c>, or, when none
-/// are, one pair generated on first start into <c>s3-credentials.json</c> in the data folder (owner-only
-/// permissions), so the embedded default is secure without configuration. Secrets are never logged.
+/// The access keys that may sign S3 requests, with their grants: those configured under <c>Storage:S3:Credentials</c>,
+/// or, when none are, one administrator pair generated on first start into <c>s3-credentials.json</c> in the data
+/// folder (owner-only permissions), so the embedded default is secure without configuration. Secrets are never logged.
 /// </summary>
 public sealed class S3Credentials
 {
     public const string FileName = "s3-credentials.json";
 
-    private readonly Dictionary<string, string> _secrets;
+    private readonly Dictionary<string, (string Secret, KeyGrants Grants)> _keys;
 
     public S3Credentials(IOptions<StorageOptions> options, ILogger<S3Credentials> logger)
     {
@@ -22,33 +22,39 @@ public sealed class S3Credentials
         var configured = settings.S3.Credentials;
         if (configured.Count > 0)
         {
-            _secrets = configured.ToDictionary(c => c.AccessKey, c => c.SecretKey, StringComparer.Ordinal);
+            _keys = configured.ToDictionary(c => c.AccessKey, c => (c.SecretKey, KeyGrants.From(c)), StringComparer.Ordinal);
             return;
         }
 
         var path = Path.Combine(settings.DataPath, FileName);
         var generated = LoadOrCreate(path);
-        _secrets = new Dictionary<string, string>(StringComparer.Ordinal) { [generated.AccessKey] = generated.SecretKey };
-        logger.LogInformation("S3 access key {AccessKey}; its secret is in {Path} (set Storage:S3:Credentials to choose your own)", generated.AccessKey, path);
+        _keys = new(StringComparer.Ordinal) { [generated.AccessKey] = (generated.SecretKey, KeyGrants.Administrator) };
+        logger.LogInformation("S3 access key {AccessKey} (administrator); its secret is in {Path} (set Storage:S3:Credentials to choose your own)", generated.AccessKey, path);
     }
 
-    public bool TryGetSecret(string accessKey, out string secret) => _secrets.TryGetValue(accessKey, out secret!);
+    public bool TryGetSecret(string accessKey, out string secret)
+    {
+        var found = _keys.TryGetValue(accessKey, out var key);
+        secret = key.Secret;
+        return found;
+    }
 
-    private static S3Credential LoadOrCreate(string path)
+    /// <summary>The grants of a key that signed a request (so one known to exist).</summary>
+    public KeyGrants GrantsOf(string accessKey) => _keys[accessKey].Grants;
+
+    private static GeneratedCredential LoadOrCreate(string path)
     {
         if (File.Exists(path))
         {
             using var existing = File.OpenRead(path);
-            return JsonSerializer.Deserialize(existing, CredentialFileContext.Default.S3Credential)
+            return JsonSerializer.Deserialize(existing, CredentialFileContext.Default.GeneratedCredential)
                 ?? throw new InvalidDataException($"{path} holds no credentials.");
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var credential = new S3Credential
-        {
-            AccessKey = "GK" + Convert.ToHexString(RandomNumberGenerator.GetBytes(10)),
-            SecretKey = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
-        };
+        var credential = new GeneratedCredential(
+            "GK" + Convert.ToHexString(RandomNumberGenerator.GetBytes(10)),
+            Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)));
         var temporary = path + ".tmp";
         var fileOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
@@ -58,7 +64,7 @@ public sealed class S3Credentials
 
         using (var file = new FileStream(temporary, fileOptions))
         {
-            JsonSerializer.Serialize(file, credential, CredentialFileContext.Default.S3Credential);
+            JsonSerializer.Serialize(file, credential, CredentialFileContext.Default.GeneratedCredential);
         }
 
         File.Move(temporary, path);
@@ -66,6 +72,12 @@ public sealed class S3Credentials
     }
 }
 
+/// <summary>The generated key pair as its file holds it (the key is an administrator).</summary>
+internal sealed record GeneratedCredential(string AccessKey, string SecretKey)
+{
+    public override string ToString() => $"{AccessKey} (secret hidden)";
+}
+
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
-[System.Text.Json.Serialization.JsonSerializable(typeof(S3Credential))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(GeneratedCredential))]
 internal sealed partial class CredentialFileContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -35,18 +35,22 @@ public sealed class SignatureVerifier(S3Credentials credentials, IOptions<Storag
     /// <param name="request">The request; its body is not read here.</param>
     /// <param name="rawPath">The path exactly as on the request line (percent-encoded by the client).</param>
     /// <param name="rawQuery">The query exactly as sent, without '?'.</param>
+    /// <param name="bodyHash">
+    /// The body's SHA-256 (hex) when the caller has read it: then, as in SigV4 for AWS services other than S3, a request
+    /// without <c>x-amz-content-sha256</c> is signed over that hash (what curl's <c>--aws-sigv4</c> sends). S3 requests pass null.
+    /// </param>
     /// <exception cref="S3Exception">The signature is malformed, wrong, expired, or for an unknown key.</exception>
-    public SigningContext? Verify(HttpRequest request, string rawPath, string rawQuery)
+    public SigningContext? Verify(HttpRequest request, string rawPath, string rawQuery, string? bodyHash = null)
     {
         if (request.Headers.Authorization is { Count: > 0 } authorization)
         {
-            return VerifyHeader(request, authorization.ToString(), rawPath, rawQuery);
+            return VerifyHeader(request, authorization.ToString(), rawPath, rawQuery, bodyHash);
         }
 
         return request.Query.ContainsKey("X-Amz-Algorithm") ? VerifyPresigned(request, rawPath, rawQuery) : null;
     }
 
-    private SigningContext VerifyHeader(HttpRequest request, string authorization, string rawPath, string rawQuery)
+    private SigningContext VerifyHeader(HttpRequest request, string authorization, string rawPath, string rawQuery, string? bodyHash)
     {
         if (!authorization.StartsWith(SigV4.Algorithm + " ", StringComparison.Ordinal))
         {
@@ -72,7 +76,7 @@ public sealed class SignatureVerifier(S3Credentials credentials, IOptions<Storag
         var payloadHash = request.Headers["x-amz-content-sha256"].ToString();
         if (payloadHash.Length == 0)
         {
-            throw S3Exception.InvalidRequest("Missing required header for this request: x-amz-content-sha256.");
+            payloadHash = bodyHash ?? throw S3Exception.InvalidRequest("Missing required header for this request: x-amz-content-sha256.");
         }
 
         return Check(request, rawPath, CanonicalQuery(rawQuery, presigned: false), credential, signedHeaders, signature, amzDate, payloadHash);

@@ -30,6 +30,8 @@ public sealed class AspireTopology : IAsyncDisposable
 {
     public const string AccessKey = "AKIDASPIRETEST";
     public const string SecretKey = "aspire-test-secret-0123456789abcdef";
+    public const string CacheReaderAccessKey = "AKIDASPIREREADER";
+    public const string CacheReaderSecretKey = "aspire-reader-secret-0123456789abcdef";
 
     private readonly FileLoggerProvider _log;
 
@@ -102,6 +104,8 @@ public sealed class AspireTopology : IAsyncDisposable
             $"Parameters:node-count={run.NodeCount}",
             $"Parameters:s3-access-key={AccessKey}",
             $"Parameters:s3-secret-key={SecretKey}",
+            $"Parameters:s3-cache-reader-access-key={CacheReaderAccessKey}",
+            $"Parameters:s3-cache-reader-secret-key={CacheReaderSecretKey}",
         ];
         if (run.Mode == TopologyMode.Processes)
         {

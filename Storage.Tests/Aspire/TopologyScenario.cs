@@ -138,12 +138,28 @@ public static partial class TopologyScenario
             }
         }
 
-        var direct = GoToolchain.SandboxEnvironment(sandbox, $"{GoToolchain.CacheProg} --dir {Path.Combine(sandbox, "empty-local")} --endpoint {gateway.BaseAddress} --bucket gocache", Path.Combine(sandbox, "gocache-2"));
-        direct["S3_ACCESS_KEY_ID"] = AspireTopology.AccessKey;
-        direct["S3_SECRET_ACCESS_KEY"] = AspireTopology.SecretKey;
+        // The second build is a CI job's: the AppHost's cache-reader key, which the gateway lets read the cache and nothing else.
+        await TheCacheReaderKeyMayOnlyReadTheCacheAsync(gateway.BaseAddress!, cancellationToken);
+        var direct = GoToolchain.SandboxEnvironment(sandbox, $"{GoToolchain.CacheProg} --read-only --dir {Path.Combine(sandbox, "empty-local")} --endpoint {gateway.BaseAddress} --bucket gocache", Path.Combine(sandbox, "gocache-2"));
+        direct["S3_ACCESS_KEY_ID"] = AspireTopology.CacheReaderAccessKey;
+        direct["S3_SECRET_ACCESS_KEY"] = AspireTopology.CacheReaderSecretKey;
         var second = await CommandLine.RunCheckedAsync(GoToolchain.Go, ["-C", module, "build", "-trimpath", "-o", Path.Combine(sandbox, "hello2"), "."], direct, TimeSpan.FromMinutes(5));
         Assert.True(RemoteHitsOnly().IsMatch(second), $"{second}\nThe worker, once the first build's uploads were done: {workerStats}");
         Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(sandbox, "hello1"), cancellationToken), await File.ReadAllBytesAsync(Path.Combine(sandbox, "hello2"), cancellationToken));
+    }
+
+    /// <summary>The cache-reader key lists and reads the cache bucket; writing there, or reading any other bucket, is 403 AccessDenied.</summary>
+    private static async Task TheCacheReaderKeyMayOnlyReadTheCacheAsync(Uri endpoint, CancellationToken cancellationToken)
+    {
+        using var reader = new AmazonS3Client(
+            new BasicAWSCredentials(AspireTopology.CacheReaderAccessKey, AspireTopology.CacheReaderSecretKey),
+            new AmazonS3Config { ServiceURL = endpoint.ToString(), ForcePathStyle = true, AuthenticationRegion = "us-east-1" });
+        var listed = await reader.ListObjectsV2Async(new ListObjectsV2Request { BucketName = "gocache", MaxKeys = 5 }, cancellationToken);
+        Assert.NotEmpty(listed.S3Objects);
+        var write = await Assert.ThrowsAsync<AmazonS3Exception>(() => reader.PutObjectAsync(new PutObjectRequest { BucketName = "gocache", Key = "forged-a.json", ContentBody = "{}" }, cancellationToken));
+        Assert.Equal(("AccessDenied", HttpStatusCode.Forbidden), (write.ErrorCode, write.StatusCode));
+        var other = await Assert.ThrowsAsync<AmazonS3Exception>(() => reader.GetObjectMetadataAsync(Bucket, S3Key, cancellationToken));
+        Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);
     }
 
     /// <summary>The node added by the restart gets parts moved onto it by the rebalancer (run now rather than at its interval).</summary>

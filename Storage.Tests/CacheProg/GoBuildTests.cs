@@ -112,6 +112,7 @@ public sealed class GoBuildTests(S3Gateway gateway) : IClassFixture<S3Gateway>, 
         {
             ["Storage:S3:Credentials:0:AccessKey"] = S3Gateway.AccessKey,
             ["Storage:S3:Credentials:0:SecretKey"] = S3Gateway.Secret,
+            ["Storage:S3:Credentials:0:Administrator"] = "true",
         });
         var commandLine = $"{GoToolchain.CacheProg} --dir {Path.Combine(_sandbox.Path, "local")} --endpoint {doomed.BaseAddress} --bucket objects --remote-timeout 1 --close-timeout 2 --worker-idle-exit 1";
         var build = BuildAsync(module, "survivor", commandLine);

@@ -70,7 +70,7 @@ public sealed class ComposeFileTests(ITestOutputHelper output)
                 "run", "--detach", "--name", $"{extra.Prefix}-gateway", "--network", network, "--volume", "/var/run/docker.sock:/var/run/docker.sock",
                 "--env", "ConnectionStrings__redis=redis:6379", "--env", "Storage__DataShards=2", "--env", "Storage__ParityShards=2",
                 "--env", $"Storage__AdminKey={adminKey}", "--env", $"Storage__S3__Credentials__0__AccessKey={credentials.AccessKey}",
-                "--env", $"Storage__S3__Credentials__0__SecretKey={credentials.SecretKey}", StandInImages.Gateway);
+                "--env", $"Storage__S3__Credentials__0__SecretKey={credentials.SecretKey}", "--env", "Storage__S3__Credentials__0__Administrator=true", StandInImages.Gateway);
             extra.Track($"{extra.Prefix}-gateway");
             var secondAddress = (await DockerContainers.DockerAsync("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", $"{extra.Prefix}-gateway")).Trim();
             using var second = AdminClient(new Uri($"http://{secondAddress}:3000"), adminKey);

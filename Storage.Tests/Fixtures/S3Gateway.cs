@@ -21,6 +21,7 @@ public sealed class S3Gateway : IAsyncLifetime
         {
             ["Storage:S3:Credentials:0:AccessKey"] = AccessKey,
             ["Storage:S3:Credentials:0:SecretKey"] = Secret,
+            ["Storage:S3:Credentials:0:Administrator"] = "true",
             ["Storage:S3:PublicReadBuckets:0"] = PublicBucket,
             ["Storage:S3:VirtualHostDomain"] = VirtualHostDomain,
         });

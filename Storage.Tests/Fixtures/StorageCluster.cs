@@ -35,6 +35,7 @@ public sealed class StorageCluster : IAsyncDisposable
     {
         ["Storage:S3:Credentials:0:AccessKey"] = AccessKey,
         ["Storage:S3:Credentials:0:SecretKey"] = Secret,
+        ["Storage:S3:Credentials:0:Administrator"] = "true",
     };
 
     /// <summary>AWSSDK.S3, path-style, signing with <see cref="AccessKey"/>.</summary>

@@ -20,7 +20,7 @@ public class SignatureBenchmarks
 
     public SignatureBenchmarks()
     {
-        var options = Options.Create(new StorageOptions { S3 = new S3Options { Credentials = [new S3Credential { AccessKey = AccessKey, SecretKey = Secret }] } });
+        var options = Options.Create(new StorageOptions { S3 = new S3Options { Credentials = [new S3Credential { AccessKey = AccessKey, SecretKey = Secret, Administrator = true }] } });
         _verifier = new SignatureVerifier(new S3Credentials(options, NullLogger<S3Credentials>.Instance), options, TimeProvider.System);
         using var request = new HttpRequestMessage(HttpMethod.Get, "http://127.0.0.1:3000" + _path);
         SigV4.Sign(request, AccessKey, Secret, "us-east-1", DateTimeOffset.UtcNow);

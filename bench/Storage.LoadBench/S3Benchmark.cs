@@ -31,6 +31,7 @@ public static class S3Benchmark
         {
             ["Storage__S3__Credentials__0__AccessKey"] = AccessKey,
             ["Storage__S3__Credentials__0__SecretKey"] = Secret,
+            ["Storage__S3__Credentials__0__Administrator"] = "true",
             ["Storage__S3__PublicReadBuckets__0"] = "objects",
         });
         var address = gateway.BaseAddress;

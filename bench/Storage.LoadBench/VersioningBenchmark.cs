@@ -65,6 +65,7 @@ public static class VersioningBenchmark
     {
         environment["Storage__S3__Credentials__0__AccessKey"] = S3Benchmark.AccessKey;
         environment["Storage__S3__Credentials__0__SecretKey"] = S3Benchmark.Secret;
+        environment["Storage__S3__Credentials__0__Administrator"] = "true";
         await using var gateway = await GatewayProcess.StartAsync(environment);
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = LoadBenchOptions.Concurrency, UseProxy = false }) { Timeout = TimeSpan.FromMinutes(5) };
         foreach (var bucket in Buckets)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Storage.Gateway.Api.S3.Access;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Objects;
 
@@ -27,9 +28,9 @@ public sealed class CopySource(ObjectRecord record, ObjectReadResult content, bo
 
     /// <summary>
     /// Parses the header (<c>[/]bucket/key[?versionId=…]</c>, URL-encoded), checks the copy-source conditions and opens the
-    /// bytes: of the named version, or of the current one. A delete marker cannot be copied (400, as in S3).
+    /// bytes: of the named version, or of the current one, once the source is authorized for reading. A delete marker cannot be copied (400, as in S3).
     /// </summary>
-    public static async Task<CopySource> OpenAsync(S3Context context, ObjectStore store, ByteRange? range)
+    public static async Task<CopySource> OpenAsync(S3Context context, ObjectStore store, S3Authorizer authorizer, ByteRange? range)
     {
         var header = context.Header("x-amz-copy-source") ?? throw S3Exception.InvalidArgument("x-amz-copy-source is required.");
         var question = header.IndexOf('?', StringComparison.Ordinal);
@@ -53,6 +54,9 @@ public sealed class CopySource(ObjectRecord record, ObjectReadResult content, bo
         }
 
         var (bucket, key) = (path[..slash], path[(slash + 1)..]);
+
+        // A key that may write here must not copy what it may not read.
+        await authorizer.AuthorizeReadAsync(context, bucket, key, versionId is not null);
         var record = versionId is null
             ? await store.HeadAsync(bucket, key, context.Aborted) ?? throw await S3ObjectOperations.NotFoundAsync(store, bucket, key, context.Aborted)
             : await store.HeadVersionAsync(bucket, key, S3ObjectOperations.VersionIdFrom(versionId), context.Aborted) switch

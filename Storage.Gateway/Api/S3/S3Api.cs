@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Options;
+using Storage.Gateway.Api.S3.Access;
 using Storage.Gateway.Hosting;
 using Storage.Gateway.Maintenance;
 using Storage.Gateway.Metadata;
@@ -23,6 +24,8 @@ public sealed class S3Api(
     S3MultipartOperations multipart,
     S3TaggingOperations tagging,
     S3LifecycleOperations lifecycle,
+    S3PolicyOperations policy,
+    S3Authorizer authorizer,
     GatewayInstance instance,
     IOptions<StorageOptions> options,
     ILogger<S3Api> logger)
@@ -30,7 +33,7 @@ public sealed class S3Api(
     /// <summary>Sub-resources S3 has and this server does not; they get 501 rather than being mistaken for plain requests.</summary>
     private static readonly string[] UnsupportedSubresources =
     [
-        "acl", "policy", "policyStatus", "cors", "encryption", "object-lock", "replication", "website", "logging",
+        "acl", "policyStatus", "cors", "encryption", "object-lock", "replication", "website", "logging",
         "notification", "ownershipControls", "publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics", "inventory",
         "intelligent-tiering", "retention", "legal-hold", "torrent", "restore", "select", "attributes",
     ];
@@ -54,26 +57,22 @@ public sealed class S3Api(
             }
 
             context.Signing = verifier.Verify(context.Request, context.RawPath, context.RawQuery);
-            var (operation, handler, publicRead) = Route(context);
-            context.Operation = operation;
+            var route = Route(context);
+            context.Operation = route.Operation;
             if (Activity.Current is { } activity)
             {
                 // S3 has no route templates: the operation is the low-cardinality name a route would give.
-                activity.DisplayName = $"S3 {operation}";
+                activity.DisplayName = $"S3 {route.Operation}";
                 activity.SetTag("http.route", activity.DisplayName);
-                activity.SetTag("s3.operation", operation);
+                activity.SetTag("s3.operation", route.Operation);
                 activity.SetTag("s3.bucket", context.Bucket);
 
                 // Who signed (the access key is an identifier, not a secret): traces show which client did what.
                 activity.SetTag("s3.access_key", context.Signing?.AccessKey);
             }
 
-            if (context.Signing is null && !(publicRead && options.Value.S3.PublicReadBuckets.Contains(context.Bucket!)))
-            {
-                throw S3Exception.AccessDenied("Access Denied: sign the request with AWS Signature Version 4.");
-            }
-
-            await handler();
+            await authorizer.AuthorizeAsync(context, route.Action, route.Needs);
+            await route.Handler();
         }
         catch (OperationCanceledException) when (context.Aborted.IsCancellationRequested)
         {
@@ -85,7 +84,7 @@ public sealed class S3Api(
         }
     }
 
-    private (string Operation, Func<Task> Handler, bool PublicRead) Route(S3Context context)
+    private S3Route Route(S3Context context)
     {
         var method = context.Request.Method;
         if (context.RawQuery.Length > 0 && UnsupportedSubresources.FirstOrDefault(context.Has) is { } subresource)
@@ -97,7 +96,7 @@ public sealed class S3Api(
         if (context.Bucket is null)
         {
             return HttpMethods.IsGet(method)
-                ? ("ListBuckets", () => buckets.ListBucketsAsync(context), false)
+                ? new("ListBuckets", S3Actions.ListAllMyBuckets, S3Access.Read, () => buckets.ListBucketsAsync(context))
                 : throw MethodNotAllowed(method);
         }
 
@@ -110,21 +109,25 @@ public sealed class S3Api(
 
             return method switch
             {
-                "PUT" when context.Has("lifecycle") => ("PutBucketLifecycleConfiguration", () => lifecycle.PutAsync(context), false),
-                "GET" when context.Has("lifecycle") => ("GetBucketLifecycleConfiguration", () => lifecycle.GetAsync(context), false),
-                "DELETE" when context.Has("lifecycle") => ("DeleteBucketLifecycle", () => lifecycle.DeleteAsync(context), false),
+                "PUT" when context.Has("lifecycle") => new("PutBucketLifecycleConfiguration", S3Actions.PutLifecycleConfiguration, S3Access.Admin, () => lifecycle.PutAsync(context)),
+                "GET" when context.Has("lifecycle") => new("GetBucketLifecycleConfiguration", S3Actions.GetLifecycleConfiguration, S3Access.Read, () => lifecycle.GetAsync(context)),
+                "DELETE" when context.Has("lifecycle") => new("DeleteBucketLifecycle", S3Actions.PutLifecycleConfiguration, S3Access.Admin, () => lifecycle.DeleteAsync(context)),
                 _ when context.Has("lifecycle") => throw MethodNotAllowed(method),
-                "PUT" when context.Has("versioning") => ("PutBucketVersioning", () => buckets.PutVersioningAsync(context), false),
-                "PUT" => ("CreateBucket", () => buckets.CreateBucketAsync(context), false),
-                "DELETE" => ("DeleteBucket", () => buckets.DeleteBucketAsync(context), false),
-                "HEAD" => ("HeadBucket", () => buckets.HeadBucketAsync(context), true),
-                "GET" when context.Has("location") => ("GetBucketLocation", () => buckets.GetLocationAsync(context), true),
-                "GET" when context.Has("versioning") => ("GetBucketVersioning", () => buckets.GetVersioningAsync(context), false),
-                "GET" when context.Has("versions") => ("ListObjectVersions", () => lists.ListVersionsAsync(context), true),
-                "GET" when context.Has("uploads") => ("ListMultipartUploads", () => multipart.ListUploadsAsync(context), false),
-                "GET" when context.Query("list-type") == "2" => ("ListObjectsV2", () => lists.ListV2Async(context), true),
-                "GET" => ("ListObjects", () => lists.ListV1Async(context), true),
-                "POST" when context.Has("delete") => ("DeleteObjects", () => objects.DeleteObjectsAsync(context), false),
+                "PUT" when context.Has("policy") => new("PutBucketPolicy", S3Actions.PutBucketPolicy, S3Access.Admin, () => policy.PutAsync(context)),
+                "GET" when context.Has("policy") => new("GetBucketPolicy", S3Actions.GetBucketPolicy, S3Access.Admin, () => policy.GetAsync(context)),
+                "DELETE" when context.Has("policy") => new("DeleteBucketPolicy", S3Actions.DeleteBucketPolicy, S3Access.Admin, () => policy.DeleteAsync(context)),
+                _ when context.Has("policy") => throw MethodNotAllowed(method),
+                "PUT" when context.Has("versioning") => new("PutBucketVersioning", S3Actions.PutBucketVersioning, S3Access.Admin, () => buckets.PutVersioningAsync(context)),
+                "PUT" => new("CreateBucket", S3Actions.CreateBucket, S3Access.Admin, () => buckets.CreateBucketAsync(context)),
+                "DELETE" => new("DeleteBucket", S3Actions.DeleteBucket, S3Access.Admin, () => buckets.DeleteBucketAsync(context)),
+                "HEAD" => new("HeadBucket", S3Actions.ListBucket, S3Access.Read, () => buckets.HeadBucketAsync(context)),
+                "GET" when context.Has("location") => new("GetBucketLocation", S3Actions.GetBucketLocation, S3Access.Read, () => buckets.GetLocationAsync(context)),
+                "GET" when context.Has("versioning") => new("GetBucketVersioning", S3Actions.GetBucketVersioning, S3Access.Read, () => buckets.GetVersioningAsync(context)),
+                "GET" when context.Has("versions") => new("ListObjectVersions", S3Actions.ListBucketVersions, S3Access.Read, () => lists.ListVersionsAsync(context)),
+                "GET" when context.Has("uploads") => new("ListMultipartUploads", S3Actions.ListBucketMultipartUploads, S3Access.Read, () => multipart.ListUploadsAsync(context)),
+                "GET" when context.Query("list-type") == "2" => new("ListObjectsV2", S3Actions.ListBucket, S3Access.Read, () => lists.ListV2Async(context)),
+                "GET" => new("ListObjects", S3Actions.ListBucket, S3Access.Read, () => lists.ListV1Async(context)),
+                "POST" when context.Has("delete") => new("DeleteObjects", S3Actions.DeleteObject, S3Access.Write, () => objects.DeleteObjectsAsync(context)),
                 "POST" => throw S3Exception.NotImplemented("POST object (browser form upload)"),
                 _ => throw MethodNotAllowed(method),
             };
@@ -135,28 +138,28 @@ public sealed class S3Api(
             throw S3Exception.InvalidArgument("Invalid version id specified.");
         }
 
-        if (context.Has("lifecycle"))
+        if (context.Has("lifecycle") || context.Has("policy"))
         {
-            throw S3Exception.NotImplemented("The 'lifecycle' sub-resource of an object (lifecycle rules belong to buckets)");
+            throw S3Exception.NotImplemented("The 'lifecycle' and 'policy' sub-resources of an object (they belong to buckets)");
         }
 
         var copy = context.Request.Headers.ContainsKey("x-amz-copy-source");
         return method switch
         {
-            "GET" when context.Has("tagging") => ("GetObjectTagging", () => tagging.GetAsync(context), false),
-            "PUT" when context.Has("tagging") => ("PutObjectTagging", () => tagging.PutAsync(context), false),
-            "DELETE" when context.Has("tagging") => ("DeleteObjectTagging", () => tagging.DeleteAsync(context), false),
-            "PUT" when context.Has("uploadId") && copy => ("UploadPartCopy", () => multipart.UploadPartCopyAsync(context), false),
-            "PUT" when context.Has("uploadId") => ("UploadPart", () => multipart.UploadPartAsync(context), false),
-            "PUT" when copy => ("CopyObject", () => objects.CopyObjectAsync(context), false),
-            "PUT" => ("PutObject", () => objects.PutObjectAsync(context), false),
-            "GET" when context.Has("uploadId") => ("ListParts", () => multipart.ListPartsAsync(context), false),
-            "GET" => ("GetObject", () => objects.GetObjectAsync(context, headOnly: false), true),
-            "HEAD" => ("HeadObject", () => objects.GetObjectAsync(context, headOnly: true), true),
-            "DELETE" when context.Has("uploadId") => ("AbortMultipartUpload", () => multipart.AbortAsync(context), false),
-            "DELETE" => ("DeleteObject", () => objects.DeleteObjectAsync(context), false),
-            "POST" when context.Has("uploads") => ("CreateMultipartUpload", () => multipart.CreateAsync(context), false),
-            "POST" when context.Has("uploadId") => ("CompleteMultipartUpload", () => multipart.CompleteAsync(context), false),
+            "GET" when context.Has("tagging") => new("GetObjectTagging", S3Actions.GetObjectTagging, S3Access.Read, () => tagging.GetAsync(context)),
+            "PUT" when context.Has("tagging") => new("PutObjectTagging", S3Actions.PutObjectTagging, S3Access.Write, () => tagging.PutAsync(context)),
+            "DELETE" when context.Has("tagging") => new("DeleteObjectTagging", S3Actions.DeleteObjectTagging, S3Access.Write, () => tagging.DeleteAsync(context)),
+            "PUT" when context.Has("uploadId") && copy => new("UploadPartCopy", S3Actions.PutObject, S3Access.Write, () => multipart.UploadPartCopyAsync(context)),
+            "PUT" when context.Has("uploadId") => new("UploadPart", S3Actions.PutObject, S3Access.Write, () => multipart.UploadPartAsync(context)),
+            "PUT" when copy => new("CopyObject", S3Actions.PutObject, S3Access.Write, () => objects.CopyObjectAsync(context)),
+            "PUT" => new("PutObject", S3Actions.PutObject, S3Access.Write, () => objects.PutObjectAsync(context)),
+            "GET" when context.Has("uploadId") => new("ListParts", S3Actions.ListMultipartUploadParts, S3Access.Read, () => multipart.ListPartsAsync(context)),
+            "GET" => new("GetObject", S3Actions.GetObject, S3Access.Read, () => objects.GetObjectAsync(context, headOnly: false)),
+            "HEAD" => new("HeadObject", S3Actions.GetObject, S3Access.Read, () => objects.GetObjectAsync(context, headOnly: true)),
+            "DELETE" when context.Has("uploadId") => new("AbortMultipartUpload", S3Actions.AbortMultipartUpload, S3Access.Write, () => multipart.AbortAsync(context)),
+            "DELETE" => new("DeleteObject", S3Actions.DeleteObject, S3Access.Write, () => objects.DeleteObjectAsync(context)),
+            "POST" when context.Has("uploads") => new("CreateMultipartUpload", S3Actions.PutObject, S3Access.Write, () => multipart.CreateAsync(context)),
+            "POST" when context.Has("uploadId") => new("CompleteMultipartUpload", S3Actions.PutObject, S3Access.Write, () => multipart.CompleteAsync(context)),
             _ => throw MethodNotAllowed(method),
         };
     }
@@ -283,6 +286,9 @@ public sealed class S3Api(
     }
 }
 
+/// <summary>An S3 operation as the router found it: its name, the action it is authorized as, the access it needs, and its handler.</summary>
+public sealed record S3Route(string Operation, string Action, S3Access Needs, Func<Task> Handler);
+
 public static class S3ApiExtensions
 {
     public static IServiceCollection AddS3Api(this IServiceCollection services)
@@ -296,6 +302,9 @@ public static class S3ApiExtensions
         services.AddSingleton<S3MultipartOperations>();
         services.AddSingleton<S3TaggingOperations>();
         services.AddSingleton<S3LifecycleOperations>();
+        services.AddSingleton<BucketPolicies>();
+        services.AddSingleton<S3Authorizer>();
+        services.AddSingleton<S3PolicyOperations>();
         services.AddSingleton<S3Api>();
         return services;
     }

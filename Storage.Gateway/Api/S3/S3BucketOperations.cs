@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Xml.Linq;
 using Microsoft.Extensions.Options;
+using Storage.Gateway.Api.S3.Access;
 using Storage.Gateway.Hosting;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Objects;
@@ -9,7 +10,7 @@ using Storage.Gateway.Objects.Multipart;
 namespace Storage.Gateway.Api.S3;
 
 /// <summary>ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation and Get/PutBucketVersioning.</summary>
-public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads uploads, ObjectStore store, IOptions<StorageOptions> options, TimeProvider time)
+public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads uploads, ObjectStore store, BucketPolicies policies, IOptions<StorageOptions> options, TimeProvider time)
 {
     public const string Owner = "storage";
 
@@ -29,8 +30,9 @@ public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads
 
         // Bucket names are ASCII, so ordinal order is S3's order; a store has few buckets, so they are paged in memory.
         // A leading dot, never valid in S3, marks the gateway's hidden buckets (multipart uploads' companions).
+        // A key sees the buckets it has a grant on.
         var buckets = (await metadata.ListBucketsAsync(context.Aborted))
-            .Where(b => !b.Name.StartsWith('.') && b.Name.StartsWith(prefix, StringComparison.Ordinal) && (after is null || string.CompareOrdinal(b.Name, after) > 0))
+            .Where(b => !b.Name.StartsWith('.') && context.Grants!.AccessTo(b.Name) is not null && b.Name.StartsWith(prefix, StringComparison.Ordinal) && (after is null || string.CompareOrdinal(b.Name, after) > 0))
             .OrderBy(b => b.Name, StringComparer.Ordinal)
             .ToList();
         var shown = maxBuckets is { } limit ? buckets.Take(limit).ToList() : buckets;
@@ -64,6 +66,7 @@ public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads
             }
         }
 
+        policies.Forget(name);
         if (!await metadata.CreateBucketAsync(new BucketRecord(name, time.GetUtcNow()), context.Aborted))
         {
             throw new S3Exception(409, "BucketAlreadyOwnedByYou", $"The bucket '{name}' already exists.");
@@ -81,6 +84,7 @@ public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads
             case BucketDeleteResult.NotEmpty:
                 throw new S3Exception(409, "BucketNotEmpty", "The bucket you tried to delete is not empty.");
             default:
+                policies.Forget(context.Bucket!);
                 await uploads.ForgetBucketAsync(context.Bucket!, context.Aborted);
                 context.Response.StatusCode = StatusCodes.Status204NoContent;
                 break;

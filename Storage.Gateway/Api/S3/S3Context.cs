@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Http.Features;
 using Storage.Gateway.Security;
 
 namespace Storage.Gateway.Api.S3;
@@ -30,7 +29,7 @@ public sealed class S3Context
 
     public CancellationToken Aborted => Http.RequestAborted;
 
-    /// <summary>The path as on the request line, still percent-encoded.</summary>
+    /// <summary>The path as on the request line (see <see cref="RequestTarget"/>), still percent-encoded.</summary>
     public string RawPath { get; }
 
     /// <summary>The query as on the request line, without '?'.</summary>
@@ -45,6 +44,12 @@ public sealed class S3Context
 
     /// <summary>The verified signature; null for an anonymous request.</summary>
     public SigningContext? Signing { get; set; }
+
+    /// <summary>The signing key's grants, once authorized; null for an anonymous request.</summary>
+    public KeyGrants? Grants { get; set; }
+
+    /// <summary>The addressed bucket's policy, once authorized; null when it has none.</summary>
+    public Access.BucketPolicy? Policy { get; set; }
 
     /// <summary>The S3 operation, once dispatched (for traces and logs).</summary>
     public string Operation { get; set; } = "Unknown";
@@ -64,19 +69,12 @@ public sealed class S3Context
     /// </summary>
     public static S3Context? From(HttpContext http, string? virtualHostDomain)
     {
-        var target = http.Features.Get<IHttpRequestFeature>()?.RawTarget ?? http.Request.Path + http.Request.QueryString;
-        if (!target.StartsWith('/') && Uri.TryCreate(target, UriKind.Absolute, out var absolute) && absolute.Scheme is "http" or "https")
-        {
-            target = absolute.PathAndQuery;
-        }
-
-        var question = target.IndexOf('?', StringComparison.Ordinal);
-        var (rawPath, rawQuery) = question < 0 ? (target, string.Empty) : (target[..question], target[(question + 1)..]);
-        if (!rawPath.StartsWith('/'))
+        if (RequestTarget.Of(http) is not { } target)
         {
             return null;
         }
 
+        var (rawPath, rawQuery) = target;
         var host = http.Request.Host.Host;
         if (!string.IsNullOrEmpty(virtualHostDomain) && host.Length > virtualHostDomain.Length + 1
             && host.EndsWith("." + virtualHostDomain, StringComparison.OrdinalIgnoreCase))

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Storage.Gateway.Api.S3.Access;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Objects;
 using Storage.Gateway.Objects.Integrity;
@@ -7,7 +8,7 @@ using Storage.Gateway.Objects.Multipart;
 namespace Storage.Gateway.Api.S3;
 
 /// <summary>CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.</summary>
-public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore store, S3BucketOperations buckets)
+public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore store, S3BucketOperations buckets, S3Authorizer authorizer)
 {
     private const int MaxListed = 1000;
     private const int MaxCompleteDocumentBytes = 4 * 1024 * 1024;
@@ -86,7 +87,7 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
             range = parsed;
         }
 
-        await using var source = await CopySource.OpenAsync(context, store, range);
+        await using var source = await CopySource.OpenAsync(context, store, authorizer, range);
 
         // An upload with a checksum algorithm needs every part's checksum, copied ones too: computed on the way.
         using var checksummed = upload.ChecksumAlgorithm is { } algorithm ? new ChecksummingStream(source.Content.Content, PayloadChecksum.Create(algorithm)!) : null;

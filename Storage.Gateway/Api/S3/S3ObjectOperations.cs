@@ -1,12 +1,13 @@
 using System.Globalization;
 using System.Xml.Linq;
+using Storage.Gateway.Api.S3.Access;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Objects;
 
 namespace Storage.Gateway.Api.S3;
 
 /// <summary>PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects and CopyObject.</summary>
-public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buckets, S3LifecycleOperations lifecycle)
+public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buckets, S3LifecycleOperations lifecycle, S3Authorizer authorizer)
 {
     private const int MaxDeleteKeys = 1000;
     private const int MaxDeleteDocumentBytes = 2 * 1024 * 1024;
@@ -158,6 +159,12 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
                 continue;
             }
 
+            if (S3Authorizer.Denies(context, version is null ? S3Actions.DeleteObject : S3Actions.DeleteObjectVersion, key!))
+            {
+                result.Add(S3Xml.Element("Error", S3Xml.Element("Key", key), version is null ? null : S3Xml.Element("VersionId", version), S3Xml.Element("Code", "AccessDenied"), S3Xml.Element("Message", "Access Denied: the bucket policy denies deleting this key.")));
+                continue;
+            }
+
             var outcome = await DeleteAsync(bucket, key!, version, context.Aborted);
             if (!quiet)
             {
@@ -176,7 +183,7 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
     {
         var (bucket, key) = Target(context);
         var condition = await WriteConditionAsync(context, store, bucket, key);
-        var source = await CopySource.OpenAsync(context, store, range: null);
+        var source = await CopySource.OpenAsync(context, store, authorizer, range: null);
         await using (source)
         {
             var directive = context.Header("x-amz-metadata-directive")?.ToUpperInvariant() ?? "COPY";

@@ -30,20 +30,7 @@ public static class S3Xml
     /// <summary>Reads a request document of at most <paramref name="maxBytes"/>; anything malformed is MalformedXML.</summary>
     public static async Task<XElement> ReadAsync(Stream body, int maxBytes, CancellationToken cancellationToken)
     {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > maxBytes)
-            {
-                throw new S3Exception(400, "MaxMessageLengthExceeded", $"The request document is larger than {maxBytes} bytes.");
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        buffer.Position = 0;
+        using var buffer = await ReadDocumentAsync(body, maxBytes, cancellationToken);
         try
         {
             using var reader = XmlReader.Create(buffer, new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, Async = true });
@@ -53,6 +40,27 @@ public static class S3Xml
         {
             throw S3Exception.MalformedXml(ex.Message);
         }
+    }
+
+    /// <summary>A request document's bytes, at most <paramref name="maxBytes"/> of them (S3's MaxMessageLengthExceeded otherwise).</summary>
+    public static async Task<MemoryStream> ReadDocumentAsync(Stream body, int maxBytes, CancellationToken cancellationToken)
+    {
+        var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > maxBytes)
+            {
+                await buffer.DisposeAsync();
+                throw new S3Exception(400, "MaxMessageLengthExceeded", $"The request document is larger than {maxBytes} bytes.");
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        buffer.Position = 0;
+        return buffer;
     }
 
     /// <summary>Child elements by local name, whatever namespace the client used (some send none).</summary>

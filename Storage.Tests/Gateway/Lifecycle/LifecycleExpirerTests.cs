@@ -23,6 +23,7 @@ public sealed class LifecycleExpirerTests
         {
             ["Storage:S3:Credentials:0:AccessKey"] = StorageCluster.AccessKey,
             ["Storage:S3:Credentials:0:SecretKey"] = StorageCluster.Secret,
+            ["Storage:S3:Credentials:0:Administrator"] = "true",
             ["Storage:Lifecycle:DayLength"] = "00:00:01",
             ["Storage:Lifecycle:Interval"] = "00:00:01",
             ["Storage:Lifecycle:RulesCacheTime"] = "00:00:00",

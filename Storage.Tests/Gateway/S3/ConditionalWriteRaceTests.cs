@@ -23,6 +23,7 @@ public sealed class ConditionalWriteRaceTests
         {
             ["Storage:S3:Credentials:0:AccessKey"] = AccessKey,
             ["Storage:S3:Credentials:0:SecretKey"] = Secret,
+            ["Storage:S3:Credentials:0:Administrator"] = "true",
         };
         await using var cluster = await StorageCluster.StartAsync(8, credentials);
         await using var first = await cluster.StartGatewayAsync();

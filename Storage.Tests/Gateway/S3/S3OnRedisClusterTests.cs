@@ -24,6 +24,7 @@ public sealed class S3OnRedisClusterTests(RedisClusterFixture redis) : IClassFix
             ["Storage:RedisKeyPrefix"] = prefix,
             ["Storage:S3:Credentials:0:AccessKey"] = S3Gateway.AccessKey,
             ["Storage:S3:Credentials:0:SecretKey"] = S3Gateway.Secret,
+            ["Storage:S3:Credentials:0:Administrator"] = "true",
         });
         using var s3 = new AmazonS3Client(new Amazon.Runtime.BasicAWSCredentials(S3Gateway.AccessKey, S3Gateway.Secret), new AmazonS3Config
         {
