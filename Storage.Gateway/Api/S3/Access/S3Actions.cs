@@ -34,17 +34,18 @@ public static class S3Actions
     public const string AbortMultipartUpload = "s3:AbortMultipartUpload";
     public const string ListMultipartUploadParts = "s3:ListMultipartUploadParts";
 
-    /// <summary>Every action, for expanding a policy's wildcards; true for the object-level ones (their resource is <c>bucket/key</c>).</summary>
-    public static readonly IReadOnlyDictionary<string, bool> All = new Dictionary<string, bool>(StringComparer.Ordinal)
+    /// <summary>Every action, for expanding a policy's wildcards: true for the object-level ones (their resource is <c>bucket/key</c>).</summary>
+    public static readonly IReadOnlyDictionary<string, bool> All = new[]
     {
-        [ListAllMyBuckets] = false, [CreateBucket] = false, [DeleteBucket] = false, [ListBucket] = false, [ListBucketVersions] = false,
-        [ListBucketMultipartUploads] = false, [GetBucketLocation] = false, [GetBucketVersioning] = false, [PutBucketVersioning] = false,
-        [GetLifecycleConfiguration] = false, [PutLifecycleConfiguration] = false, [GetBucketPolicy] = false, [PutBucketPolicy] = false,
-        [DeleteBucketPolicy] = false, [GetObject] = true, [GetObjectVersion] = true, [PutObject] = true, [DeleteObject] = true,
-        [DeleteObjectVersion] = true, [GetObjectTagging] = true, [GetObjectVersionTagging] = true, [PutObjectTagging] = true,
-        [PutObjectVersionTagging] = true, [DeleteObjectTagging] = true, [DeleteObjectVersionTagging] = true,
-        [AbortMultipartUpload] = true, [ListMultipartUploadParts] = true,
-    };
+        ListAllMyBuckets, CreateBucket, DeleteBucket, ListBucket, ListBucketVersions, ListBucketMultipartUploads, GetBucketLocation,
+        GetBucketVersioning, PutBucketVersioning, GetLifecycleConfiguration, PutLifecycleConfiguration, GetBucketPolicy, PutBucketPolicy,
+        DeleteBucketPolicy,
+    }.Select(action => KeyValuePair.Create(action, false)).Concat(new[]
+    {
+        GetObject, GetObjectVersion, PutObject, DeleteObject, DeleteObjectVersion, GetObjectTagging, GetObjectVersionTagging,
+        PutObjectTagging, PutObjectVersionTagging, DeleteObjectTagging, DeleteObjectVersionTagging, AbortMultipartUpload,
+        ListMultipartUploadParts,
+    }.Select(action => KeyValuePair.Create(action, true))).ToDictionary(StringComparer.Ordinal);
 
     /// <summary>
     /// What "public read" means, both for <c>Storage:S3:PublicReadBuckets</c> and for what a policy may allow anyone:
