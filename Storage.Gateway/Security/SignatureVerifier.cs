@@ -116,7 +116,34 @@ public sealed class SignatureVerifier(S3Credentials credentials, IOptions<Storag
         return Check(request, rawPath, CanonicalQuery(rawQuery, presigned: true), Required("X-Amz-Credential"), Required("X-Amz-SignedHeaders"), Required("X-Amz-Signature"), amzDate, payloadHash);
     }
 
-    private SigningContext Check(HttpRequest request, string rawPath, string canonicalQuery, string credential, string signedHeaders, string signature, string amzDate, string payloadHash)
+    /// <summary>
+    /// Verifies a browser form's signature: the hex HMAC of the base64 policy document under the signing key its
+    /// <c>x-amz-credential</c> names (the policy's own conditions are the caller's to check).
+    /// </summary>
+    /// <exception cref="S3Exception">The credential is malformed or unknown, or the signature is wrong.</exception>
+    public string VerifyPostPolicy(string credential, string amzDate, string policy, string signature)
+    {
+        if (ParseAmzDate(amzDate) is null)
+        {
+            throw S3Exception.InvalidArgument("x-amz-date must look like 20260101T120000Z.");
+        }
+
+        var (accessKey, signingKey, _) = SigningKeyFor(credential, amzDate);
+        RequireSame(SigV4.Sign(signingKey, policy), signature);
+        return accessKey;
+    }
+
+    /// <summary>Compared in constant time.</summary>
+    private static void RequireSame(string expected, string signature)
+    {
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(signature.ToLowerInvariant())))
+        {
+            throw S3Exception.SignatureDoesNotMatch("The request signature we calculated does not match the signature you provided. Check your key and signing method.");
+        }
+    }
+
+    /// <summary>The access key and signing key a credential scope (<c>key/date/region/s3/aws4_request</c>) names, checked against the request's date and this region.</summary>
+    private (string AccessKey, byte[] SigningKey, string Scope) SigningKeyFor(string credential, string amzDate)
     {
         // Credential = <access key>/<date>/<region>/s3/aws4_request; the access key itself may contain '/'.
         var parts = credential.Split('/');
@@ -143,6 +170,18 @@ public sealed class SignatureVerifier(S3Credentials credentials, IOptions<Storag
             throw new S3Exception(403, "InvalidAccessKeyId", "The access key you provided does not exist in our records.");
         }
 
+        if (_signingKeys.Count > 1024)
+        {
+            _signingKeys.Clear();
+        }
+
+        var signingKey = _signingKeys.GetOrAdd((accessKey, date, region), static (id, secret) => SigV4.SigningKey(secret, id.Date, id.Region), secret);
+        return (accessKey, signingKey, SigV4.Scope(date, region));
+    }
+
+    private SigningContext Check(HttpRequest request, string rawPath, string canonicalQuery, string credential, string signedHeaders, string signature, string amzDate, string payloadHash)
+    {
+        var (accessKey, signingKey, scope) = SigningKeyFor(credential, amzDate);
         var names = signedHeaders.Split(';');
         if (!names.Contains("host"))
         {
@@ -151,18 +190,8 @@ public sealed class SignatureVerifier(S3Credentials credentials, IOptions<Storag
 
         var headers = names.Select(name => KeyValuePair.Create(name, CanonicalHeaderValue(request.Headers[name])));
         var canonicalRequest = SigV4.CanonicalRequest(request.Method, SigV4.CanonicalPath(rawPath), canonicalQuery, headers, payloadHash);
-        var scope = SigV4.Scope(date, region);
-        if (_signingKeys.Count > 1024)
-        {
-            _signingKeys.Clear();
-        }
-
-        var signingKey = _signingKeys.GetOrAdd((accessKey, date, region), static (id, secret) => SigV4.SigningKey(secret, id.Date, id.Region), secret);
         var expected = SigV4.Sign(signingKey, SigV4.StringToSign(SigV4.Algorithm, amzDate, scope, SigV4.Sha256Hex(canonicalRequest)));
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(signature.ToLowerInvariant())))
-        {
-            throw S3Exception.SignatureDoesNotMatch("The request signature we calculated does not match the signature you provided. Check your key and signing method.");
-        }
+        RequireSame(expected, signature);
 
         return new SigningContext(accessKey, signingKey, amzDate, scope, expected, payloadHash);
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Options;
 using Storage.Gateway.Api.S3.Access;
+using Storage.Gateway.Api.S3.Browsers;
 using Storage.Gateway.Hosting;
 using Storage.Gateway.Maintenance;
 using Storage.Gateway.Metadata;
@@ -25,6 +26,8 @@ public sealed class S3Api(
     S3TaggingOperations tagging,
     S3LifecycleOperations lifecycle,
     S3PolicyOperations policy,
+    S3CorsOperations cors,
+    S3PostObjectOperations forms,
     S3Authorizer authorizer,
     GatewayInstance instance,
     IOptions<StorageOptions> options,
@@ -33,7 +36,7 @@ public sealed class S3Api(
     /// <summary>Sub-resources S3 has and this server does not; they get 501 rather than being mistaken for plain requests.</summary>
     private static readonly string[] UnsupportedSubresources =
     [
-        "acl", "policyStatus", "cors", "encryption", "object-lock", "replication", "website", "logging",
+        "acl", "policyStatus", "encryption", "object-lock", "replication", "website", "logging",
         "notification", "ownershipControls", "publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics", "inventory",
         "intelligent-tiering", "retention", "legal-hold", "torrent", "restore", "select", "attributes",
     ];
@@ -56,6 +59,14 @@ public sealed class S3Api(
                 throw new S3Exception(400, "InvalidBucketName", $"'{bucket}' is not a valid bucket name. {BucketNames.Rules}");
             }
 
+            context.CorsHeaders = await cors.ResponseHeadersAsync(context);
+            context.CorsHeaders?.Invoke(context.Response);
+            if (HttpMethods.IsOptions(context.Request.Method) && context.Bucket is not null)
+            {
+                await cors.PreflightAsync(context);
+                return;
+            }
+
             context.Signing = verifier.Verify(context.Request, context.RawPath, context.RawQuery);
             var route = Route(context);
             context.Operation = route.Operation;
@@ -71,7 +82,11 @@ public sealed class S3Api(
                 activity.SetTag("s3.access_key", context.Signing?.AccessKey);
             }
 
-            await authorizer.AuthorizeAsync(context, route.Action, route.Needs);
+            if (route.Needs is { } needs)
+            {
+                await authorizer.AuthorizeAsync(context, route.Action, needs);
+            }
+
             await route.Handler();
         }
         catch (OperationCanceledException) when (context.Aborted.IsCancellationRequested)
@@ -117,6 +132,10 @@ public sealed class S3Api(
                 "GET" when context.Has("policy") => new("GetBucketPolicy", S3Actions.GetBucketPolicy, S3Access.Admin, () => policy.GetAsync(context)),
                 "DELETE" when context.Has("policy") => new("DeleteBucketPolicy", S3Actions.DeleteBucketPolicy, S3Access.Admin, () => policy.DeleteAsync(context)),
                 _ when context.Has("policy") => throw MethodNotAllowed(method),
+                "PUT" when context.Has("cors") => new("PutBucketCors", S3Actions.PutBucketCors, S3Access.Admin, () => cors.PutAsync(context)),
+                "GET" when context.Has("cors") => new("GetBucketCors", S3Actions.GetBucketCors, S3Access.Read, () => cors.GetAsync(context)),
+                "DELETE" when context.Has("cors") => new("DeleteBucketCors", S3Actions.PutBucketCors, S3Access.Admin, () => cors.DeleteAsync(context)),
+                _ when context.Has("cors") => throw MethodNotAllowed(method),
                 "PUT" when context.Has("versioning") => new("PutBucketVersioning", S3Actions.PutBucketVersioning, S3Access.Admin, () => buckets.PutVersioningAsync(context)),
                 "PUT" => new("CreateBucket", S3Actions.CreateBucket, S3Access.Admin, () => buckets.CreateBucketAsync(context)),
                 "DELETE" => new("DeleteBucket", S3Actions.DeleteBucket, S3Access.Admin, () => buckets.DeleteBucketAsync(context)),
@@ -128,7 +147,7 @@ public sealed class S3Api(
                 "GET" when context.Query("list-type") == "2" => new("ListObjectsV2", S3Actions.ListBucket, S3Access.Read, () => lists.ListV2Async(context)),
                 "GET" => new("ListObjects", S3Actions.ListBucket, S3Access.Read, () => lists.ListV1Async(context)),
                 "POST" when context.Has("delete") => new("DeleteObjects", S3Actions.DeleteObject, S3Access.Write, () => objects.DeleteObjectsAsync(context)),
-                "POST" => throw S3Exception.NotImplemented("POST object (browser form upload)"),
+                "POST" => new("PostObject", S3Actions.PutObject, null, () => forms.PostAsync(context)),
                 _ => throw MethodNotAllowed(method),
             };
         }
@@ -138,9 +157,9 @@ public sealed class S3Api(
             throw S3Exception.InvalidArgument("Invalid version id specified.");
         }
 
-        if (context.Has("lifecycle") || context.Has("policy"))
+        if (context.Has("lifecycle") || context.Has("policy") || context.Has("cors"))
         {
-            throw S3Exception.NotImplemented("The 'lifecycle' and 'policy' sub-resources of an object (they belong to buckets)");
+            throw S3Exception.NotImplemented("The 'lifecycle', 'policy' and 'cors' sub-resources of an object (they belong to buckets)");
         }
 
         var copy = context.Request.Headers.ContainsKey("x-amz-copy-source");
@@ -170,26 +189,12 @@ public sealed class S3Api(
     /// </summary>
     private void RefuseWhatIsNotImplemented(S3Context context)
     {
+        var publicBucket = context.Bucket is { } bucket && options.Value.S3.PublicReadBuckets.Contains(bucket);
+
         // Presigned URLs may carry request headers as query parameters: they are refused the same way.
         foreach (var name in context.Request.Headers.Keys.Concat(context.RawQuery.Length > 0 ? context.Request.Query.Keys : []))
         {
-            if (name.StartsWith("x-amz-server-side-encryption", StringComparison.OrdinalIgnoreCase)
-                || name.StartsWith("x-amz-copy-source-server-side-encryption", StringComparison.OrdinalIgnoreCase))
-            {
-                throw S3Exception.NotImplemented($"Server-side encryption ({name.ToLowerInvariant()})");
-            }
-
-            if (name.StartsWith("x-amz-grant-", StringComparison.OrdinalIgnoreCase))
-            {
-                throw S3Exception.NotImplemented($"Access grants ({name.ToLowerInvariant()})");
-            }
-
-            if (name.StartsWith("x-amz-object-lock-", StringComparison.OrdinalIgnoreCase)
-                || (name.Equals("x-amz-bucket-object-lock-enabled", StringComparison.OrdinalIgnoreCase) && !string.Equals(context.Header(name), "false", StringComparison.OrdinalIgnoreCase))
-                || name.Equals("x-amz-website-redirect-location", StringComparison.OrdinalIgnoreCase))
-            {
-                throw S3Exception.NotImplemented($"The {name.ToLowerInvariant()} header");
-            }
+            RefuseUnsupported(name, context.Header(name), publicBucket);
         }
 
         // A presigned URL's tags would otherwise be ignored: the tag set is read from the header only.
@@ -197,19 +202,38 @@ public sealed class S3Api(
         {
             throw S3Exception.NotImplemented("x-amz-tagging as a query parameter (send it as a header)");
         }
+    }
 
-        if (context.Header("x-amz-storage-class") is { } storageClass && storageClass != "STANDARD")
+    /// <summary>Refuses a header (or a browser form's field) asking for what this server does not have.</summary>
+    public static void RefuseUnsupported(string name, string? value, bool publicBucket)
+    {
+        if (name.StartsWith("x-amz-server-side-encryption", StringComparison.OrdinalIgnoreCase)
+            || name.StartsWith("x-amz-copy-source-server-side-encryption", StringComparison.OrdinalIgnoreCase))
+        {
+            throw S3Exception.NotImplemented($"Server-side encryption ({name.ToLowerInvariant()})");
+        }
+
+        if (name.StartsWith("x-amz-grant-", StringComparison.OrdinalIgnoreCase))
+        {
+            throw S3Exception.NotImplemented($"Access grants ({name.ToLowerInvariant()})");
+        }
+
+        if (name.StartsWith("x-amz-object-lock-", StringComparison.OrdinalIgnoreCase)
+            || (name.Equals("x-amz-bucket-object-lock-enabled", StringComparison.OrdinalIgnoreCase) && !string.Equals(value, "false", StringComparison.OrdinalIgnoreCase))
+            || name.Equals("x-amz-website-redirect-location", StringComparison.OrdinalIgnoreCase))
+        {
+            throw S3Exception.NotImplemented($"The {name.ToLowerInvariant()} header");
+        }
+
+        if (name.Equals("x-amz-storage-class", StringComparison.OrdinalIgnoreCase) && value != "STANDARD")
         {
             throw S3Exception.NotImplemented("A storage class other than STANDARD (every object is erasure-coded across the nodes)");
         }
 
-        if (context.Header("x-amz-acl") is { } acl)
+        if ((name.Equals("x-amz-acl", StringComparison.OrdinalIgnoreCase) || name.Equals("acl", StringComparison.OrdinalIgnoreCase))
+            && !(CannedAclsWithoutEffect.Contains(value) || (value == "public-read" && publicBucket)))
         {
-            var publicBucket = context.Bucket is { } bucket && options.Value.S3.PublicReadBuckets.Contains(bucket);
-            if (!(CannedAclsWithoutEffect.Contains(acl) || (acl == "public-read" && publicBucket)))
-            {
-                throw S3Exception.NotImplemented("This canned ACL (buckets are private; public read is the S3:PublicReadBuckets setting)");
-            }
+            throw S3Exception.NotImplemented("This canned ACL (buckets are private; public read is a bucket policy or the S3:PublicReadBuckets setting)");
         }
     }
 
@@ -266,6 +290,7 @@ public sealed class S3Api(
 
         context.Response.Clear();
         SetRequestHeaders(context);
+        context.CorsHeaders?.Invoke(context.Response);
         foreach (var (name, value) in error.Headers ?? new Dictionary<string, string>())
         {
             context.Response.Headers[name] = value;
@@ -286,8 +311,11 @@ public sealed class S3Api(
     }
 }
 
-/// <summary>An S3 operation as the router found it: its name, the action it is authorized as, the access it needs, and its handler.</summary>
-public sealed record S3Route(string Operation, string Action, S3Access Needs, Func<Task> Handler);
+/// <summary>
+/// An S3 operation as the router found it: its name, the action it is authorized as, the access it needs (null: the
+/// operation authenticates itself, as a browser form carries its own signature), and its handler.
+/// </summary>
+public sealed record S3Route(string Operation, string Action, S3Access? Needs, Func<Task> Handler);
 
 public static class S3ApiExtensions
 {
@@ -305,6 +333,8 @@ public static class S3ApiExtensions
         services.AddSingleton<BucketPolicies>();
         services.AddSingleton<S3Authorizer>();
         services.AddSingleton<S3PolicyOperations>();
+        services.AddSingleton<S3CorsOperations>();
+        services.AddSingleton<S3PostObjectOperations>();
         services.AddSingleton<S3Api>();
         return services;
     }

@@ -10,7 +10,7 @@ using Storage.Gateway.Objects.Multipart;
 namespace Storage.Gateway.Api.S3;
 
 /// <summary>ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation and Get/PutBucketVersioning.</summary>
-public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads uploads, ObjectStore store, BucketPolicies policies, IOptions<StorageOptions> options, TimeProvider time)
+public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads uploads, ObjectStore store, BucketPolicies policies, Browsers.S3CorsOperations cors, IOptions<StorageOptions> options, TimeProvider time)
 {
     public const string Owner = "storage";
 
@@ -67,6 +67,7 @@ public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads
         }
 
         policies.Forget(name);
+        cors.Forget(name);
         if (!await metadata.CreateBucketAsync(new BucketRecord(name, time.GetUtcNow()), context.Aborted))
         {
             throw new S3Exception(409, "BucketAlreadyOwnedByYou", $"The bucket '{name}' already exists.");
@@ -85,6 +86,7 @@ public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads
                 throw new S3Exception(409, "BucketNotEmpty", "The bucket you tried to delete is not empty.");
             default:
                 policies.Forget(context.Bucket!);
+                cors.Forget(context.Bucket!);
                 await uploads.ForgetBucketAsync(context.Bucket!, context.Aborted);
                 context.Response.StatusCode = StatusCodes.Status204NoContent;
                 break;

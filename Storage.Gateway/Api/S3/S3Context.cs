@@ -51,6 +51,9 @@ public sealed class S3Context
     /// <summary>The addressed bucket's policy, once authorized; null when it has none.</summary>
     public Access.BucketPolicy? Policy { get; set; }
 
+    /// <summary>Sets the bucket's CORS headers for this request's Origin on a response (again after an error clears it); null without CORS.</summary>
+    public Action<HttpResponse>? CorsHeaders { get; set; }
+
     /// <summary>The S3 operation, once dispatched (for traces and logs).</summary>
     public string Operation { get; set; } = "Unknown";
 

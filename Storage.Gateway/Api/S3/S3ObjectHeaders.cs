@@ -9,7 +9,7 @@ namespace Storage.Gateway.Api.S3;
 /// <summary>The object headers S3 stores and returns, and its conditional-request rules.</summary>
 public static class S3ObjectHeaders
 {
-    private const string MetaPrefix = "x-amz-meta-";
+    public const string MetaPrefix = "x-amz-meta-";
 
     /// <summary>S3's limit on user metadata (names and values together).</summary>
     private const int MaxUserMetadataBytes = 2048;
@@ -20,10 +20,13 @@ public static class S3ObjectHeaders
     /// text (RFC 2047 encoded words are decoded first, as S3 does); the other headers must be plain ASCII, since they are
     /// returned as they came. Anything that could not be returned is refused here rather than stored.
     /// </summary>
-    public static ObjectAttributes AttributesFrom(HttpRequest request)
+    public static ObjectAttributes AttributesFrom(HttpRequest request) => AttributesFrom(request.Headers);
+
+    /// <summary>The same from headers that did not come as headers (a browser form's fields).</summary>
+    public static ObjectAttributes AttributesFrom(IHeaderDictionary headers)
     {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (name, values) in request.Headers)
+        foreach (var (name, values) in headers)
         {
             if (name.StartsWith(MetaPrefix, StringComparison.OrdinalIgnoreCase))
             {
@@ -42,18 +45,18 @@ public static class S3ObjectHeaders
             throw new S3Exception(400, "MetadataTooLarge", $"User metadata must not exceed {MaxUserMetadataBytes} bytes.");
         }
 
-        var encoding = Stored(request, HeaderNames.ContentEncoding) is { } sent
+        var encoding = Stored(headers, HeaderNames.ContentEncoding) is { } sent
             ? string.Join(", ", sent.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Where(e => !e.Equals("aws-chunked", StringComparison.OrdinalIgnoreCase)))
             : null;
         return new ObjectAttributes(
-            ContentType: Stored(request, HeaderNames.ContentType),
+            ContentType: Stored(headers, HeaderNames.ContentType),
             UserMetadata: metadata.Count > 0 ? metadata : null,
-            ContentDisposition: Stored(request, HeaderNames.ContentDisposition),
-            CacheControl: Stored(request, HeaderNames.CacheControl),
+            ContentDisposition: Stored(headers, HeaderNames.ContentDisposition),
+            CacheControl: Stored(headers, HeaderNames.CacheControl),
             ContentEncoding: encoding is { Length: > 0 } ? encoding : null,
-            ContentLanguage: Stored(request, HeaderNames.ContentLanguage),
-            Expires: Stored(request, HeaderNames.Expires),
-            Tags: S3TaggingOperations.FromHeader(request));
+            ContentLanguage: Stored(headers, HeaderNames.ContentLanguage),
+            Expires: Stored(headers, HeaderNames.Expires),
+            Tags: S3TaggingOperations.FromHeader(headers));
     }
 
     /// <summary>
@@ -187,9 +190,9 @@ public static class S3ObjectHeaders
         : HeaderValues.IsText(value) ? value
         : throw S3Exception.InvalidArgument($"{parameter} contains control characters.");
 
-    private static string? Stored(HttpRequest request, string header)
+    private static string? Stored(IHeaderDictionary headers, string header)
     {
-        if (request.Headers[header] is not { Count: > 0 } values)
+        if (headers[header] is not { Count: > 0 } values)
         {
             return null;
         }

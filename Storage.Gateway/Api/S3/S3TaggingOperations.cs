@@ -58,9 +58,11 @@ public sealed partial class S3TaggingOperations(ObjectStore store)
     }
 
     /// <summary>The tag set of an <c>x-amz-tagging</c> header (URL-encoded <c>key=value&amp;…</c>); null when there is none.</summary>
-    public static IReadOnlyDictionary<string, string>? FromHeader(HttpRequest request)
+    public static IReadOnlyDictionary<string, string>? FromHeader(HttpRequest request) => FromHeader(request.Headers);
+
+    public static IReadOnlyDictionary<string, string>? FromHeader(IHeaderDictionary headers)
     {
-        var header = request.Headers["x-amz-tagging"].ToString();
+        var header = headers["x-amz-tagging"].ToString();
         if (header.Length == 0)
         {
             return null;

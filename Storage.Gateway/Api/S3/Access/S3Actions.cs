@@ -20,6 +20,8 @@ public static class S3Actions
     public const string GetBucketPolicy = "s3:GetBucketPolicy";
     public const string PutBucketPolicy = "s3:PutBucketPolicy";
     public const string DeleteBucketPolicy = "s3:DeleteBucketPolicy";
+    public const string GetBucketCors = "s3:GetBucketCORS";
+    public const string PutBucketCors = "s3:PutBucketCORS";
     public const string GetObject = "s3:GetObject";
     public const string GetObjectVersion = "s3:GetObjectVersion";
     public const string PutObject = "s3:PutObject";
@@ -39,7 +41,7 @@ public static class S3Actions
     {
         ListAllMyBuckets, CreateBucket, DeleteBucket, ListBucket, ListBucketVersions, ListBucketMultipartUploads, GetBucketLocation,
         GetBucketVersioning, PutBucketVersioning, GetLifecycleConfiguration, PutLifecycleConfiguration, GetBucketPolicy, PutBucketPolicy,
-        DeleteBucketPolicy,
+        DeleteBucketPolicy, GetBucketCors, PutBucketCors,
     }.Select(action => KeyValuePair.Create(action, false)).Concat(new[]
     {
         GetObject, GetObjectVersion, PutObject, DeleteObject, DeleteObjectVersion, GetObjectTagging, GetObjectVersionTagging,

@@ -29,6 +29,14 @@ public sealed class S3Authorizer(S3Credentials credentials, BucketPolicies polic
         Check(context.Grants, context.Policy, bucket, context.Key, named, needs);
     }
 
+    /// <summary>Authorizes a browser form's upload of <paramref name="key"/>, signed (in the form) by <paramref name="accessKey"/>.</summary>
+    public async ValueTask AuthorizeUploadAsync(S3Context context, string accessKey, string key)
+    {
+        context.Grants = credentials.GrantsOf(accessKey);
+        context.Policy = await policies.GetAsync(context.Bucket!, context.Aborted);
+        Check(context.Grants, context.Policy, context.Bucket!, key, S3Actions.PutObject, S3Access.Write);
+    }
+
     /// <summary>Authorizes reading another object in the same request (a copy's source).</summary>
     public async ValueTask AuthorizeReadAsync(S3Context context, string bucket, string key, bool versionNamed)
     {
