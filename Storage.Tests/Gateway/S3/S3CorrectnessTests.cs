@@ -328,7 +328,7 @@ public sealed class S3CorrectnessTests(S3Gateway gateway) : IClassFixture<S3Gate
     }
 
     [Fact]
-    public async Task Canned_acls_post_uploads_and_grants_that_cannot_be_honoured_are_refused()
+    public async Task Canned_acls_unsigned_post_uploads_and_grants_that_cannot_be_honoured_are_refused()
     {
         await _s3.PutObjectAsync(new PutObjectRequest { BucketName = "objects", Key = "acl/private", ContentBody = "x", CannedACL = S3CannedACL.Private });
         var publicRead = await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => _s3.PutObjectAsync(new PutObjectRequest { BucketName = "objects", Key = "acl/public", ContentBody = "x", CannedACL = S3CannedACL.PublicRead }));
@@ -343,8 +343,9 @@ public sealed class S3CorrectnessTests(S3Gateway gateway) : IClassFixture<S3Gate
         using var form = new MultipartFormDataContent { { new StringContent("acl/form"), "key" }, { new ByteArrayContent("x"u8.ToArray()), "file", "x.txt" } };
         using var http = new HttpClient { BaseAddress = gateway.BaseAddress };
         var post = await http.PostAsync("/objects", form);
-        Assert.Equal(HttpStatusCode.NotImplemented, post.StatusCode);
-        Assert.Contains("<Code>NotImplemented</Code>", await post.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, post.StatusCode);
+        Assert.Contains("<Code>AccessDenied</Code>", await post.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty((await _s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = "objects", Prefix = "acl/form" })).S3Objects ?? []);
     }
 
     [Fact]

@@ -105,12 +105,17 @@ public sealed class S3PostObjectOperations(ObjectStore store, SignatureVerifier 
         throw S3Exception.InvalidArgument("POST requires exactly one file upload per request.");
     }
 
-    /// <summary>The form's signature (SigV4 over the base64 policy); an unsigned form is refused, since no bucket here takes anonymous writes.</summary>
+    /// <summary>The form's signature (SigV4 over the base64 policy); an unsigned form is refused (403), since no bucket here takes anonymous writes.</summary>
     private (PostPolicy Policy, string AccessKey) Authenticate(Dictionary<string, string> fields)
     {
+        if (!fields.ContainsKey("policy") && !fields.ContainsKey("x-amz-signature"))
+        {
+            throw S3Exception.AccessDenied("Access Denied: an unsigned form cannot write here (sign its policy with SigV4, as presigned POST does).");
+        }
+
         string Required(string name) => fields.GetValueOrDefault(name) is { Length: > 0 } value
             ? value
-            : throw S3Exception.InvalidArgument($"Bucket POST must contain a field named '{name}' (an unsigned form cannot write here).");
+            : throw S3Exception.InvalidArgument($"Bucket POST must contain a field named '{name}'.");
 
         if (Required("x-amz-algorithm") != SigV4.Algorithm)
         {
