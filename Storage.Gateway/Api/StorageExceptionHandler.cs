@@ -30,6 +30,7 @@ public sealed class StorageExceptionHandler(IProblemDetailsService problems, ILo
             BucketNotFoundException => (StatusCodes.Status404NotFound, "No such bucket"),
             RangeNotSatisfiableException => (StatusCodes.Status416RangeNotSatisfiable, "Range not satisfiable"),
             NodeAlreadyExistsException => (StatusCodes.Status409Conflict, "Node exists"),
+            Objects.Encryption.EncryptionKeyRequiredException => (StatusCodes.Status400BadRequest, "Encrypted with a customer key (read it through S3 with the key)"),
             StorageUnavailableException => (StatusCodes.Status503ServiceUnavailable, "Storage unavailable"),
             _ => (StatusCodes.Status500InternalServerError, "Internal error"),
         };

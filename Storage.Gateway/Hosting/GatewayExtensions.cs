@@ -11,6 +11,7 @@ using Storage.Gateway.Metadata.Sqlite;
 using Storage.Gateway.Nodes;
 using Storage.Gateway.Nodes.Discovery;
 using Storage.Gateway.Objects;
+using Storage.Gateway.Objects.Encryption;
 using Storage.Gateway.Objects.Erasure;
 using Storage.Gateway.Placement;
 
@@ -52,6 +53,7 @@ public static class GatewayExtensions
         services.AddSingleton<DamagedParts>();
         services.AddSingleton<NodeIdentity>();
         services.AddSingleton<SegmentWriter>();
+        services.AddEncryption(builder.Configuration);
         services.AddSingleton<ObjectStore>();
         services.AddSingleton<NodeAdministration>();
         services.AddSingleton<StorageInitializer>();

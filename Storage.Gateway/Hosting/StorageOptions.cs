@@ -56,6 +56,13 @@ public sealed class StorageOptions : IValidatableObject
     [Range(0, long.MaxValue)]
     public long MetadataCacheBytes { get; set; } = Metadata.Sqlite.SqliteMetadataStore.DefaultRecordCacheBytes;
 
+    /// <summary>
+    /// How long a gateway serves a bucket setting every request consults (policy, CORS rules, default encryption) before
+    /// reading it again: a change through another replica applies here within this time (S3's are eventually consistent
+    /// too); through this one, at once.
+    /// </summary>
+    public TimeSpan BucketSettingsRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     public MaintenanceOptions Maintenance { get; set; } = new();
 
     public RestApiOptions RestApi { get; set; } = new();
@@ -151,12 +158,6 @@ public sealed class S3Options
     /// the data folder on first start.
     /// </summary>
     public List<S3Credential> Credentials { get; set; } = [];
-
-    /// <summary>
-    /// How long a gateway serves a bucket policy it has read before reading it again: a policy changed through another
-    /// replica takes effect here within this time (S3's policies are eventually consistent too); through this one, at once.
-    /// </summary>
-    public TimeSpan PolicyRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Buckets whose objects anyone may read and list without signing.</summary>
     public List<string> PublicReadBuckets { get; set; } = [];

@@ -48,7 +48,8 @@ public sealed record ObjectRecord(
     IReadOnlyList<long>? PartSizes = null,
     byte[]? Inline = null,
     string? VersionId = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool IsDeleteMarker = false)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool IsDeleteMarker = false,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ObjectEncryption? Encryption = null)
 {
     /// <summary>How S3 names the version of an object written while its bucket was unversioned or suspended.</summary>
     public const string NullVersionId = "null";
@@ -69,6 +70,24 @@ public sealed record ObjectRecord(
     /// <summary>How many parts a multipart object has; null for an object written in one piece.</summary>
     public int? PartCount() => Parts()?.Count;
 }
+
+/// <summary>
+/// How an object's bytes are encrypted at rest: <see cref="Mode"/> <c>SSE-S3</c> (data keys wrapped by master keys) or
+/// <c>SSE-C</c> (wrapped by the client's key, which is never stored); one wrapped data key per part (one for an object
+/// written in one piece, aligned with <see cref="ObjectRecord.Parts"/>), each part AES-256-GCM in blocks of
+/// <see cref="BlockSize"/> plaintext bytes. Segments and inline bytes hold the ciphertext; the record's size, ETag and
+/// checksum are the plaintext's (an SSE-C object's ETag is its ciphertext's MD5, as S3's is no MD5 of the data).
+/// </summary>
+public sealed record ObjectEncryption(string Mode, IReadOnlyList<WrappedDataKey> DataKeys, int BlockSize)
+{
+    public const string ServerSide = "SSE-S3";
+    public const string CustomerKey = "SSE-C";
+
+    public bool IsCustomerKey => Mode == CustomerKey;
+}
+
+/// <summary>A part's data key as stored: wrapped (nonce, ciphertext, tag) by the master key <see cref="MasterKeyId"/>, or by the client's key (null).</summary>
+public sealed record WrappedDataKey(string? MasterKeyId, byte[] Wrapped);
 
 /// <summary>
 /// A checksum the client sent and the gateway verified (S3's <c>x-amz-checksum-*</c>): algorithm name as S3

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Storage.Gateway.Hosting;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Nodes;
+using Storage.Gateway.Objects.Encryption;
 using Storage.Gateway.Objects.Erasure;
 
 namespace Storage.Gateway.Objects;
@@ -43,6 +44,8 @@ public sealed class ObjectStore(
     NodeRegistry registry,
     StorageTelemetry telemetry,
     DamagedParts damaged,
+    ObjectEncryptor encryptor,
+    BucketEncryptionDefaults encryptionDefaults,
     IOptions<StorageOptions> options,
     TimeProvider time)
 {
@@ -55,23 +58,42 @@ public sealed class ObjectStore(
 
     public async Task<ObjectRecord> PutAsync(string bucket, string key, Stream body, long? length, ObjectAttributes attributes, CancellationToken cancellationToken)
     {
-        var written = await WriteAsync(bucket, key, body, length, expectedMd5: null, cancellationToken);
+        var written = await WriteAsync(bucket, key, body, length, expectedMd5: null, encryption: null, cancellationToken);
         return await CommitAsync(bucket, key, written, attributes, checksum: null, cancellationToken);
     }
 
     /// <summary>
     /// Streams a body into the nodes as one segment (or keeps a small one for its record); nothing is visible until a
-    /// commit. The bucket is checked first, so a write to a missing bucket stores nothing.
+    /// commit. The bucket is checked first, so a write to a missing bucket stores nothing. <paramref name="encryption"/>
+    /// null: as the bucket's default encryption says.
     /// </summary>
-    public Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? length, byte[]? expectedMd5, CancellationToken cancellationToken) =>
-        WriteAsync(bucket, key, body, length, expectedMd5, mayInline: true, cancellationToken);
+    public Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? length, byte[]? expectedMd5, EncryptionRequest? encryption, CancellationToken cancellationToken) =>
+        WriteAsync(bucket, key, body, length, expectedMd5, encryption, inline: true, cancellationToken);
 
     /// <summary>
-    /// Like <see cref="WriteAsync(string, string, Stream, long?, byte[], CancellationToken)"/>, but always onto the
-    /// nodes: the segment of a part that will be assembled into a multipart object must exist as a segment.
+    /// Like <see cref="WriteAsync(string, string, Stream, long?, byte[], EncryptionRequest, CancellationToken)"/>, but
+    /// always onto the nodes: the segment of a part that will be assembled into a multipart object must exist as a segment.
     /// </summary>
-    public Task<WrittenSegment> WritePartAsync(string bucket, string key, Stream body, long? length, byte[]? expectedMd5, CancellationToken cancellationToken) =>
-        WriteAsync(bucket, key, body, length, expectedMd5, mayInline: false, cancellationToken);
+    public Task<WrittenSegment> WritePartAsync(string bucket, string key, Stream body, long? length, byte[]? expectedMd5, EncryptionRequest encryption, CancellationToken cancellationToken) =>
+        WriteAsync(bucket, key, body, length, expectedMd5, encryption, inline: false, cancellationToken);
+
+    /// <summary>Checks that <paramref name="customerKey"/> opens an object's data keys (none for an object without SSE-C).</summary>
+    /// <exception cref="EncryptionKeyRequiredException">Missing (<see cref="WrongEncryptionKeyException"/>: wrong; <see cref="EncryptionNotApplicableException"/>: not needed).</exception>
+    public void CheckEncryptionKey(ObjectEncryption? encryption, byte[]? customerKey)
+    {
+        if (encryption is not null)
+        {
+            _ = encryptor.OpenKeys(encryption, customerKey);
+        }
+        else if (customerKey is not null)
+        {
+            throw new EncryptionNotApplicableException();
+        }
+    }
+
+    /// <summary>What a write asks for, or, when it asks for nothing, what the bucket's default says.</summary>
+    public async ValueTask<EncryptionRequest> EncryptionForAsync(string bucket, EncryptionRequest? requested, CancellationToken cancellationToken) =>
+        requested ?? (await encryptionDefaults.IsSetAsync(bucket, cancellationToken) ? EncryptionRequest.ServerSide : EncryptionRequest.Plain);
 
     /// <summary>Makes a written segment the current version of the key (atomically replacing any previous one).</summary>
     public Task<ObjectRecord> CommitAsync(string bucket, string key, WrittenSegment written, ObjectAttributes attributes, ObjectChecksum? checksum, CancellationToken cancellationToken) =>
@@ -94,7 +116,8 @@ public sealed class ObjectStore(
             attributes,
             written.Segment is null ? [] : [written.Segment],
             checksum,
-            Inline: written.Inline);
+            Inline: written.Inline,
+            Encryption: written.Encryption);
         try
         {
             return await WithVersioningAsync(bucket, record, async versioned =>
@@ -244,13 +267,59 @@ public sealed class ObjectStore(
     /// <summary>Opens a record already read (one metadata read per request); its parts stay until the reclaim delay passes.</summary>
     /// <exception cref="RangeNotSatisfiableException">The range starts at or beyond the end.</exception>
     /// <exception cref="DataUnavailableException">Too many of its parts are lost.</exception>
-    public async Task<ObjectReadResult> OpenAsync(ObjectRecord record, ByteRange? range, CancellationToken cancellationToken)
+    /// <exception cref="EncryptionKeyRequiredException">An SSE-C object without <paramref name="customerKey"/> (or with another: <see cref="WrongEncryptionKeyException"/>).</exception>
+    public async Task<ObjectReadResult> OpenAsync(ObjectRecord record, ByteRange? range, CancellationToken cancellationToken, byte[]? customerKey = null)
     {
         using var activity = StorageTelemetry.Source.StartActivity("object.get");
         activity?.SetTag("storage.bucket", record.Bucket);
         var (offset, length) = range is { } r
             ? r.Resolve(record.Size) ?? throw new RangeNotSatisfiableException(record.Size)
             : (0, record.Size);
+        if (record.Encryption is { } envelope)
+        {
+            return await OpenEncryptedAsync(record, envelope, offset, length, customerKey, cancellationToken);
+        }
+
+        if (customerKey is not null)
+        {
+            throw new EncryptionNotApplicableException();
+        }
+
+        return await OpenStoredAsync(record, offset, length, cancellationToken);
+    }
+
+    /// <summary>
+    /// The whole blocks of ciphertext the range touches, opened like any stored bytes (erasure-coded or inline), and
+    /// decrypted as they stream; the first block is decrypted before anything is answered.
+    /// </summary>
+    private async Task<ObjectReadResult> OpenEncryptedAsync(ObjectRecord record, ObjectEncryption envelope, long offset, long length, byte[]? customerKey, CancellationToken cancellationToken)
+    {
+        var keys = encryptor.OpenKeys(envelope, customerKey);
+        var parts = record.Parts() ?? [record.Size];
+        if (keys.Count != parts.Count)
+        {
+            throw new InvalidDataException($"'{record.Bucket}/{record.Key}' has {keys.Count} data keys for {parts.Count} parts.");
+        }
+
+        var cipher = record with { Size = parts.Sum(size => EncryptedLayout.CiphertextLength(size, envelope.BlockSize)) };
+        var range = EncryptedLayout.Locate(parts, envelope.BlockSize, offset, length);
+        var stored = await OpenStoredAsync(cipher, range.Offset, range.Length, cancellationToken);
+        var plaintext = new DecryptingStream(stored.Content, keys, parts, envelope.BlockSize, range, length, $"{record.Bucket}/{record.Key}");
+        try
+        {
+            await plaintext.PrepareAsync(cancellationToken);
+        }
+        catch
+        {
+            await plaintext.DisposeAsync();
+            throw;
+        }
+
+        return new ObjectReadResult(record, offset, length, plaintext);
+    }
+
+    private async Task<ObjectReadResult> OpenStoredAsync(ObjectRecord record, long offset, long length, CancellationToken cancellationToken)
+    {
         // Segments win: a SQLite file written meanwhile by a version without inline objects may have replaced an inline
         // version with a segmented (or empty) one and left the old bytes in their column.
         if (record.Inline is { } inline && record.Segments.Count == 0 && record.Size > 0)
@@ -273,7 +342,7 @@ public sealed class ObjectStore(
         return new ObjectReadResult(record, offset, length, content);
     }
 
-    private async Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? length, byte[]? expectedMd5, bool mayInline, CancellationToken cancellationToken)
+    private async Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? length, byte[]? expectedMd5, EncryptionRequest? encryption, bool inline, CancellationToken cancellationToken)
     {
         using var activity = StorageTelemetry.Source.StartActivity("object.write");
         activity?.SetTag("storage.bucket", bucket);
@@ -282,9 +351,31 @@ public sealed class ObjectStore(
             throw new BucketNotFoundException(bucket);
         }
 
-        var written = await writer.WriteAsync(bucket, key, body, length, expectedMd5, mayInline, cancellationToken);
-        activity?.SetTag("storage.object.size", written.Size);
-        return written;
+        var settings = options.Value;
+        var request = await EncryptionForAsync(bucket, encryption, cancellationToken);
+        if (request.Mode is null)
+        {
+            var plain = await writer.WriteAsync(bucket, key, body, length, expectedMd5, inline ? settings.InlineObjectLimit : 0, cancellationToken);
+            activity?.SetTag("storage.object.size", plain.Size);
+            return plain;
+        }
+
+        // The nodes (or the record) keep ciphertext; the record keeps the plaintext's size and digest.
+        var (ciphertext, envelope) = encryptor.Encrypt(request, body, expectedMd5);
+        await using (ciphertext)
+        {
+            var inlineLimit = inline ? (int)EncryptedLayout.CiphertextLength(settings.InlineObjectLimit, envelope.BlockSize) : 0;
+            var cipherLength = length is { } plainLength ? EncryptedLayout.CiphertextLength(plainLength, envelope.BlockSize) : (long?)null;
+            var written = await writer.WriteAsync(bucket, key, ciphertext, cipherLength, expectedMd5: null, inlineLimit, cancellationToken);
+            activity?.SetTag("storage.object.size", ciphertext.PlaintextLength);
+            activity?.SetTag("storage.object.encryption", envelope.Mode);
+            return written with
+            {
+                Size = ciphertext.PlaintextLength,
+                Md5 = envelope.IsCustomerKey ? written.Md5 : ciphertext.PlaintextMd5!,
+                Encryption = envelope,
+            };
+        }
     }
 
     public Task<bool> DeleteAsync(string bucket, string key, CancellationToken cancellationToken) =>

@@ -16,7 +16,7 @@ namespace Storage.Gateway.Objects;
 /// and MD5, and, when the body is small enough to live in its metadata record, the bytes themselves as one stored
 /// block (followed by their CRC-32C, as in a part).
 /// </summary>
-public sealed record WrittenSegment(Segment? Segment, long Size, byte[] Md5, byte[]? Inline = null);
+public sealed record WrittenSegment(Segment? Segment, long Size, byte[] Md5, byte[]? Inline = null, ObjectEncryption? Encryption = null);
 
 /// <summary>
 /// Streams a body into one segment: reads a stripe at a time into a pooled buffer, encodes parity, appends a
@@ -39,10 +39,10 @@ public sealed class SegmentWriter(
 
     /// <summary>
     /// Stores the body; a declared length or Content-MD5 (<paramref name="expectedMd5"/>) that does not match fails the
-    /// write and keeps nothing. With <paramref name="mayInline"/>, a body of at most <c>InlineObjectLimit</c> bytes is
-    /// not written to the nodes at all: it is returned for its metadata record to carry.
+    /// write and keeps nothing. A body of at most <paramref name="inlineLimit"/> bytes (<c>InlineObjectLimit</c>, or a
+    /// little more for ciphertext; 0: none) is not written to the nodes at all: it is returned for its metadata record to carry.
     /// </summary>
-    public async Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? declaredLength, byte[]? expectedMd5, bool mayInline, CancellationToken cancellationToken)
+    public async Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? declaredLength, byte[]? expectedMd5, int inlineLimit, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var stripeBytes = settings.DataShards * settings.BlockSize;
@@ -68,7 +68,7 @@ public sealed class SegmentWriter(
             // A body shorter than the buffer has ended: one that small rides in its record, which is one durable write
             // where the nodes would cost an intent, three files and a commit, and is one read where they would cost two.
             // The store still takes it only while it takes any write (enough nodes up): writable as a whole or not at all.
-            if (mayInline && filled < stripeBytes && filled <= settings.InlineObjectLimit)
+            if (filled < stripeBytes && filled <= inlineLimit)
             {
                 CheckDeclaredLength(declaredLength, filled);
                 placement.EnsureWritable(settings.DataShards);

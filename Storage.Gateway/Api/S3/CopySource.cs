@@ -78,7 +78,7 @@ public sealed class CopySource(ObjectRecord record, ObjectReadResult content, bo
 
         try
         {
-            return new CopySource(record, await store.OpenAsync(record, range, context.Aborted), versionId is not null);
+            return new CopySource(record, await store.OpenAsync(record, range, context.Aborted, S3Encryption.CustomerKey(context, copySource: true)), versionId is not null);
         }
         catch (RangeNotSatisfiableException)
         {

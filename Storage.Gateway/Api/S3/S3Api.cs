@@ -7,6 +7,7 @@ using Storage.Gateway.Hosting;
 using Storage.Gateway.Maintenance;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Objects;
+using Storage.Gateway.Objects.Encryption;
 using Storage.Gateway.Objects.Multipart;
 using Storage.Gateway.Security;
 
@@ -27,6 +28,7 @@ public sealed class S3Api(
     S3LifecycleOperations lifecycle,
     S3PolicyOperations policy,
     S3CorsOperations cors,
+    S3BucketEncryptionOperations encryption,
     S3PostObjectOperations forms,
     S3Authorizer authorizer,
     GatewayInstance instance,
@@ -36,7 +38,7 @@ public sealed class S3Api(
     /// <summary>Sub-resources S3 has and this server does not; they get 501 rather than being mistaken for plain requests.</summary>
     private static readonly string[] UnsupportedSubresources =
     [
-        "acl", "policyStatus", "encryption", "object-lock", "replication", "website", "logging",
+        "acl", "policyStatus", "object-lock", "replication", "website", "logging",
         "notification", "ownershipControls", "publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics", "inventory",
         "intelligent-tiering", "retention", "legal-hold", "torrent", "restore", "select", "attributes",
     ];
@@ -70,6 +72,7 @@ public sealed class S3Api(
             context.Signing = verifier.Verify(context.Request, context.RawPath, context.RawQuery);
             var route = Route(context);
             context.Operation = route.Operation;
+            S3Encryption.RefuseWhereNotApplicable(context, route.Operation);
             if (Activity.Current is { } activity)
             {
                 // S3 has no route templates: the operation is the low-cardinality name a route would give.
@@ -136,6 +139,10 @@ public sealed class S3Api(
                 "GET" when context.Has("cors") => new("GetBucketCors", S3Actions.GetBucketCors, S3Access.Read, () => cors.GetAsync(context)),
                 "DELETE" when context.Has("cors") => new("DeleteBucketCors", S3Actions.PutBucketCors, S3Access.Admin, () => cors.DeleteAsync(context)),
                 _ when context.Has("cors") => throw MethodNotAllowed(method),
+                "PUT" when context.Has("encryption") => new("PutBucketEncryption", S3Actions.PutEncryptionConfiguration, S3Access.Admin, () => encryption.PutAsync(context)),
+                "GET" when context.Has("encryption") => new("GetBucketEncryption", S3Actions.GetEncryptionConfiguration, S3Access.Read, () => encryption.GetAsync(context)),
+                "DELETE" when context.Has("encryption") => new("DeleteBucketEncryption", S3Actions.PutEncryptionConfiguration, S3Access.Admin, () => encryption.DeleteAsync(context)),
+                _ when context.Has("encryption") => throw MethodNotAllowed(method),
                 "PUT" when context.Has("versioning") => new("PutBucketVersioning", S3Actions.PutBucketVersioning, S3Access.Admin, () => buckets.PutVersioningAsync(context)),
                 "PUT" => new("CreateBucket", S3Actions.CreateBucket, S3Access.Admin, () => buckets.CreateBucketAsync(context)),
                 "DELETE" => new("DeleteBucket", S3Actions.DeleteBucket, S3Access.Admin, () => buckets.DeleteBucketAsync(context)),
@@ -157,9 +164,9 @@ public sealed class S3Api(
             throw S3Exception.InvalidArgument("Invalid version id specified.");
         }
 
-        if (context.Has("lifecycle") || context.Has("policy") || context.Has("cors"))
+        if (context.Has("lifecycle") || context.Has("policy") || context.Has("cors") || context.Has("encryption"))
         {
-            throw S3Exception.NotImplemented("The 'lifecycle', 'policy' and 'cors' sub-resources of an object (they belong to buckets)");
+            throw S3Exception.NotImplemented("The 'lifecycle', 'policy', 'cors' and 'encryption' sub-resources of an object (they belong to buckets)");
         }
 
         var copy = context.Request.Headers.ContainsKey("x-amz-copy-source");
@@ -191,10 +198,17 @@ public sealed class S3Api(
     {
         var publicBucket = context.Bucket is { } bucket && options.Value.S3.PublicReadBuckets.Contains(bucket);
 
-        // Presigned URLs may carry request headers as query parameters: they are refused the same way.
-        foreach (var name in context.Request.Headers.Keys.Concat(context.RawQuery.Length > 0 ? context.Request.Query.Keys : []))
+        // Presigned URLs may carry request headers as query parameters: they are refused the same way (and encryption
+        // parameters, which are read from headers only, are refused there).
+        foreach (var name in context.Request.Headers.Keys)
         {
             RefuseUnsupported(name, context.Header(name), publicBucket);
+        }
+
+        foreach (var name in context.RawQuery.Length > 0 ? context.Request.Query.Keys : [])
+        {
+            RefuseEncryptionParameter(name, "a query parameter (send it as a header)");
+            RefuseUnsupported(name, context.Query(name), publicBucket);
         }
 
         // A presigned URL's tags would otherwise be ignored: the tag set is read from the header only.
@@ -204,15 +218,19 @@ public sealed class S3Api(
         }
     }
 
-    /// <summary>Refuses a header (or a browser form's field) asking for what this server does not have.</summary>
-    public static void RefuseUnsupported(string name, string? value, bool publicBucket)
+    /// <summary>Encryption is read from headers: the same names anywhere else would be ignored, so they are refused.</summary>
+    public static void RefuseEncryptionParameter(string name, string where)
     {
         if (name.StartsWith("x-amz-server-side-encryption", StringComparison.OrdinalIgnoreCase)
             || name.StartsWith("x-amz-copy-source-server-side-encryption", StringComparison.OrdinalIgnoreCase))
         {
-            throw S3Exception.NotImplemented($"Server-side encryption ({name.ToLowerInvariant()})");
+            throw S3Exception.NotImplemented($"Server-side encryption as {where} ({name.ToLowerInvariant()})");
         }
+    }
 
+    /// <summary>Refuses a header (or a browser form's field) asking for what this server does not have.</summary>
+    public static void RefuseUnsupported(string name, string? value, bool publicBucket)
+    {
         if (name.StartsWith("x-amz-grant-", StringComparison.OrdinalIgnoreCase))
         {
             throw S3Exception.NotImplemented($"Access grants ({name.ToLowerInvariant()})");
@@ -268,6 +286,8 @@ public sealed class S3Api(
             BadHttpRequestException bad => new S3Exception(bad.StatusCode, "InvalidRequest", bad.Message),
             RangeNotSatisfiableException => new S3Exception(416, "InvalidRange", "The requested range is not satisfiable."),
             VersioningChangedException => new S3Exception(503, "ServiceUnavailable", "The bucket's versioning kept changing during this write; retry it."),
+            EncryptionKeyRequiredException or EncryptionNotApplicableException => S3Exception.InvalidRequest(exception.Message),
+            WrongEncryptionKeyException => S3Exception.AccessDenied(exception.Message),
             StorageUnavailableException => new S3Exception(503, "ServiceUnavailable", exception.Message),
             _ => new S3Exception(500, "InternalError", "We encountered an internal error; it has been logged. Please try again."),
         };
@@ -334,6 +354,7 @@ public static class S3ApiExtensions
         services.AddSingleton<S3Authorizer>();
         services.AddSingleton<S3PolicyOperations>();
         services.AddSingleton<S3CorsOperations>();
+        services.AddSingleton<S3BucketEncryptionOperations>();
         services.AddSingleton<S3PostObjectOperations>();
         services.AddSingleton<S3Api>();
         return services;

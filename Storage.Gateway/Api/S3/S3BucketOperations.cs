@@ -10,7 +10,7 @@ using Storage.Gateway.Objects.Multipart;
 namespace Storage.Gateway.Api.S3;
 
 /// <summary>ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation and Get/PutBucketVersioning.</summary>
-public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads uploads, ObjectStore store, BucketPolicies policies, Browsers.S3CorsOperations cors, IOptions<StorageOptions> options, TimeProvider time)
+public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads uploads, ObjectStore store, BucketPolicies policies, Browsers.S3CorsOperations cors, Objects.Encryption.BucketEncryptionDefaults encryption, IOptions<StorageOptions> options, TimeProvider time)
 {
     public const string Owner = "storage";
 
@@ -68,6 +68,7 @@ public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads
 
         policies.Forget(name);
         cors.Forget(name);
+        encryption.Forget(name);
         if (!await metadata.CreateBucketAsync(new BucketRecord(name, time.GetUtcNow()), context.Aborted))
         {
             throw new S3Exception(409, "BucketAlreadyOwnedByYou", $"The bucket '{name}' already exists.");
@@ -87,6 +88,7 @@ public sealed class S3BucketOperations(IMetadataStore metadata, MultipartUploads
             default:
                 policies.Forget(context.Bucket!);
                 cors.Forget(context.Bucket!);
+                encryption.Forget(context.Bucket!);
                 await uploads.ForgetBucketAsync(context.Bucket!, context.Aborted);
                 context.Response.StatusCode = StatusCodes.Status204NoContent;
                 break;

@@ -45,7 +45,8 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
 
         // S3's defaults: CRC-64/NVME is always a full-object checksum, the others composite.
         type ??= algorithm == "CRC64NVME" ? ObjectChecksum.FullObject : algorithm is null ? null : ObjectChecksum.Composite;
-        var upload = await uploads.CreateAsync(bucket, key, S3ObjectHeaders.AttributesFrom(context.Request), algorithm, type, context.Aborted);
+        var upload = await uploads.CreateAsync(bucket, key, S3ObjectHeaders.AttributesFrom(context.Request), algorithm, type, S3Encryption.Requested(context), context.Aborted);
+        S3Encryption.WriteHeaders(context, upload.EncryptionMode is { } mode ? new ObjectEncryption(mode, [], 0) : null);
         if (algorithm is not null)
         {
             context.Response.Headers["x-amz-checksum-algorithm"] = algorithm;
@@ -67,8 +68,9 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
         }
 
         using var payload = S3Payload.Open(context);
-        var written = await uploads.WritePartAsync(upload, number, payload.Stream, payload.Length, payload.ContentMd5, context.Aborted);
+        var written = await uploads.WritePartAsync(upload, number, payload.Stream, payload.Length, payload.ContentMd5, S3Encryption.CustomerKey(context), context.Aborted);
         var part = await uploads.PutPartAsync(upload, number, written, payload.VerifiedChecksum, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
+        S3Encryption.WriteHeaders(context, written.Encryption);
         context.Response.Headers.ETag = $"\"{part.ETag}\"";
         S3ObjectHeaders.WriteChecksum(context.Response, part.Checksum);
     }
@@ -91,8 +93,9 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
 
         // An upload with a checksum algorithm needs every part's checksum, copied ones too: computed on the way.
         using var checksummed = upload.ChecksumAlgorithm is { } algorithm ? new ChecksummingStream(source.Content.Content, PayloadChecksum.Create(algorithm)!) : null;
-        var written = await uploads.WritePartAsync(upload, number, checksummed ?? source.Content.Content, source.Content.Length, expectedMd5: null, context.Aborted);
+        var written = await uploads.WritePartAsync(upload, number, checksummed ?? source.Content.Content, source.Content.Length, expectedMd5: null, S3Encryption.CustomerKey(context), context.Aborted);
         var part = await uploads.PutPartAsync(upload, number, written, checksummed?.Result, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
+        S3Encryption.WriteHeaders(context, written.Encryption);
         source.WriteVersionId(context.Response);
         await S3Xml.WriteAsync(context.Response, S3Xml.Element("CopyPartResult",
             S3Xml.Element("ETag", $"\"{part.ETag}\""),
@@ -134,7 +137,7 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
         ObjectRecord completed;
         try
         {
-            completed = await uploads.CompleteAsync(upload, requested, ExpectedChecksum(context, upload), condition, context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
+            completed = await uploads.CompleteAsync(upload, requested, ExpectedChecksum(context, upload), condition, S3Encryption.CustomerKey(context), context.Aborted) ?? throw S3Exception.NoSuchUpload(upload.UploadId);
         }
         catch (MultipartCompletionException ex)
         {
@@ -155,6 +158,7 @@ public sealed class S3MultipartOperations(MultipartUploads uploads, ObjectStore 
     private async Task WriteCompletedAsync(S3Context context, ObjectRecord completed)
     {
         await S3ObjectOperations.WriteVersionIdAsync(context, store, completed);
+        S3Encryption.WriteHeaders(context, completed.Encryption);
         await S3Xml.WriteAsync(context.Response, S3Xml.Element("CompleteMultipartUploadResult",
             S3Xml.Element("Location", $"{context.Request.Scheme}://{context.Request.Host}/{completed.Bucket}/{Uri.EscapeDataString(completed.Key)}"),
             S3Xml.Element("Bucket", completed.Bucket),

@@ -18,10 +18,12 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
         var (bucket, key) = Target(context);
         var attributes = S3ObjectHeaders.AttributesFrom(context.Request);
         var condition = await WriteConditionAsync(context, store, bucket, key);
+        var encryption = S3Encryption.Requested(context);
         using var payload = S3Payload.Open(context);
-        var written = await store.WriteAsync(bucket, key, payload.Stream, payload.Length, payload.ContentMd5, context.Aborted);
+        var written = await store.WriteAsync(bucket, key, payload.Stream, payload.Length, payload.ContentMd5, encryption, context.Aborted);
         var record = await store.CommitAsync(bucket, key, written, attributes, payload.VerifiedChecksum, condition, context.Aborted);
         context.Response.Headers.ETag = $"\"{record.ETag}\"";
+        S3Encryption.WriteHeaders(context, record.Encryption);
         S3ObjectHeaders.WriteChecksum(context.Response, record.Checksum);
         await WriteVersionIdAsync(context, store, record);
     }
@@ -31,6 +33,9 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
         var (bucket, key) = Target(context);
         var record = await ReadVersionAsync(context, store, bucket, key);
         await WriteVersionIdAsync(context, store, record);
+        var customerKey = S3Encryption.CustomerKey(context);
+        store.CheckEncryptionKey(record.Encryption, customerKey);
+        S3Encryption.WriteHeaders(context, record.Encryption);
         if (S3ObjectHeaders.FailedPrecondition(context.Request, record) is { } status)
         {
             if (status == StatusCodes.Status412PreconditionFailed)
@@ -70,7 +75,7 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
         ObjectReadResult read;
         try
         {
-            read = await store.OpenAsync(record, range, context.Aborted);
+            read = await store.OpenAsync(record, range, context.Aborted, customerKey);
         }
         catch (RangeNotSatisfiableException)
         {
@@ -192,7 +197,9 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
                 throw S3Exception.InvalidArgument("x-amz-metadata-directive must be COPY or REPLACE.");
             }
 
-            if (directive == "COPY" && source.Record.Bucket == bucket && source.Record.Key == key && !source.VersionNamed)
+            // Copying onto itself changes nothing unless it changes the metadata or the encryption, as in S3.
+            var encryption = S3Encryption.Requested(context);
+            if (directive == "COPY" && source.Record.Bucket == bucket && source.Record.Key == key && !source.VersionNamed && encryption is null)
             {
                 throw S3Exception.InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.");
             }
@@ -208,13 +215,14 @@ public sealed class S3ObjectOperations(ObjectStore store, S3BucketOperations buc
             {
                 Tags = tagging == "REPLACE" ? S3TaggingOperations.FromHeader(context.Request) : source.Record.Attributes.Tags,
             };
-            var written = await store.WriteAsync(bucket, key, source.Content.Content, source.Record.Size, expectedMd5: null, context.Aborted);
+            var written = await store.WriteAsync(bucket, key, source.Content.Content, source.Record.Size, expectedMd5: null, encryption, context.Aborted);
 
             // The bytes are identical, so a whole-object checksum still holds; a composite one described the parts.
             var checksum = source.Record.Checksum is { Type: ObjectChecksum.FullObject } full ? full : null;
             var record = await store.CommitAsync(bucket, key, written, attributes, checksum, condition, context.Aborted);
             await WriteVersionIdAsync(context, store, record);
             source.WriteVersionId(context.Response);
+            S3Encryption.WriteHeaders(context, record.Encryption);
             await S3Xml.WriteAsync(context.Response, S3Xml.Element("CopyObjectResult", S3Xml.Element("ETag", $"\"{record.ETag}\""), S3Xml.Element("LastModified", S3Xml.Timestamp(record.LastModified))), context.Aborted);
         }
     }

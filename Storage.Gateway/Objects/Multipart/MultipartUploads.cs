@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Storage.Gateway.Metadata;
+using Storage.Gateway.Objects.Encryption;
 
 namespace Storage.Gateway.Objects.Multipart;
 
@@ -9,7 +10,8 @@ namespace Storage.Gateway.Objects.Multipart;
 /// A multipart upload in progress: its target, when it began, and what the finished object will carry (attributes,
 /// and the checksum algorithm and type, COMPOSITE or FULL_OBJECT, its parts are checksummed for).
 /// </summary>
-public sealed record MultipartUpload(string Bucket, string Key, string UploadId, DateTimeOffset Initiated, ObjectAttributes Attributes, string? ChecksumAlgorithm, string? ChecksumType = null);
+/// <summary>An upload in progress; <see cref="EncryptionMode"/> (SSE-S3, SSE-C or null) is what every part is stored with.</summary>
+public sealed record MultipartUpload(string Bucket, string Key, string UploadId, DateTimeOffset Initiated, ObjectAttributes Attributes, string? ChecksumAlgorithm, string? ChecksumType = null, string? EncryptionMode = null);
 
 /// <summary>An uploaded part: number, size, MD5 (hex) and the checksum the client sent, if any.</summary>
 public sealed record UploadedPart(int Number, long Size, string ETag, DateTimeOffset LastModified, ObjectChecksum? Checksum);
@@ -80,16 +82,19 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
     /// <summary>The hidden bucket that holds the uploads to <paramref name="bucket"/>.</summary>
     public static string BucketFor(string bucket) => CompanionPrefix + bucket;
 
-    public async Task<MultipartUpload> CreateAsync(string bucket, string key, ObjectAttributes attributes, string? checksumAlgorithm, string? checksumType, CancellationToken cancellationToken)
+    /// <summary>Starts an upload; <paramref name="encryption"/> null: as the bucket's default encryption says (the client's key itself is never kept).</summary>
+    public async Task<MultipartUpload> CreateAsync(string bucket, string key, ObjectAttributes attributes, string? checksumAlgorithm, string? checksumType, EncryptionRequest? encryption, CancellationToken cancellationToken)
     {
         if (!await store.BucketExistsAsync(bucket, cancellationToken))
         {
             throw new BucketNotFoundException(bucket);
         }
 
-        var upload = new MultipartUpload(bucket, key, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), time.GetUtcNow(), attributes, checksumAlgorithm, checksumType);
+        var mode = (await store.EncryptionForAsync(bucket, encryption, cancellationToken)).Mode;
+        var upload = new MultipartUpload(bucket, key, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), time.GetUtcNow(), attributes, checksumAlgorithm, checksumType, mode);
         var record = new ObjectRecord(BucketFor(bucket), UploadKey(bucket, key, upload.UploadId), 0, string.Empty, upload.Initiated, attributes, [],
-            checksumAlgorithm is null ? null : new ObjectChecksum(checksumAlgorithm, string.Empty, checksumType ?? ObjectChecksum.Composite));
+            checksumAlgorithm is null ? null : new ObjectChecksum(checksumAlgorithm, string.Empty, checksumType ?? ObjectChecksum.Composite),
+            Encryption: mode is null ? null : new ObjectEncryption(mode, [], 0));
         try
         {
             await metadata.CommitObjectAsync(record, time.GetUtcNow(), cancellationToken);
@@ -129,9 +134,24 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
         await metadata.DeleteBucketAsync(companion, cancellationToken);
     }
 
-    /// <summary>Writes a part's bytes (not yet a part of the upload: <see cref="PutPartAsync"/> makes it one).</summary>
-    public Task<WrittenSegment> WritePartAsync(MultipartUpload upload, int number, Stream body, long? length, byte[]? expectedMd5, CancellationToken cancellationToken) =>
-        store.WritePartAsync(BucketFor(upload.Bucket), $"{upload.UploadId}/{number}", body, length, expectedMd5, cancellationToken);
+    /// <summary>
+    /// Writes a part's bytes (not yet a part of the upload: <see cref="PutPartAsync"/> makes it one), encrypted as the
+    /// upload is, with its own data key; an SSE-C upload's parts each need the client's key.
+    /// </summary>
+    /// <exception cref="EncryptionKeyRequiredException">An SSE-C upload's part without <paramref name="customerKey"/>.</exception>
+    /// <exception cref="EncryptionNotApplicableException">A client key for an upload that was not started with one.</exception>
+    public Task<WrittenSegment> WritePartAsync(MultipartUpload upload, int number, Stream body, long? length, byte[]? expectedMd5, byte[]? customerKey, CancellationToken cancellationToken)
+    {
+        var encryption = (upload.EncryptionMode, customerKey) switch
+        {
+            (ObjectEncryption.CustomerKey, { } key) => EncryptionRequest.Customer(key),
+            (ObjectEncryption.CustomerKey, null) => throw new EncryptionKeyRequiredException(),
+            (_, not null) => throw new EncryptionNotApplicableException(),
+            (ObjectEncryption.ServerSide, null) => EncryptionRequest.ServerSide,
+            _ => EncryptionRequest.Plain,
+        };
+        return store.WritePartAsync(BucketFor(upload.Bucket), $"{upload.UploadId}/{number}", body, length, expectedMd5, encryption, cancellationToken);
+    }
 
     /// <summary>Stores a part; null when the upload does not exist (any bytes written are released).</summary>
     public async Task<UploadedPart?> PutPartAsync(MultipartUpload upload, int number, WrittenSegment written, ObjectChecksum? checksum, CancellationToken cancellationToken)
@@ -170,7 +190,8 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
     /// </summary>
     /// <exception cref="MultipartCompletionException">The list is empty, out of order, names a wrong part, or a part is too small.</exception>
     /// <exception cref="WriteConditionFailedException">The key's current version does not satisfy <paramref name="condition"/>; the upload stays as it was.</exception>
-    public async Task<ObjectRecord?> CompleteAsync(MultipartUpload upload, IReadOnlyList<CompletedPart> requested, ObjectChecksum? expected, WriteCondition condition, CancellationToken cancellationToken)
+    /// <exception cref="WrongEncryptionKeyException">An SSE-C upload completed with a key that does not open every part.</exception>
+    public async Task<ObjectRecord?> CompleteAsync(MultipartUpload upload, IReadOnlyList<CompletedPart> requested, ObjectChecksum? expected, WriteCondition condition, byte[]? customerKey, CancellationToken cancellationToken)
     {
         if (requested.Count == 0)
         {
@@ -247,12 +268,40 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
             upload.Attributes,
             [.. chosenRecords.SelectMany(r => r.Segments)],
             checksum,
-            [.. chosen.Select(p => p.Size)]);
+            [.. chosen.Select(p => p.Size)],
+            Encryption: AssembledEncryption(upload, chosenRecords, customerKey));
         var sources = chosenRecords.Select(r => new AssembledSource(r.Key, r.Segments.Count > 0 ? r.Segments[0].Id : null)).ToArray();
         var committed = await store.CommitAssembledAsync(record, BucketFor(upload.Bucket), sources, condition, cancellationToken)
             ?? throw new MultipartCompletionException(CompletionProblem.InvalidPart, "A part was replaced or the upload was aborted while completing; list the parts and try again.");
         await FinishAsync(upload, committed);
         return committed;
+    }
+
+    /// <summary>
+    /// The completed object's envelope: every part's own data key in order. A Complete of an SSE-C upload that carries
+    /// the key (S3 does not require it) checks that every part opens with it, so no object is assembled that its key
+    /// cannot read whole.
+    /// </summary>
+    private ObjectEncryption? AssembledEncryption(MultipartUpload upload, IReadOnlyList<ObjectRecord> parts, byte[]? customerKey)
+    {
+        if (upload.EncryptionMode is not { } mode)
+        {
+            return customerKey is null ? null : throw new EncryptionNotApplicableException();
+        }
+
+        var envelopes = parts.Select(p => p.Encryption ?? throw new InvalidOperationException($"Part record '{p.Key}' of an encrypted upload is not encrypted.")).ToList();
+        if (envelopes.Select(e => e.BlockSize).Distinct().Count() > 1)
+        {
+            throw new MultipartCompletionException(CompletionProblem.InvalidPart, "The parts were encrypted with different block sizes (Storage:Encryption:BlockSize changed during the upload); upload them again.");
+        }
+
+        var assembled = new ObjectEncryption(mode, [.. envelopes.SelectMany(e => e.DataKeys)], envelopes[0].BlockSize);
+        if (customerKey is not null)
+        {
+            store.CheckEncryptionKey(assembled, customerKey);
+        }
+
+        return assembled;
     }
 
     /// <summary>
@@ -514,7 +563,7 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
         var path = record.Key[UploadPrefix.Length..];
         var slash = path.IndexOf('/', StringComparison.Ordinal);
         var separator = path.LastIndexOf(IdSeparator);
-        return new MultipartUpload(path[..slash], path[(slash + 1)..separator], path[(separator + 1)..], record.LastModified, record.Attributes, record.Checksum?.Algorithm, record.Checksum?.Type);
+        return new MultipartUpload(path[..slash], path[(slash + 1)..separator], path[(separator + 1)..], record.LastModified, record.Attributes, record.Checksum?.Algorithm, record.Checksum?.Type, record.Encryption?.Mode);
     }
 
     private static UploadedPart ToPart(ObjectRecord record) =>

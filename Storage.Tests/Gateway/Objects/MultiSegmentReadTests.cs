@@ -20,7 +20,7 @@ public sealed class MultiSegmentReadTests : GatewayTest
         var segments = new List<Segment>();
         foreach (var piece in pieces)
         {
-            segments.Add((await writer.WriteAsync("objects", "multi", new MemoryStream(piece), piece.Length, expectedMd5: null, mayInline: false, default)).Segment!);
+            segments.Add((await writer.WriteAsync("objects", "multi", new MemoryStream(piece), piece.Length, expectedMd5: null, inlineLimit: 0, default)).Segment!);
         }
 
         var whole = pieces.SelectMany(p => p).ToArray();

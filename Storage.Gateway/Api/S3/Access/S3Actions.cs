@@ -22,6 +22,8 @@ public static class S3Actions
     public const string DeleteBucketPolicy = "s3:DeleteBucketPolicy";
     public const string GetBucketCors = "s3:GetBucketCORS";
     public const string PutBucketCors = "s3:PutBucketCORS";
+    public const string GetEncryptionConfiguration = "s3:GetEncryptionConfiguration";
+    public const string PutEncryptionConfiguration = "s3:PutEncryptionConfiguration";
     public const string GetObject = "s3:GetObject";
     public const string GetObjectVersion = "s3:GetObjectVersion";
     public const string PutObject = "s3:PutObject";
@@ -41,7 +43,7 @@ public static class S3Actions
     {
         ListAllMyBuckets, CreateBucket, DeleteBucket, ListBucket, ListBucketVersions, ListBucketMultipartUploads, GetBucketLocation,
         GetBucketVersioning, PutBucketVersioning, GetLifecycleConfiguration, PutLifecycleConfiguration, GetBucketPolicy, PutBucketPolicy,
-        DeleteBucketPolicy, GetBucketCors, PutBucketCors,
+        DeleteBucketPolicy, GetBucketCors, PutBucketCors, GetEncryptionConfiguration, PutEncryptionConfiguration,
     }.Select(action => KeyValuePair.Create(action, false)).Concat(new[]
     {
         GetObject, GetObjectVersion, PutObject, DeleteObject, DeleteObjectVersion, GetObjectTagging, GetObjectVersionTagging,

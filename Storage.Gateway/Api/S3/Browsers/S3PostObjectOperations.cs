@@ -54,6 +54,7 @@ public sealed class S3PostObjectOperations(ObjectStore store, SignatureVerifier 
         var publicBucket = options.Value.S3.PublicReadBuckets.Contains(bucket);
         foreach (var (name, value) in fields)
         {
+            S3Api.RefuseEncryptionParameter(name, "a browser form's field (the bucket's default encryption applies)");
             S3Api.RefuseUnsupported(name, value, publicBucket);
             if (name is "tagging" or "content-md5" || name.StartsWith("x-amz-checksum-", StringComparison.Ordinal))
             {
@@ -63,9 +64,10 @@ public sealed class S3PostObjectOperations(ObjectStore store, SignatureVerifier 
 
         await authorizer.AuthorizeUploadAsync(context, accessKey, key);
 
-        var written = await store.WriteAsync(bucket, key, new LengthRangeStream(file, policy.MinLength, policy.MaxLength), length: null, expectedMd5: null, context.Aborted);
+        var written = await store.WriteAsync(bucket, key, new LengthRangeStream(file, policy.MinLength, policy.MaxLength), length: null, expectedMd5: null, encryption: null, context.Aborted);
         var record = await store.CommitAsync(bucket, key, written, Attributes(fields), checksum: null, WriteCondition.None, context.Aborted);
         await S3ObjectOperations.WriteVersionIdAsync(context, store, record);
+        S3Encryption.WriteHeaders(context, record.Encryption);
         await AnswerAsync(context, fields, record);
     }
 

@@ -26,10 +26,10 @@ public sealed class LegacyUploadTests
             var uploads = gateway.Service<MultipartUploads>();
             var metadata = gateway.Service<IMetadataStore>();
             await store.EnsureBucketAsync("data", cancellationToken);
-            upload = await uploads.CreateAsync("data", "big", ObjectAttributes.None, null, null, cancellationToken);
+            upload = await uploads.CreateAsync("data", "big", ObjectAttributes.None, null, null, null, cancellationToken);
             parts = [
-                (await uploads.PutPartAsync(upload, 1, await uploads.WritePartAsync(upload, 1, new MemoryStream(first), first.Length, null, cancellationToken), null, cancellationToken))!,
-                (await uploads.PutPartAsync(upload, 2, await uploads.WritePartAsync(upload, 2, new MemoryStream(last), last.Length, null, cancellationToken), null, cancellationToken))!,
+                (await uploads.PutPartAsync(upload, 1, await uploads.WritePartAsync(upload, 1, new MemoryStream(first), first.Length, null, null, cancellationToken), null, cancellationToken))!,
+                (await uploads.PutPartAsync(upload, 2, await uploads.WritePartAsync(upload, 2, new MemoryStream(last), last.Length, null, null, cancellationToken), null, cancellationToken))!,
             ];
 
             // Back to where the earlier version kept them: every record in '.multipart', and a part whose upload is gone.
@@ -41,7 +41,7 @@ public sealed class LegacyUploadTests
                     [new AssembledSource(record.Key, record.Segments.Count > 0 ? record.Segments[0].Id : null)], DateTimeOffset.UtcNow, cancellationToken));
             }
 
-            var orphan = await store.WriteAsync(MultipartUploads.LegacyBucket, "orphan", new MemoryStream(last), last.Length, null, cancellationToken);
+            var orphan = await store.WriteAsync(MultipartUploads.LegacyBucket, "orphan", new MemoryStream(last), last.Length, null, null, cancellationToken);
             await store.CommitAsync(MultipartUploads.LegacyBucket, "p/00000000000000000000000000000000/00001", orphan, ObjectAttributes.None, null, cancellationToken);
             Assert.Equal(BucketDeleteResult.Deleted, await metadata.DeleteBucketAsync(companion, cancellationToken));
             Assert.Null(await uploads.GetAsync("data", "big", upload.UploadId, cancellationToken));
@@ -56,7 +56,7 @@ public sealed class LegacyUploadTests
             Assert.NotNull(moved);
             Assert.Equal(parts.Select(p => p.ETag), (await uploads.ListPartsAsync(moved, 0, 10, cancellationToken)).Select(p => p.ETag));
 
-            var completed = await uploads.CompleteAsync(moved, [.. parts.Select(p => new CompletedPart(p.Number, p.ETag, null))], null, WriteCondition.None, cancellationToken);
+            var completed = await uploads.CompleteAsync(moved, [.. parts.Select(p => new CompletedPart(p.Number, p.ETag, null))], null, WriteCondition.None, null, cancellationToken);
             Assert.NotNull(completed);
             await using var read = (await gateway.Service<ObjectStore>().GetAsync("data", "big", null, cancellationToken))!;
             using var body = new MemoryStream();

@@ -1,14 +1,13 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Storage.Gateway.Hosting;
-using Storage.Gateway.Metadata;
 
-namespace Storage.Gateway.Api.S3;
+namespace Storage.Gateway.Metadata;
 
 /// <summary>
-/// One kind of bucket document that requests consult (a policy, CORS rules), parsed and held in memory for
-/// <see cref="S3Options.PolicyRefreshInterval"/>: reading it from Redis on every request would add a round trip to
-/// every GET. A change through this gateway applies at once; through another replica, within the interval.
+/// One kind of bucket document that requests consult (a policy, CORS rules, default encryption), parsed and held in
+/// memory for <see cref="StorageOptions.BucketSettingsRefreshInterval"/>: reading it from Redis on every request would
+/// add a round trip to every GET. A change through this gateway applies at once; through another replica, within the interval.
 /// </summary>
 public sealed class BucketDocumentCache<T>(IMetadataStore metadata, IOptions<StorageOptions> options, TimeProvider time, string documentName, Func<string, string, T> parse)
     where T : class
@@ -23,7 +22,7 @@ public sealed class BucketDocumentCache<T>(IMetadataStore metadata, IOptions<Sto
     /// <summary>The bucket's document; null when it has none (or the bucket does not exist).</summary>
     public async ValueTask<T?> GetAsync(string bucket, CancellationToken cancellationToken)
     {
-        if (_cache.TryGetValue(bucket, out var cached) && time.GetElapsedTime(cached.ReadAt) < options.Value.S3.PolicyRefreshInterval)
+        if (_cache.TryGetValue(bucket, out var cached) && time.GetElapsedTime(cached.ReadAt) < options.Value.BucketSettingsRefreshInterval)
         {
             return cached.Document;
         }
@@ -35,7 +34,7 @@ public sealed class BucketDocumentCache<T>(IMetadataStore metadata, IOptions<Sto
         {
             document = text is null ? null : parse(bucket, text);
         }
-        catch (S3Exception ex)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // Stored documents were checked when put; one that no longer parses fails requests (500) rather than open them.
             throw new InvalidDataException($"The stored {documentName} of bucket '{bucket}' no longer parses: {ex.Message}", ex);
