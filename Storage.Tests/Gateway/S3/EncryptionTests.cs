@@ -3,12 +3,12 @@ using System.Security.Cryptography;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Storage.Gateway.Metadata;
-using ByteRange = Amazon.S3.Model.ByteRange;
-using ObjectEncryption = Storage.Gateway.Metadata.ObjectEncryption;
 using Storage.Gateway.Nodes;
-using StripeLayout = Storage.Gateway.Objects.StripeLayout;
 using Storage.Tests.Fixtures;
 using static Storage.Tests.Fixtures.ScopedKeysGateway;
+using ByteRange = Amazon.S3.Model.ByteRange;
+using ObjectEncryption = Storage.Gateway.Metadata.ObjectEncryption;
+using StripeLayout = Storage.Gateway.Objects.StripeLayout;
 
 namespace Storage.Tests.Gateway.S3;
 
@@ -102,8 +102,11 @@ public sealed class EncryptionTests(ScopedKeysGateway gateway) : IClassFixture<S
         var body = TestData.Bytes(300_000, 83);
         var put = await s3.PutObjectAsync(new PutObjectRequest
         {
-            BucketName = "sse-c", Key = "secret.bin", InputStream = new MemoryStream(body),
-            ServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256, ServerSideEncryptionCustomerProvidedKey = CustomerKey,
+            BucketName = "sse-c",
+            Key = "secret.bin",
+            InputStream = new MemoryStream(body),
+            ServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256,
+            ServerSideEncryptionCustomerProvidedKey = CustomerKey,
         });
         Assert.Equal(ServerSideEncryptionCustomerMethod.AES256, put.ServerSideEncryptionCustomerMethod);
         Assert.NotEqual(Convert.ToHexStringLower(MD5.HashData(body)), put.ETag.Trim('"'));
@@ -130,8 +133,12 @@ public sealed class EncryptionTests(ScopedKeysGateway gateway) : IClassFixture<S
         // A copy opens the source with its key and stores the copy as the request says (here SSE-S3).
         await s3.CopyObjectAsync(new CopyObjectRequest
         {
-            SourceBucket = "sse-c", SourceKey = "secret.bin", DestinationBucket = "sse-c", DestinationKey = "copy.bin",
-            CopySourceServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256, CopySourceServerSideEncryptionCustomerProvidedKey = CustomerKey,
+            SourceBucket = "sse-c",
+            SourceKey = "secret.bin",
+            DestinationBucket = "sse-c",
+            DestinationKey = "copy.bin",
+            CopySourceServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256,
+            CopySourceServerSideEncryptionCustomerProvidedKey = CustomerKey,
             ServerSideEncryptionMethod = ServerSideEncryptionMethod.AES256,
         }, Cancellation);
         using (var copy = await s3.GetObjectAsync("sse-c", "copy.bin", Cancellation))
@@ -270,8 +277,10 @@ public sealed class EncryptionTests(ScopedKeysGateway gateway) : IClassFixture<S
 
     private static GetObjectRequest WithKey(string bucket, string key, string customerKey) => new()
     {
-        BucketName = bucket, Key = key,
-        ServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256, ServerSideEncryptionCustomerProvidedKey = customerKey,
+        BucketName = bucket,
+        Key = key,
+        ServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256,
+        ServerSideEncryptionCustomerProvidedKey = customerKey,
     };
 
     private static async Task<byte[]> ReadAsync(GetObjectResponse response)
