@@ -361,12 +361,12 @@ public sealed class ObjectStore(
         }
 
         // The nodes (or the record) keep ciphertext; the record keeps the plaintext's size and digest.
-        var (ciphertext, envelope) = encryptor.Encrypt(request, body, expectedMd5);
+        var (ciphertext, envelope) = encryptor.Encrypt(request, body, length, expectedMd5);
         await using (ciphertext)
         {
             var inlineLimit = inline ? (int)EncryptedLayout.CiphertextLength(settings.InlineObjectLimit, envelope.BlockSize) : 0;
             var cipherLength = length is { } plainLength ? EncryptedLayout.CiphertextLength(plainLength, envelope.BlockSize) : (long?)null;
-            var written = await writer.WriteAsync(bucket, key, ciphertext, cipherLength, expectedMd5: null, inlineLimit, cancellationToken);
+            var written = await writer.WriteAsync(bucket, key, ciphertext, cipherLength, expectedMd5: null, inlineLimit, cancellationToken, digest: envelope.IsCustomerKey);
             activity?.SetTag("storage.object.size", ciphertext.PlaintextLength);
             activity?.SetTag("storage.object.encryption", envelope.Mode);
             return written with

@@ -41,8 +41,10 @@ public sealed class SegmentWriter(
     /// Stores the body; a declared length or Content-MD5 (<paramref name="expectedMd5"/>) that does not match fails the
     /// write and keeps nothing. A body of at most <paramref name="inlineLimit"/> bytes (<c>InlineObjectLimit</c>, or a
     /// little more for ciphertext; 0: none) is not written to the nodes at all: it is returned for its metadata record to carry.
+    /// Without <paramref name="digest"/> no MD5 is computed (the written segment's is empty): a caller that digests the
+    /// body itself (the plaintext of an encrypted one) spares the CPU.
     /// </summary>
-    public async Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? declaredLength, byte[]? expectedMd5, int inlineLimit, CancellationToken cancellationToken)
+    public async Task<WrittenSegment> WriteAsync(string bucket, string key, Stream body, long? declaredLength, byte[]? expectedMd5, int inlineLimit, CancellationToken cancellationToken, bool digest = true)
     {
         var settings = options.Value;
         var stripeBytes = settings.DataShards * settings.BlockSize;
@@ -62,7 +64,7 @@ public sealed class SegmentWriter(
             if (filled == 0)
             {
                 CheckDeclaredLength(declaredLength, 0);
-                return new WrittenSegment(null, 0, CheckDigest(md5.GetHashAndReset(), expectedMd5));
+                return new WrittenSegment(null, 0, digest ? CheckDigest(md5.GetHashAndReset(), expectedMd5) : []);
             }
 
             // A body shorter than the buffer has ended: one that small rides in its record, which is one durable write
@@ -74,7 +76,7 @@ public sealed class SegmentWriter(
                 placement.EnsureWritable(settings.DataShards);
                 var bytes = current.Memory.Span[..filled];
                 md5.AppendData(bytes);
-                var inlineDigest = CheckDigest(md5.GetHashAndReset(), expectedMd5);
+                var inlineDigest = digest ? CheckDigest(md5.GetHashAndReset(), expectedMd5) : [];
                 var stored = new byte[filled + StripeLayout.ChecksumBytes];
                 StripeLayout.WriteBlock(stored, bytes);
                 telemetry.BytesWritten.Add(filled);
@@ -104,8 +106,8 @@ public sealed class SegmentWriter(
             {
                 await digesting;
                 var (digested, length) = (current, filled);
-                digesting = filled < stripeBytes
-                    ? DigestInline(md5, digested, length)
+                digesting = !digest ? Task.CompletedTask
+                    : filled < stripeBytes ? DigestInline(md5, digested, length)
                     : Task.Run(() => md5.AppendData(digested.Memory.Span[..length]), CancellationToken.None);
                 total += filled;
 
@@ -141,10 +143,10 @@ public sealed class SegmentWriter(
 
             await digesting;
             CheckDeclaredLength(declaredLength, total);
-            var digest = CheckDigest(md5.GetHashAndReset(), expectedMd5);
+            var md5Digest = digest ? CheckDigest(md5.GetHashAndReset(), expectedMd5) : [];
             segment = await parts.CompleteAsync(total, cancellationToken);
             telemetry.BytesWritten.Add(total);
-            return new WrittenSegment(segment, total, digest);
+            return new WrittenSegment(segment, total, md5Digest);
         }
         finally
         {

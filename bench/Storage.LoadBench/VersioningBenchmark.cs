@@ -5,8 +5,8 @@ using System.Text;
 using Storage.Gateway.Metadata;
 using Storage.Gateway.Metadata.Redis;
 using Storage.Gateway.Metadata.Sqlite;
-using Storage.Gateway.Security;
 using Storage.Tests.Fixtures;
+using static Storage.LoadBench.BucketComparison;
 
 namespace Storage.LoadBench;
 
@@ -79,28 +79,9 @@ public static class VersioningBenchmark
 
         var large = new byte[LoadBenchOptions.LargeObjectBytes];
         new Random(1).NextBytes(large);
-        (List<double> Put, List<double> Get)[] times = [([], []), ([], [])];
-        foreach (var client in clients)
-        {
-            await client.PutAsync("warmup", large);
-            await client.GetAsync("warmup");
-        }
 
-        // Rounds alternate between the buckets, so drift in disk or CPU state affects both alike; every round overwrites
-        // the same key, which the versioned bucket keeps each time.
-        for (var i = 0; i < options.LargeIterations; i++)
-        {
-            foreach (var (client, index) in clients.Select((c, n) => (c, n)))
-            {
-                var put = Stopwatch.StartNew();
-                await client.PutAsync("large", large);
-                times[index].Put.Add(put.Elapsed.TotalSeconds);
-                var get = Stopwatch.StartNew();
-                await client.GetAsync("large");
-                times[index].Get.Add(get.Elapsed.TotalSeconds);
-            }
-        }
-
+        // Every round overwrites the same key, which the versioned bucket keeps each time.
+        var times = await BucketComparison.LargeRoundsAsync(clients, large, options.LargeIterations);
         static double Rate(List<double> seconds) => LoadBenchOptions.LargeObjectBytes / Median(seconds) / 1e6;
         var lines = new List<string>
         {
@@ -199,9 +180,6 @@ public static class VersioningBenchmark
         }
     }
 
-    private static string Line(string what, string store, double plain, double versioned, bool lowerIsBetter = false) =>
-        string.Create(CultureInfo.InvariantCulture, $"| {what} | {store} | {plain:F1} | {versioned:F1} | {versioned / plain:F2} ×{(lowerIsBetter ? " (lower is better)" : "")} |");
-
     /// <summary>Fills a versioned bucket and an unversioned one with 100,000 entries each, then times pages at spread-out cursors.</summary>
     private static async Task<string> ListingAsync(string name, IMetadataStore store)
     {
@@ -256,18 +234,4 @@ public static class VersioningBenchmark
     private static ObjectRecord Record(string bucket, string key, DateTimeOffset now) =>
         new(bucket, key, 4096, Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()), now, ObjectAttributes.None,
             [new Segment(Guid.NewGuid().ToString("N"), 4096, 1, 2, 4096, ["node1", "node2", "node3"])]);
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    private static async Task SendAsync(HttpClient http, HttpMethod method, Uri uri, string? body)
-    {
-        using var request = new HttpRequestMessage(method, uri) { Content = body is null ? null : new StringContent(body) };
-        SigV4.Sign(request, S3Benchmark.AccessKey, S3Benchmark.Secret, "us-east-1", DateTimeOffset.UtcNow);
-        using var response = await http.SendAsync(request);
-        response.EnsureSuccessStatusCode();
-    }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 
@@ -6,34 +7,41 @@ namespace Storage.Gateway.Objects.Encryption;
 /// <summary>
 /// Plaintext in, ciphertext out: AES-256-GCM per block of <c>blockSize</c> bytes, the nonce the block's index, the
 /// associated data whether it is the part's last block (so a part cut short at a block boundary fails to decrypt). One
-/// block of look-ahead tells which block is last. Also digests the plaintext: its MD5 is S3's ETag, and a Content-MD5
-/// that does not match fails the read at the end of the body, before the writer can finish.
+/// block of look-ahead tells which block is last. With <c>digest</c>, also the plaintext's MD5 (S3's ETag; a Content-MD5
+/// that does not match fails the read before the last block, so the writer never finishes), on another core while
+/// the block is encrypted, as the writer digests stripes. Buffers are pooled: a small object costs no large allocation.
 /// </summary>
 public sealed class EncryptingStream : ReadOnlyStream
 {
     private readonly Stream _source;
     private readonly AesGcm _aes;
     private readonly byte[]? _expectedMd5;
-    private readonly IncrementalHash _md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+    private readonly IncrementalHash? _md5;
+    private readonly int _blockSize;
     private readonly byte[] _output;
     private byte[] _current;
     private byte[] _next;
+    private Task _digesting = Task.CompletedTask;
     private int _nextFilled = -1;
     private int _outputStart;
     private int _outputEnd;
     private long _block;
+    private bool _finished;
 
-    public EncryptingStream(Stream source, byte[] dataKey, int blockSize, byte[]? expectedMd5)
+    public EncryptingStream(Stream source, byte[] dataKey, int blockSize, long? length, bool digest, byte[]? expectedMd5)
     {
         _source = source;
         _aes = new AesGcm(dataKey, EncryptedLayout.TagBytes);
+        _md5 = digest || expectedMd5 is not null ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
         _expectedMd5 = expectedMd5;
-        _current = new byte[blockSize];
-        _next = new byte[blockSize];
-        _output = new byte[blockSize + EncryptedLayout.TagBytes];
+        _blockSize = blockSize;
+        var buffer = (int)Math.Clamp(length ?? blockSize, 1, blockSize);
+        _current = ArrayPool<byte>.Shared.Rent(buffer);
+        _next = ArrayPool<byte>.Shared.Rent(buffer);
+        _output = ArrayPool<byte>.Shared.Rent(buffer + EncryptedLayout.TagBytes);
     }
 
-    /// <summary>The plaintext's MD5, once the stream has ended.</summary>
+    /// <summary>The plaintext's MD5, once the stream has ended (null without a digest).</summary>
     public byte[]? PlaintextMd5 { get; private set; }
 
     public long PlaintextLength { get; private set; }
@@ -60,36 +68,51 @@ public sealed class EncryptingStream : ReadOnlyStream
 
         if (_nextFilled == 0)
         {
-            Finish();
+            await FinishAsync();
             return false;
         }
 
         (_current, _next) = (_next, _current);
         var length = _nextFilled;
-        _nextFilled = length == _current.Length ? await FillAsync(_next, cancellationToken) : 0;
+
+        // The buffer about to be refilled held the previous block, whose digest may still be running.
+        await _digesting;
+        _nextFilled = length == _blockSize ? await FillAsync(_next, cancellationToken) : 0;
         var last = _nextFilled == 0;
-        _md5.AppendData(_current, 0, length);
         PlaintextLength += length;
-        if (last)
+        if (_md5 is { } md5)
         {
-            Finish();
+            var block = _current;
+            _digesting = Task.Run(() => md5.AppendData(block, 0, length), CancellationToken.None);
         }
 
+        if (last)
+        {
+            await FinishAsync();
+        }
+
+        Encrypt(length, last);
+        return true;
+    }
+
+    private void Encrypt(int length, bool last)
+    {
         Span<byte> nonce = stackalloc byte[12];
         BinaryPrimitives.WriteInt64BigEndian(nonce[4..], _block++);
         _aes.Encrypt(nonce, _current.AsSpan(0, length), _output.AsSpan(0, length), _output.AsSpan(length, EncryptedLayout.TagBytes), last ? BlockCipher.LastBlock : BlockCipher.InnerBlock);
         (_outputStart, _outputEnd) = (0, length + EncryptedLayout.TagBytes);
-        return true;
     }
 
-    private void Finish()
+    private async Task FinishAsync()
     {
-        if (PlaintextMd5 is not null)
+        if (_finished)
         {
             return;
         }
 
-        PlaintextMd5 = _md5.GetHashAndReset();
+        _finished = true;
+        await _digesting;
+        PlaintextMd5 = _md5?.GetHashAndReset();
         if (_expectedMd5 is not null && !PlaintextMd5.AsSpan().SequenceEqual(_expectedMd5))
         {
             throw new ContentDigestMismatchException("Content-MD5");
@@ -100,7 +123,8 @@ public sealed class EncryptingStream : ReadOnlyStream
     {
         var filled = 0;
         int read;
-        while (filled < buffer.Length && (read = await _source.ReadAsync(buffer.AsMemory(filled), cancellationToken)) > 0)
+        var capacity = Math.Min(buffer.Length, _blockSize);
+        while (filled < capacity && (read = await _source.ReadAsync(buffer.AsMemory(filled, capacity - filled), cancellationToken)) > 0)
         {
             filled += read;
         }
@@ -108,15 +132,38 @@ public sealed class EncryptingStream : ReadOnlyStream
         return filled;
     }
 
+    public override async ValueTask DisposeAsync()
+    {
+        // A digest may still be reading a buffer when an error unwinds: let it finish before returning buffers.
+        await _digesting.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        Release();
+        await base.DisposeAsync();
+    }
+
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            _aes.Dispose();
-            _md5.Dispose();
+            _digesting.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Wait();
+            Release();
         }
 
         base.Dispose(disposing);
+    }
+
+    private void Release()
+    {
+        if (_current.Length == 0)
+        {
+            return;
+        }
+
+        _aes.Dispose();
+        _md5?.Dispose();
+        ArrayPool<byte>.Shared.Return(_current);
+        ArrayPool<byte>.Shared.Return(_next);
+        ArrayPool<byte>.Shared.Return(_output);
+        _current = _next = [];
     }
 }
 

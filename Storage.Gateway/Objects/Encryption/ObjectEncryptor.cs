@@ -47,15 +47,19 @@ public sealed class ObjectEncryptor(MasterKeys masterKeys, IOptions<EncryptionOp
 {
     public int BlockSize => options.Value.BlockSize;
 
-    /// <summary>A part's ciphertext stream and the envelope that records its (wrapped) data key.</summary>
-    public (EncryptingStream Ciphertext, ObjectEncryption Envelope) Encrypt(EncryptionRequest request, Stream plaintext, byte[]? expectedMd5)
+    /// <summary>
+    /// A part's ciphertext stream and the envelope that records its (wrapped) data key. The plaintext's MD5 is
+    /// computed for SSE-S3 (its ETag) and to check a Content-MD5; an SSE-C object's ETag is its ciphertext's MD5.
+    /// </summary>
+    public (EncryptingStream Ciphertext, ObjectEncryption Envelope) Encrypt(EncryptionRequest request, Stream plaintext, long? length, byte[]? expectedMd5)
     {
         var mode = request.Mode ?? throw new ArgumentException("A plain request is not encrypted.", nameof(request));
         var dataKey = DataKeys.New();
         var wrapped = request.CustomerKey is { } customer
             ? new WrappedDataKey(null, DataKeys.Wrap(dataKey, customer, mode))
             : new WrappedDataKey(masterKeys.ActiveId, DataKeys.Wrap(dataKey, masterKeys.Active, mode));
-        return (new EncryptingStream(plaintext, dataKey, BlockSize, expectedMd5), new ObjectEncryption(mode, [wrapped], BlockSize));
+        var digest = request.CustomerKey is null;
+        return (new EncryptingStream(plaintext, dataKey, BlockSize, length, digest, expectedMd5), new ObjectEncryption(mode, [wrapped], BlockSize));
     }
 
     /// <summary>Every part's data key of a stored object.</summary>

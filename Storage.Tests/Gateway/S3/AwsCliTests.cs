@@ -159,6 +159,28 @@ public sealed class AwsCliTests(S3Gateway gateway) : IClassFixture<S3Gateway>
         Assert.Equal("first", await File.ReadAllTextAsync(old));
     }
 
+    [Fact]
+    public async Task Objects_are_stored_with_sse_s3_and_sse_c_and_read_back_through_the_cli()
+    {
+        using var folder = new TempDirectory("aws-cli-sse");
+        var original = Path.Combine(folder.Path, "doc.bin");
+        await File.WriteAllBytesAsync(original, TestData.Bytes(200_000, 23));
+        var key = Path.Combine(folder.Path, "key.bin");
+        await File.WriteAllBytesAsync(key, RandomNumberGenerator.GetBytes(32));
+        await AwsAsync("s3", "mb", "s3://cli-sse");
+
+        await AwsAsync("s3", "cp", original, "s3://cli-sse/s3.bin", "--sse", "AES256");
+        var head = JsonDocument.Parse(await AwsAsync("s3api", "head-object", "--bucket", "cli-sse", "--key", "s3.bin")).RootElement;
+        Assert.Equal("AES256", head.GetProperty("ServerSideEncryption").GetString());
+
+        await AwsAsync("s3", "cp", original, "s3://cli-sse/c.bin", "--sse-c", "AES256", "--sse-c-key", $"fileb://{key}");
+        var (refused, output) = await TryAwsAsync("s3", "cp", "s3://cli-sse/c.bin", Path.Combine(folder.Path, "nokey.bin"));
+        Assert.False(refused == 0, output);
+        var back = Path.Combine(folder.Path, "back.bin");
+        await AwsAsync("s3", "cp", "s3://cli-sse/c.bin", back, "--sse-c", "AES256", "--sse-c-key", $"fileb://{key}");
+        Assert.Equal(await HashAsync(original), await HashAsync(back));
+    }
+
     private Task<string> AwsAsync(params string[] arguments) =>
         CommandLine.RunCheckedAsync("aws", [.. Common, .. arguments], Environment, TimeSpan.FromMinutes(3));
 
