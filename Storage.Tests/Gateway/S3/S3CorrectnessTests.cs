@@ -176,12 +176,11 @@ public sealed class S3CorrectnessTests(S3Gateway gateway) : IClassFixture<S3Gate
     }
 
     [Theory]
-    [InlineData("x-amz-server-side-encryption", "AES256")]
     [InlineData("x-amz-server-side-encryption", "aws:kms")]
-    [InlineData("x-amz-server-side-encryption-customer-algorithm", "AES256")]
+    [InlineData("x-amz-server-side-encryption-aws-kms-key-id", "arn:aws:kms:us-east-1:1:key/k")]
     [InlineData("x-amz-object-lock-mode", "GOVERNANCE")]
     [InlineData("x-amz-storage-class", "GLACIER")]
-    public async Task Encryption_and_other_unimplemented_requests_are_refused_with_501_and_store_nothing(string header, string value)
+    public async Task Kms_and_other_unimplemented_requests_are_refused_with_501_and_store_nothing(string header, string value)
     {
         var key = $"sse/{header}/{value}";
         var put = new PutObjectRequest { BucketName = "objects", Key = key, ContentBody = "secret" };
@@ -191,8 +190,21 @@ public sealed class S3CorrectnessTests(S3Gateway gateway) : IClassFixture<S3Gate
         Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => _s3.GetObjectMetadataAsync("objects", key))).StatusCode);
     }
 
+    [Theory]
+    [InlineData("x-amz-server-side-encryption", "AES128", "InvalidArgument")]
+    [InlineData("x-amz-server-side-encryption-customer-algorithm", "AES256", "InvalidArgument")]
+    public async Task Malformed_encryption_headers_are_refused_and_store_nothing(string header, string value, string code)
+    {
+        var key = $"sse/{header}/{value}";
+        var put = new PutObjectRequest { BucketName = "objects", Key = key, ContentBody = "secret" };
+        put.Headers[header] = value;
+        var refused = await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => _s3.PutObjectAsync(put));
+        Assert.Equal((code, HttpStatusCode.BadRequest), (refused.ErrorCode, refused.StatusCode));
+        Assert.Equal(HttpStatusCode.NotFound, (await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => _s3.GetObjectMetadataAsync("objects", key))).StatusCode);
+    }
+
     [Fact]
-    public async Task An_sse_c_read_is_refused_rather_than_served_without_its_key()
+    public async Task A_customer_key_for_an_object_stored_without_one_is_refused_rather_than_ignored()
     {
         await _s3.PutObjectAsync(new PutObjectRequest { BucketName = "objects", Key = "sse/plain", ContentBody = "plain" });
         var customerKey = Convert.ToBase64String(TestData.Bytes(32, 4));
@@ -203,7 +215,7 @@ public sealed class S3CorrectnessTests(S3Gateway gateway) : IClassFixture<S3Gate
             ServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256,
             ServerSideEncryptionCustomerProvidedKey = customerKey,
         }));
-        Assert.Equal(HttpStatusCode.NotImplemented, refused.StatusCode);
+        Assert.Equal((HttpStatusCode.BadRequest, "InvalidRequest"), (refused.StatusCode, refused.ErrorCode));
     }
 
     [Fact]
