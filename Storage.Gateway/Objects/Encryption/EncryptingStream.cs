@@ -7,17 +7,22 @@ namespace Storage.Gateway.Objects.Encryption;
 /// <summary>
 /// Plaintext in, ciphertext out: AES-256-GCM per block of <c>blockSize</c> bytes, the nonce the block's index, the
 /// associated data whether it is the part's last block (so a part cut short at a block boundary fails to decrypt). One
-/// block of look-ahead tells which block is last. With <c>digest</c>, also the plaintext's MD5 (S3's ETag; a Content-MD5
+/// chunk of look-ahead tells which block is last. With <c>digest</c>, also the plaintext's MD5 (S3's ETag; a Content-MD5
 /// that does not match fails the read before the last block, so the writer never finishes), on another core while
-/// the block is encrypted, as the writer digests stripes. Buffers are pooled: a small object costs no large allocation.
+/// the chunk is encrypted, as the writer digests stripes. Work goes by chunks of blocks (about 1 MiB), so the digest
+/// costs one task per chunk, not per block. Buffers are pooled and sized to the object: a small one costs no large
+/// allocation.
 /// </summary>
 public sealed class EncryptingStream : ReadOnlyStream
 {
+    private const int ChunkBytes = 1024 * 1024;
+
     private readonly Stream _source;
     private readonly AesGcm _aes;
     private readonly byte[]? _expectedMd5;
     private readonly IncrementalHash? _md5;
     private readonly int _blockSize;
+    private readonly int _chunk;
     private readonly byte[] _output;
     private byte[] _current;
     private byte[] _next;
@@ -35,10 +40,11 @@ public sealed class EncryptingStream : ReadOnlyStream
         _md5 = digest || expectedMd5 is not null ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
         _expectedMd5 = expectedMd5;
         _blockSize = blockSize;
-        var buffer = (int)Math.Clamp(length ?? blockSize, 1, blockSize);
+        _chunk = Math.Max(1, ChunkBytes / blockSize) * blockSize;
+        var buffer = (int)Math.Clamp(length ?? _chunk, 1, _chunk);
         _current = ArrayPool<byte>.Shared.Rent(buffer);
         _next = ArrayPool<byte>.Shared.Rent(buffer);
-        _output = ArrayPool<byte>.Shared.Rent(buffer + EncryptedLayout.TagBytes);
+        _output = ArrayPool<byte>.Shared.Rent((int)EncryptedLayout.CiphertextLength(buffer, blockSize));
     }
 
     /// <summary>The plaintext's MD5, once the stream has ended (null without a digest).</summary>
@@ -75,9 +81,9 @@ public sealed class EncryptingStream : ReadOnlyStream
         (_current, _next) = (_next, _current);
         var length = _nextFilled;
 
-        // The buffer about to be refilled held the previous block, whose digest may still be running.
+        // The buffer about to be refilled held the previous chunk, whose digest may still be running.
         await _digesting;
-        _nextFilled = length == _blockSize ? await FillAsync(_next, cancellationToken) : 0;
+        _nextFilled = length == _chunk ? await FillAsync(_next, cancellationToken) : 0;
         var last = _nextFilled == 0;
         PlaintextLength += length;
         if (_md5 is { } md5)
@@ -95,12 +101,21 @@ public sealed class EncryptingStream : ReadOnlyStream
         return true;
     }
 
-    private void Encrypt(int length, bool last)
+    /// <summary>Encrypts the chunk's blocks into the output; only the last block of the last chunk says it is last.</summary>
+    private void Encrypt(int length, bool lastChunk)
     {
         Span<byte> nonce = stackalloc byte[12];
-        BinaryPrimitives.WriteInt64BigEndian(nonce[4..], _block++);
-        _aes.Encrypt(nonce, _current.AsSpan(0, length), _output.AsSpan(0, length), _output.AsSpan(length, EncryptedLayout.TagBytes), last ? BlockCipher.LastBlock : BlockCipher.InnerBlock);
-        (_outputStart, _outputEnd) = (0, length + EncryptedLayout.TagBytes);
+        var written = 0;
+        for (var offset = 0; offset < length; offset += _blockSize)
+        {
+            var block = Math.Min(_blockSize, length - offset);
+            var last = lastChunk && offset + block == length;
+            BinaryPrimitives.WriteInt64BigEndian(nonce[4..], _block++);
+            _aes.Encrypt(nonce, _current.AsSpan(offset, block), _output.AsSpan(written, block), _output.AsSpan(written + block, EncryptedLayout.TagBytes), last ? BlockCipher.LastBlock : BlockCipher.InnerBlock);
+            written += block + EncryptedLayout.TagBytes;
+        }
+
+        (_outputStart, _outputEnd) = (0, written);
     }
 
     private async Task FinishAsync()
@@ -123,7 +138,7 @@ public sealed class EncryptingStream : ReadOnlyStream
     {
         var filled = 0;
         int read;
-        var capacity = Math.Min(buffer.Length, _blockSize);
+        var capacity = Math.Min(buffer.Length, _chunk);
         while (filled < capacity && (read = await _source.ReadAsync(buffer.AsMemory(filled, capacity - filled), cancellationToken)) > 0)
         {
             filled += read;
