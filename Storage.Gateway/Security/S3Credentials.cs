@@ -51,23 +51,10 @@ public sealed class S3Credentials
                 ?? throw new InvalidDataException($"{path} holds no credentials.");
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var credential = new GeneratedCredential(
             "GK" + Convert.ToHexString(RandomNumberGenerator.GetBytes(10)),
             Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)));
-        var temporary = path + ".tmp";
-        var fileOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var file = new FileStream(temporary, fileOptions))
-        {
-            JsonSerializer.Serialize(file, credential, CredentialFileContext.Default.GeneratedCredential);
-        }
-
-        File.Move(temporary, path);
+        OwnerOnlyFile.Create(path, file => JsonSerializer.Serialize(file, credential, CredentialFileContext.Default.GeneratedCredential));
         return credential;
     }
 }

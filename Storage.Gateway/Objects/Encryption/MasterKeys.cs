@@ -74,21 +74,8 @@ public sealed class MasterKeys
 
     private static KeyFileDocument Generate(string path, ILogger logger)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var document = new KeyFileDocument("k1", new Dictionary<string, string> { ["k1"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) });
-        var temporary = path + ".tmp";
-        var fileOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var file = new FileStream(temporary, fileOptions))
-        {
-            JsonSerializer.Serialize(file, document, KeyFileContext.Default.KeyFileDocument);
-        }
-
-        File.Move(temporary, path);
+        OwnerOnlyFile.Create(path, file => JsonSerializer.Serialize(file, document, KeyFileContext.Default.KeyFileDocument));
         logger.LogInformation("Generated the master key for encryption at rest into {Path} (owner-only); keep a copy: objects encrypted with it cannot be read without it", path);
         return document;
     }
