@@ -3,11 +3,14 @@ namespace Storage.Gateway;
 /// <summary>Files of secrets the gateway generates (the S3 key pair, the master key): written whole, readable by their owner only.</summary>
 public static class OwnerOnlyFile
 {
-    /// <summary>Writes the file under a temporary name with mode 0600 and moves it into place, so it is never seen half written.</summary>
-    public static void Create(string path, Action<Stream> write)
+    /// <summary>
+    /// Writes the file under a temporary name of its own with mode 0600 and moves it into place, so it is never seen half
+    /// written. False when another process (a second replica starting beside this one) created it first: its file wins.
+    /// </summary>
+    public static bool Create(string path, Action<Stream> write)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temporary = path + ".tmp";
+        var temporary = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
@@ -19,6 +22,15 @@ public static class OwnerOnlyFile
             write(file);
         }
 
-        File.Move(temporary, path);
+        try
+        {
+            File.Move(temporary, path, overwrite: false);
+            return true;
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(temporary);
+            return false;
+        }
     }
 }

@@ -196,6 +196,11 @@ public sealed class S3Options
             {
                 yield return $"The access key '{credential.AccessKey}' has a grant on '{grant.Bucket}', which is no bucket name, no prefix of one ending in '*', and not '*'.";
             }
+
+            foreach (var grant in credential.Grants.Where(g => !Enum.IsDefined(g.Access)))
+            {
+                yield return $"The access key '{credential.AccessKey}' has a grant of access {(int)grant.Access} on '{grant.Bucket}': Access is Read, Write or Admin.";
+            }
         }
     }
 }

@@ -56,6 +56,7 @@ public sealed class BucketDocumentCache<T>(IMetadataStore metadata, IOptions<Sto
     /// <summary>Forgets what is known of the bucket (it was created or deleted here).</summary>
     public void Forget(string bucket) => _cache.TryRemove(bucket, out _);
 
+    /// <summary>Keeps the newer of two reads: one that started before a change here must not put the old document back.</summary>
     private void Remember(string bucket, T? document, long readAt)
     {
         if (_cache.Count >= MaxCachedBuckets)
@@ -63,6 +64,6 @@ public sealed class BucketDocumentCache<T>(IMetadataStore metadata, IOptions<Sto
             _cache.Clear();
         }
 
-        _cache[bucket] = (document, readAt);
+        _cache.AddOrUpdate(bucket, (document, readAt), (_, existing) => existing.ReadAt > readAt ? existing : (document, readAt));
     }
 }

@@ -46,16 +46,22 @@ public sealed class S3Credentials
     {
         if (File.Exists(path))
         {
-            using var existing = File.OpenRead(path);
-            return JsonSerializer.Deserialize(existing, CredentialFileContext.Default.GeneratedCredential)
-                ?? throw new InvalidDataException($"{path} holds no credentials.");
+            return Load(path);
         }
 
         var credential = new GeneratedCredential(
             "GK" + Convert.ToHexString(RandomNumberGenerator.GetBytes(10)),
             Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)));
-        OwnerOnlyFile.Create(path, file => JsonSerializer.Serialize(file, credential, CredentialFileContext.Default.GeneratedCredential));
-        return credential;
+        return OwnerOnlyFile.Create(path, file => JsonSerializer.Serialize(file, credential, CredentialFileContext.Default.GeneratedCredential))
+            ? credential
+            : Load(path);
+    }
+
+    private static GeneratedCredential Load(string path)
+    {
+        using var existing = File.OpenRead(path);
+        return JsonSerializer.Deserialize(existing, CredentialFileContext.Default.GeneratedCredential)
+            ?? throw new InvalidDataException($"{path} holds no credentials.");
     }
 }
 

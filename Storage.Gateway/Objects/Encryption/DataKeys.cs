@@ -46,5 +46,15 @@ public static class DataKeys
         }
     }
 
+    /// <summary>
+    /// A value that proves a later request carries the same client key without storing the key or a hash of it: a
+    /// constant wrapped under the key (an SSE-C upload keeps one, so each part must come with the upload's key).
+    /// </summary>
+    public static byte[] KeyCheck(byte[] customerKey) => Wrap(new byte[KeyBytes], customerKey, UploadCheck);
+
+    public static bool Matches(byte[] keyCheck, byte[] customerKey) => Unwrap(keyCheck, customerKey, UploadCheck) is not null;
+
+    private const string UploadCheck = "upload key check";
+
     private static byte[] Context(string mode) => Encoding.ASCII.GetBytes("storage data key " + mode);
 }

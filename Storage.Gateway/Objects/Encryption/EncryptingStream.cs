@@ -32,6 +32,7 @@ public sealed class EncryptingStream : ReadOnlyStream
     private int _outputEnd;
     private long _block;
     private bool _finished;
+    private bool _sourceEnded;
 
     public EncryptingStream(Stream source, byte[] dataKey, int blockSize, long? length, bool digest, byte[]? expectedMd5)
     {
@@ -86,6 +87,11 @@ public sealed class EncryptingStream : ReadOnlyStream
         _nextFilled = length == _chunk ? await FillAsync(_next, cancellationToken) : 0;
         var last = _nextFilled == 0;
         PlaintextLength += length;
+        if (last)
+        {
+            await ReadToEndAsync(cancellationToken);
+        }
+
         if (_md5 is { } md5)
         {
             var block = _current;
@@ -137,14 +143,40 @@ public sealed class EncryptingStream : ReadOnlyStream
     private async ValueTask<int> FillAsync(byte[] buffer, CancellationToken cancellationToken)
     {
         var filled = 0;
-        int read;
         var capacity = Math.Min(buffer.Length, _chunk);
-        while (filled < capacity && (read = await _source.ReadAsync(buffer.AsMemory(filled, capacity - filled), cancellationToken)) > 0)
+        while (filled < capacity)
         {
+            var read = await _source.ReadAsync(buffer.AsMemory(filled, capacity - filled), cancellationToken);
+            if (read == 0)
+            {
+                _sourceEnded = true;
+                break;
+            }
+
             filled += read;
         }
 
         return filled;
+    }
+
+    /// <summary>
+    /// The source must be read to its end before the last block goes out: its checks (a signed SHA-256, checksum
+    /// trailers, aws-chunked's final chunk, a body longer than declared) run on that final read. A buffer sized to the
+    /// declared length fills exactly without seeing it.
+    /// </summary>
+    private async ValueTask ReadToEndAsync(CancellationToken cancellationToken)
+    {
+        if (_sourceEnded)
+        {
+            return;
+        }
+
+        var more = await _source.ReadAsync(_next.AsMemory(0, 1), cancellationToken);
+        _sourceEnded = more == 0;
+        if (more > 0)
+        {
+            throw new BodyLengthMismatchException(PlaintextLength, PlaintextLength + more);
+        }
     }
 
     public override async ValueTask DisposeAsync()

@@ -74,8 +74,13 @@ public sealed class MasterKeys
 
     private static KeyFileDocument Generate(string path, ILogger logger)
     {
-        var document = new KeyFileDocument("k1", new Dictionary<string, string> { ["k1"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) });
-        OwnerOnlyFile.Create(path, file => JsonSerializer.Serialize(file, document, KeyFileContext.Default.KeyFileDocument));
+        // A random id: another data folder's generated key (a replica configured apart) is then named as missing, not tried.
+        var id = "k-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        var document = new KeyFileDocument(id, new Dictionary<string, string> { [id] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) });
+        if (!OwnerOnlyFile.Create(path, file => JsonSerializer.Serialize(file, document, KeyFileContext.Default.KeyFileDocument)))
+        {
+            return Read(path);
+        }
         logger.LogInformation("Generated the master key for encryption at rest into {Path} (owner-only); keep a copy: objects encrypted with it cannot be read without it", path);
         return document;
     }

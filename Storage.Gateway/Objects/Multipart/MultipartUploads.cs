@@ -10,8 +10,11 @@ namespace Storage.Gateway.Objects.Multipart;
 /// A multipart upload in progress: its target, when it began, and what the finished object will carry (attributes,
 /// and the checksum algorithm and type, COMPOSITE or FULL_OBJECT, its parts are checksummed for).
 /// </summary>
-/// <summary>An upload in progress; <see cref="EncryptionMode"/> (SSE-S3, SSE-C or null) is what every part is stored with.</summary>
-public sealed record MultipartUpload(string Bucket, string Key, string UploadId, DateTimeOffset Initiated, ObjectAttributes Attributes, string? ChecksumAlgorithm, string? ChecksumType = null, string? EncryptionMode = null);
+/// <summary>
+/// An upload in progress; <see cref="EncryptionMode"/> (SSE-S3, SSE-C or null) is what every part is stored with, and an
+/// SSE-C upload's <see cref="KeyCheck"/> tells whether a part comes with the key the upload was started with.
+/// </summary>
+public sealed record MultipartUpload(string Bucket, string Key, string UploadId, DateTimeOffset Initiated, ObjectAttributes Attributes, string? ChecksumAlgorithm, string? ChecksumType = null, string? EncryptionMode = null, byte[]? KeyCheck = null);
 
 /// <summary>An uploaded part: number, size, MD5 (hex) and the checksum the client sent, if any.</summary>
 public sealed record UploadedPart(int Number, long Size, string ETag, DateTimeOffset LastModified, ObjectChecksum? Checksum);
@@ -91,10 +94,11 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
         }
 
         var mode = (await store.EncryptionForAsync(bucket, encryption, cancellationToken)).Mode;
-        var upload = new MultipartUpload(bucket, key, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), time.GetUtcNow(), attributes, checksumAlgorithm, checksumType, mode);
+        var keyCheck = encryption?.CustomerKey is { } customerKey ? DataKeys.KeyCheck(customerKey) : null;
+        var upload = new MultipartUpload(bucket, key, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), time.GetUtcNow(), attributes, checksumAlgorithm, checksumType, mode, keyCheck);
         var record = new ObjectRecord(BucketFor(bucket), UploadKey(bucket, key, upload.UploadId), 0, string.Empty, upload.Initiated, attributes, [],
             checksumAlgorithm is null ? null : new ObjectChecksum(checksumAlgorithm, string.Empty, checksumType ?? ObjectChecksum.Composite),
-            Encryption: mode is null ? null : new ObjectEncryption(mode, [], 0));
+            Encryption: mode is null ? null : new ObjectEncryption(mode, keyCheck is null ? [] : [new WrappedDataKey(null, keyCheck)], 0));
         try
         {
             await metadata.CommitObjectAsync(record, time.GetUtcNow(), cancellationToken);
@@ -136,7 +140,7 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
 
     /// <summary>
     /// Writes a part's bytes (not yet a part of the upload: <see cref="PutPartAsync"/> makes it one), encrypted as the
-    /// upload is, with its own data key; an SSE-C upload's parts each need the client's key.
+    /// upload is, with its own data key; an SSE-C upload's parts each need the client's key, the one it was started with.
     /// </summary>
     /// <exception cref="EncryptionKeyRequiredException">An SSE-C upload's part without <paramref name="customerKey"/>.</exception>
     /// <exception cref="EncryptionNotApplicableException">A client key for an upload that was not started with one.</exception>
@@ -144,6 +148,7 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
     {
         var encryption = (upload.EncryptionMode, customerKey) switch
         {
+            (ObjectEncryption.CustomerKey, { } key) when upload.KeyCheck is { } check && !DataKeys.Matches(check, key) => throw new WrongEncryptionKeyException(),
             (ObjectEncryption.CustomerKey, { } key) => EncryptionRequest.Customer(key),
             (ObjectEncryption.CustomerKey, null) => throw new EncryptionKeyRequiredException(),
             (_, not null) => throw new EncryptionNotApplicableException(),
@@ -563,7 +568,8 @@ public sealed class MultipartUploads(ObjectStore store, IMetadataStore metadata,
         var path = record.Key[UploadPrefix.Length..];
         var slash = path.IndexOf('/', StringComparison.Ordinal);
         var separator = path.LastIndexOf(IdSeparator);
-        return new MultipartUpload(path[..slash], path[(slash + 1)..separator], path[(separator + 1)..], record.LastModified, record.Attributes, record.Checksum?.Algorithm, record.Checksum?.Type, record.Encryption?.Mode);
+        return new MultipartUpload(path[..slash], path[(slash + 1)..separator], path[(separator + 1)..], record.LastModified, record.Attributes, record.Checksum?.Algorithm, record.Checksum?.Type, record.Encryption?.Mode,
+            record.Encryption is { DataKeys: [var check, ..] } ? check.Wrapped : null);
     }
 
     private static UploadedPart ToPart(ObjectRecord record) =>

@@ -142,6 +142,7 @@ public sealed class CorsAndFormUploadTests(ScopedKeysGateway gateway) : IClassFi
         Assert.Equal((HttpStatusCode.BadRequest, "EntityTooLarge"), await PostAsync(Form(post, "big.bin", new string('x', 11))));
         Assert.Equal((HttpStatusCode.BadRequest, "EntityTooSmall"), await PostAsync(Form(post, "empty.bin", string.Empty)));
         Assert.Equal((HttpStatusCode.Forbidden, "AccessDenied"), await PostAsync(Form(post, "extra.bin", "ok", ("x-amz-meta-owner", "me"))));
+        Assert.Equal((HttpStatusCode.BadRequest, "MaxPostPreDataLengthExceeded"), await PostAsync(Form(post, "huge.bin", "ok", ("x-ignore-padding", new string('p', 64 * 1024)))));
         var elsewhere = new CreatePresignedPostResponse { Url = post.Url, Fields = new Dictionary<string, string>(post.Fields) { ["key"] = "out/escaped.bin" } };
         Assert.Equal((HttpStatusCode.Forbidden, "AccessDenied"), await PostAsync(Form(elsewhere, "escaped.bin", "ok")));
         var forged = new CreatePresignedPostResponse { Url = post.Url, Fields = new Dictionary<string, string>(post.Fields) { ["x-amz-signature"] = new string('0', 64) } };

@@ -79,6 +79,31 @@ public sealed class EncryptionTests(ScopedKeysGateway gateway) : IClassFixture<S
         }
     }
 
+    [Theory]
+    [InlineData(4096)]
+    [InlineData(Block)]
+    [InlineData(4 * Block)]
+    public async Task A_body_that_fills_its_buffer_exactly_is_still_checked_to_its_end(int size)
+    {
+        using var s3 = gateway.Client(Administrator);
+        await s3.PutBucketAsync($"sse-checked-{size}");
+        var body = TestData.Bytes(size, 87);
+
+        // AWSSDK.S3's default: an aws-chunked body with a CRC32 trailer, verified only once the body has ended.
+        var put = await s3.PutObjectAsync(new PutObjectRequest { BucketName = $"sse-checked-{size}", Key = "trailer", InputStream = new MemoryStream(body), ServerSideEncryptionMethod = ServerSideEncryptionMethod.AES256, ChecksumAlgorithm = ChecksumAlgorithm.CRC32 }, Cancellation);
+        Assert.False(string.IsNullOrEmpty(put.ChecksumCRC32));
+
+        // A signed payload hash that the body does not match is refused, and nothing is stored.
+        using var http = new HttpClient();
+        using var forged = new HttpRequestMessage(HttpMethod.Put, new Uri(gateway.BaseAddress, $"/sse-checked-{size}/forged")) { Content = new ByteArrayContent(body) };
+        forged.Headers.Add("x-amz-server-side-encryption", "AES256");
+        Storage.Gateway.Security.SigV4.Sign(forged, Administrator.AccessKey, Administrator.Secret, "us-east-1", DateTimeOffset.UtcNow, Convert.ToHexStringLower(SHA256.HashData(TestData.Bytes(size, 88))));
+        using var refused = await http.SendAsync(forged, Cancellation);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("XAmzContentSHA256Mismatch", await refused.Content.ReadAsStringAsync(Cancellation), StringComparison.Ordinal);
+        Assert.Equal(["trailer"], (await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = $"sse-checked-{size}" }, Cancellation)).S3Objects.Select(o => o.Key));
+    }
+
     [Fact]
     public async Task A_small_encrypted_object_is_kept_in_its_record_as_ciphertext()
     {
@@ -187,6 +212,18 @@ public sealed class EncryptionTests(ScopedKeysGateway gateway) : IClassFixture<S
                 etags.Add(new PartETag(index + 1, (await s3.UploadPartAsync(part, Cancellation)).ETag));
             }
 
+            if (customer)
+            {
+                // A part under another key than the upload's would make an object no single key reads: refused.
+                var stray = new UploadPartRequest
+                {
+                    BucketName = "sse-multipart", Key = key, UploadId = upload.UploadId, PartNumber = 3, InputStream = new MemoryStream(parts[1]),
+                    ServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256, ServerSideEncryptionCustomerProvidedKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+                };
+                var wrongKey = await Assert.ThrowsAsync<AmazonS3Exception>(() => s3.UploadPartAsync(stray, Cancellation));
+                Assert.Equal(HttpStatusCode.Forbidden, wrongKey.StatusCode);
+            }
+
             await s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest { BucketName = "sse-multipart", Key = key, UploadId = upload.UploadId, PartETags = etags }, Cancellation);
             var whole = parts.SelectMany(p => p).ToArray();
             var read = customer ? WithKey("sse-multipart", key, CustomerKey) : new GetObjectRequest { BucketName = "sse-multipart", Key = key };
@@ -248,27 +285,28 @@ public sealed class EncryptionTests(ScopedKeysGateway gateway) : IClassFixture<S
         var files = PartFilesOf(record);
 
         // Two parts gone: the ciphertext is rebuilt from parity and decrypts.
-        var saved = files.Take(2).Select(f => (f, File.ReadAllBytes(f))).ToList();
-        saved.ForEach(s => File.Delete(s.f));
+        files.Take(2).ToList().ForEach(File.Delete);
         using (var read = await s3.GetObjectAsync("sse-faults", "striped", Cancellation))
         {
             Assert.Equal(body, await ReadAsync(read));
         }
 
-        saved.ForEach(s => File.WriteAllBytes(s.f, s.Item2));
-
         // A block changed on a node with its CRC made to match: the AES-GCM tag catches it; the read fails, nothing is served.
+        // (Another object: the read above has the first one's parts repaired meanwhile, elsewhere.)
+        await s3.PutObjectAsync(new PutObjectRequest { BucketName = "sse-faults", Key = "tampered", InputStream = new MemoryStream(body), ServerSideEncryptionMethod = ServerSideEncryptionMethod.AES256 }, Cancellation);
+        record = (await gateway.Host.Service<IMetadataStore>().GetObjectAsync("sse-faults", "tampered", Cancellation))!;
+        files = PartFilesOf(record);
         var segment = record.Segments.Single();
         var blockLength = (int)((segment.Size + segment.DataShards - 1) / segment.DataShards);
         var stored = File.ReadAllBytes(files[0]);
         stored[100] ^= 0x01;
         StripeLayout.WriteBlock(stored.AsSpan(0, blockLength + StripeLayout.ChecksumBytes), stored.AsSpan(0, blockLength).ToArray());
         File.WriteAllBytes(files[0], stored);
-        var tampered = await Assert.ThrowsAsync<AmazonS3Exception>(() => s3.GetObjectAsync("sse-faults", "striped", Cancellation));
+        var tampered = await Assert.ThrowsAsync<AmazonS3Exception>(() => s3.GetObjectAsync("sse-faults", "tampered", Cancellation));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, tampered.StatusCode);
 
         // The blocks it does not touch still read.
-        using var later = await s3.GetObjectAsync(new GetObjectRequest { BucketName = "sse-faults", Key = "striped", ByteRange = new ByteRange(500_000, 500_099) }, Cancellation);
+        using var later = await s3.GetObjectAsync(new GetObjectRequest { BucketName = "sse-faults", Key = "tampered", ByteRange = new ByteRange(500_000, 500_099) }, Cancellation);
         Assert.Equal(body.AsSpan(500_000, 100).ToArray(), await ReadAsync(later));
     }
 

@@ -45,9 +45,17 @@ public sealed class BucketPolicy
 
     public IReadOnlyList<PolicyStatement> Statements { get; }
 
-    /// <summary>The decision for <paramref name="action"/> on <paramref name="resource"/> (<c>bucket</c> or <c>bucket/key</c>).</summary>
+    /// <summary>
+    /// The decision for <paramref name="action"/> on <paramref name="resource"/> (<c>bucket</c> or <c>bucket/key</c>). An
+    /// object-level action asked about the bucket (DeleteObjects before its keys are known) is decided per key instead.
+    /// </summary>
     public PolicyDecision Evaluate(string action, string resource)
     {
+        if (S3Actions.All.TryGetValue(action, out var objectLevel) && objectLevel != resource.Contains('/', StringComparison.Ordinal))
+        {
+            return PolicyDecision.None;
+        }
+
         var decision = PolicyDecision.None;
         foreach (var statement in Statements)
         {

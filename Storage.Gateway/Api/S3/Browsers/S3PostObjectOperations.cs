@@ -18,8 +18,11 @@ namespace Storage.Gateway.Api.S3.Browsers;
 /// </summary>
 public sealed class S3PostObjectOperations(ObjectStore store, SignatureVerifier verifier, S3Authorizer authorizer, IOptions<StorageOptions> options, TimeProvider time)
 {
-    /// <summary>S3's limit on a form's fields (the file excluded).</summary>
+    /// <summary>S3's limit on a form's fields (the file excluded), names and values together.</summary>
     private const int MaxFieldBytes = 20 * 1024;
+
+    /// <summary>More sections than a form has fields S3 knows of: the rest would only cost memory before the signature is checked.</summary>
+    private const int MaxFields = 64;
 
     private const int MaxKeyBytes = 1024;
 
@@ -38,12 +41,17 @@ public sealed class S3PostObjectOperations(ObjectStore store, SignatureVerifier 
             throw new S3Exception(412, "PreconditionFailed", "Bucket POST must be of the enclosure-type multipart/form-data.");
         }
 
-        var reader = new MultipartReader(boundary, context.Request.Body) { HeadersLengthLimit = 16 * 1024 };
+        var reader = new MultipartReader(boundary, context.Request.Body) { HeadersLengthLimit = 4 * 1024, HeadersCountLimit = 4 };
         var (fields, file, fileName) = await ReadFieldsAsync(reader, context.Aborted);
         var (policy, accessKey) = Authenticate(fields);
         var key = fields.GetValueOrDefault("key") is { Length: > 0 } template
             ? template.Replace("${filename}", fileName, StringComparison.Ordinal)
             : throw S3Exception.InvalidArgument("Bucket POST must contain a field named 'key'.");
+        if (key.Length == 0)
+        {
+            throw S3Exception.InvalidArgument("The key is empty: '${filename}' needs the file part to name a file.");
+        }
+
         if (Encoding.UTF8.GetByteCount(key) > MaxKeyBytes || key.Contains('\0', StringComparison.Ordinal))
         {
             throw new S3Exception(400, "KeyTooLongError", "Your key is too long, or holds U+0000.");
@@ -90,21 +98,35 @@ public sealed class S3PostObjectOperations(ObjectStore store, SignatureVerifier 
                 return (fields, section.Body, fileName);
             }
 
-            using var value = new StreamReader(section.Body, Encoding.UTF8);
-            var text = await value.ReadToEndAsync(cancellationToken);
+            // Read no further than the fields' limit allows: this is before the signature is checked.
+            total += Encoding.UTF8.GetByteCount(name);
+            var text = await ReadFieldAsync(section.Body, MaxFieldBytes - total, cancellationToken);
             total += Encoding.UTF8.GetByteCount(text);
-            if (total > MaxFieldBytes)
+            if (fields.Count == MaxFields || !fields.TryAdd(name, text))
             {
-                throw new S3Exception(400, "MaxPostPreDataLengthExceeded", $"Your POST request fields preceding the upload file were too large (over {MaxFieldBytes} bytes).");
-            }
-
-            if (!fields.TryAdd(name, text))
-            {
-                throw S3Exception.InvalidArgument($"The field '{name}' appears more than once.");
+                throw S3Exception.InvalidArgument(fields.Count == MaxFields ? $"A form has at most {MaxFields} fields before its file." : $"The field '{name}' appears more than once.");
             }
         }
 
         throw S3Exception.InvalidArgument("POST requires exactly one file upload per request.");
+    }
+
+    /// <summary>A field's value as UTF-8, refused as soon as it passes <paramref name="limit"/> bytes.</summary>
+    private static async Task<string> ReadFieldAsync(Stream body, int limit, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[Math.Max(0, limit) + 1];
+        var filled = 0;
+        int read;
+        while ((read = await body.ReadAsync(buffer.AsMemory(filled), cancellationToken)) > 0)
+        {
+            filled += read;
+            if (filled == buffer.Length)
+            {
+                throw new S3Exception(400, "MaxPostPreDataLengthExceeded", $"Your POST request fields preceding the upload file were too large (over {MaxFieldBytes} bytes).");
+            }
+        }
+
+        return Encoding.UTF8.GetString(buffer, 0, filled);
     }
 
     /// <summary>The form's signature (SigV4 over the base64 policy); an unsigned form is refused (403), since no bucket here takes anonymous writes.</summary>
