@@ -217,8 +217,13 @@ public sealed class EncryptionTests(ScopedKeysGateway gateway) : IClassFixture<S
                 // A part under another key than the upload's would make an object no single key reads: refused.
                 var stray = new UploadPartRequest
                 {
-                    BucketName = "sse-multipart", Key = key, UploadId = upload.UploadId, PartNumber = 3, InputStream = new MemoryStream(parts[1]),
-                    ServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256, ServerSideEncryptionCustomerProvidedKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+                    BucketName = "sse-multipart",
+                    Key = key,
+                    UploadId = upload.UploadId,
+                    PartNumber = 3,
+                    InputStream = new MemoryStream(parts[1]),
+                    ServerSideEncryptionCustomerMethod = ServerSideEncryptionCustomerMethod.AES256,
+                    ServerSideEncryptionCustomerProvidedKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
                 };
                 var wrongKey = await Assert.ThrowsAsync<AmazonS3Exception>(() => s3.UploadPartAsync(stray, Cancellation));
                 Assert.Equal(HttpStatusCode.Forbidden, wrongKey.StatusCode);
