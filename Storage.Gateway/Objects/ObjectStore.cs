@@ -83,7 +83,10 @@ public sealed class ObjectStore(
     {
         if (encryption is not null)
         {
-            _ = encryptor.OpenKeys(encryption, customerKey);
+            foreach (var key in encryptor.OpenKeys(encryption, customerKey))
+            {
+                CryptographicOperations.ZeroMemory(key);
+            }
         }
         else if (customerKey is not null)
         {

@@ -223,6 +223,11 @@ public sealed class DecryptingStream : ReadOnlyStream
         Return(_current);
         _current = null;
         _aes?.Dispose();
+        foreach (var key in _dataKeys)
+        {
+            CryptographicOperations.ZeroMemory(key);
+        }
+
         _stop.Dispose();
         ArrayPool<byte>.Shared.Return(_cipher);
         _cipher = [];

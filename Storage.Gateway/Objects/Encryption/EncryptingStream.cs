@@ -38,6 +38,9 @@ public sealed class EncryptingStream : ReadOnlyStream
     {
         _source = source;
         _aes = new AesGcm(dataKey, EncryptedLayout.TagBytes);
+
+        // The cipher keeps its own copy; the plain key goes no further than this (its wrapped form is in the envelope).
+        CryptographicOperations.ZeroMemory(dataKey);
         _md5 = digest || expectedMd5 is not null ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
         _expectedMd5 = expectedMd5;
         _blockSize = blockSize;

@@ -48,7 +48,8 @@ public sealed class ObjectEncryptor(MasterKeys masterKeys, IOptions<EncryptionOp
     public int BlockSize => options.Value.BlockSize;
 
     /// <summary>
-    /// A part's ciphertext stream and the envelope that records its (wrapped) data key. The plaintext's MD5 is
+    /// A part's ciphertext stream and the envelope that records its (wrapped) data key; the plain data key lives only
+    /// inside the stream's cipher. The plaintext's MD5 is
     /// computed for SSE-S3 (its ETag) and to check a Content-MD5; an SSE-C object's ETag is its ciphertext's MD5.
     /// </summary>
     public (EncryptingStream Ciphertext, ObjectEncryption Envelope) Encrypt(EncryptionRequest request, Stream plaintext, long? length, byte[]? expectedMd5)

@@ -1,12 +1,7 @@
 using System.Text.Json;
 using Amazon.S3;
 using Amazon.S3.Model;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using Storage.Tests.Fixtures;
 using static Storage.Tests.Fixtures.ScopedKeysGateway;
@@ -52,8 +47,13 @@ public sealed class BrowserUploadTests(ScopedKeysGateway gateway) : IClassFixtur
             Assert.Skip($"BROWSER UPLOAD TEST NOT RUN: {Chromium} is missing (.ci/test.sh installs Debian's chromium).");
         }
 
-        var (site, origin) = await StartPageAsync();
-        await using var _ = site;
+        // The page on its own Kestrel: another port is another origin, so every request to the store is cross-origin.
+        await using var site = await LoopbackServer.StartAsync(async context =>
+        {
+            context.Response.ContentType = "text/html";
+            await context.Response.WriteAsync(Page);
+        });
+        var origin = site.BaseAddress.GetLeftPart(UriPartial.Authority);
         using var admin = gateway.Client(Administrator);
         await admin.PutBucketAsync(Bucket);
         await admin.PutCORSConfigurationAsync(new PutCORSConfigurationRequest
@@ -93,16 +93,5 @@ public sealed class BrowserUploadTests(ScopedKeysGateway gateway) : IClassFixtur
         Assert.Equal("from a presigned PUT", result.GetProperty("readPut").GetString());
         Assert.Equal("from a presigned POST", result.GetProperty("readPost").GetString());
         Assert.Equal(["post/form.txt", "put.txt"], (await admin.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Bucket })).S3Objects.Select(o => o.Key).Order(StringComparer.Ordinal));
-    }
-
-    /// <summary>The page, on its own Kestrel: another port is another origin, so every request to the store is cross-origin.</summary>
-    private static async Task<(WebApplication App, string Origin)> StartPageAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        app.MapGet("/", () => Results.Content(Page, "text/html"));
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        return (app, app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single().TrimEnd('/'));
     }
 }
