@@ -17,8 +17,6 @@ public sealed class BucketDocumentCache<T>(IMetadataStore metadata, IOptions<Sto
 
     private readonly ConcurrentDictionary<string, (T? Document, long ReadAt)> _cache = new(StringComparer.Ordinal);
 
-    public string DocumentName => documentName;
-
     /// <summary>The bucket's document; null when it has none (or the bucket does not exist).</summary>
     public async ValueTask<T?> GetAsync(string bucket, CancellationToken cancellationToken)
     {
